@@ -1,0 +1,47 @@
+# Two entry points matter on a fresh Debian machine: `make run` and `make test`.
+# Both install what they need (Debian packages, a virtualenv, the package itself).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Servers the test suite starts on loopback ports, and what building the venv needs.
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager
+
+.PHONY: run demo test deps venv lint format dashboards alerts manifests generate bench clean
+
+run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
+	$(PY) -m exporter serve
+
+test: deps venv ## everything: lint, unit, real-server and fault tests
+	$(PY) -m ruff check exporter tests bench
+	$(PY) -m pytest
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $@
+
+lint: venv
+	$(PY) -m ruff check exporter tests bench
+	$(PY) -m ruff format --check exporter tests bench
+
+format: venv
+	$(PY) -m ruff format exporter tests bench
+	$(PY) -m ruff check --fix exporter tests bench
+
+bench: deps venv
+	$(PY) bench/scrape.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

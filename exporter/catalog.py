@@ -1,0 +1,353 @@
+"""The one place every metric this project emits is declared.
+
+Collectors, the ASGI middleware, the metrics APIs, the dashboards and the alert rules
+all refer to these specs, so a rename is one edit. Names follow Prometheus conventions:
+base units, `_total` on counters, `_seconds`, `_bytes`, `_ratio`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+MetricType = Literal["counter", "gauge", "histogram", "info"]
+
+# Resolves both a 2 ms health check and a 60 s LLM call.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)  # fmt: skip
+FIRST_EVENT_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)  # fmt: skip
+STREAM_DURATION_BUCKETS: tuple[float, ...] = (
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+)  # fmt: skip
+COUNT_BUCKETS: tuple[float, ...] = (
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...] = ()
+    unit: str = ""
+    buckets: tuple[float, ...] = field(default=())
+
+    @property
+    def family(self) -> str:
+        """OpenMetrics family name: counters drop their `_total` suffix."""
+        if self.type == "counter" and self.name.endswith("_total"):
+            return self.name[: -len("_total")]
+        if self.type == "info" and self.name.endswith("_info"):
+            return self.name[: -len("_info")]
+        return self.name
+
+
+def _m(
+    name: str,
+    type_: MetricType,
+    help_: str,
+    labels: tuple[str, ...] = (),
+    unit: str = "",
+    buckets: tuple[float, ...] = (),
+) -> MetricSpec:
+    return MetricSpec(name, type_, help_, labels, unit, buckets)
+
+
+# Labels every service-instrumentation series carries.
+SERVICE_LABELS = ("component_class",)
+
+# --- service instrumentation (exporter.instrument) --------------------------------------
+HTTP_REQUESTS = _m(
+    "http_requests_total",
+    "counter",
+    "HTTP requests handled, by method, route template and status.",
+    SERVICE_LABELS + ("method", "route", "status"),
+)
+HTTP_REQUEST_DURATION = _m(
+    "http_request_duration_seconds",
+    "histogram",
+    "Time from request start to the last response byte (whole stream for SSE).",
+    SERVICE_LABELS + ("method", "route"),
+    "seconds",
+    LATENCY_BUCKETS,
+)
+HTTP_REQUESTS_IN_FLIGHT = _m(
+    "http_requests_in_flight",
+    "gauge",
+    "HTTP requests being handled right now.",
+    SERVICE_LABELS + ("method", "route"),
+)
+HTTP_REQUEST_EXCEPTIONS = _m(
+    "http_request_exceptions_total",
+    "counter",
+    "Unhandled exceptions raised by route handlers, by exception type.",
+    SERVICE_LABELS + ("route", "exception"),
+)
+SSE_STREAMS_ACTIVE = _m(
+    "sse_streams_active",
+    "gauge",
+    "Server-Sent-Events streams open right now.",
+    SERVICE_LABELS + ("route",),
+)
+SSE_EVENTS = _m(
+    "sse_events_total",
+    "counter",
+    "Server-Sent Events sent (events, not body chunks).",
+    SERVICE_LABELS + ("route",),
+)
+SSE_STREAM_EVENTS = _m(
+    "sse_stream_events",
+    "histogram",
+    "Events sent per finished SSE stream.",
+    SERVICE_LABELS + ("route",),
+    "",
+    COUNT_BUCKETS,
+)
+SSE_FIRST_EVENT = _m(
+    "sse_first_event_seconds",
+    "histogram",
+    "Time from request start to the first event's bytes (not the headers).",
+    SERVICE_LABELS + ("route",),
+    "seconds",
+    FIRST_EVENT_BUCKETS,
+)
+SSE_STREAM_DURATION = _m(
+    "sse_stream_duration_seconds",
+    "histogram",
+    "Lifetime of SSE streams.",
+    SERVICE_LABELS + ("route",),
+    "seconds",
+    STREAM_DURATION_BUCKETS,
+)
+SSE_CLIENT_DISCONNECTS = _m(
+    "sse_client_disconnects_total",
+    "counter",
+    "SSE streams whose client left before the stream ended.",
+    SERVICE_LABELS + ("route",),
+)
+BATCH_SIZE = _m(
+    "batch_size",
+    "histogram",
+    "Items per batch handled by batch endpoints.",
+    SERVICE_LABELS + ("route",),
+    "",
+    COUNT_BUCKETS,
+)
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+PG_UP = _m("pg_up", "gauge", "1 if the last PostgreSQL probe succeeded, else 0.", ("target",))
+PG_PROBE_DURATION = _m(
+    "pg_probe_duration_seconds",
+    "gauge",
+    "Duration of the last PostgreSQL probe.",
+    ("target",),
+    "seconds",
+)
+PG_CONNECTIONS = _m(
+    "pg_connections",
+    "gauge",
+    "Backend connections by state (pg_stat_activity).",
+    ("target", "state"),
+)
+PG_MAX_CONNECTIONS = _m(
+    "pg_max_connections", "gauge", "The server's max_connections setting.", ("target",)
+)
+PG_DEADLOCKS = _m(
+    "pg_deadlocks_total",
+    "counter",
+    "Deadlocks detected per database (pg_stat_database).",
+    ("target", "datname"),
+)
+PG_LONGEST_TRANSACTION = _m(
+    "pg_longest_transaction_seconds",
+    "gauge",
+    "Age of the oldest open transaction.",
+    ("target",),
+    "seconds",
+)
+PG_REPLICATION_LAG = _m(
+    "pg_replication_lag_seconds",
+    "gauge",
+    "Replay lag of this server when it is a standby (0 on a primary).",
+    ("target",),
+    "seconds",
+)
+PG_DATABASE_SIZE = _m(
+    "pg_database_size_bytes",
+    "gauge",
+    "On-disk size of each database.",
+    ("target", "datname"),
+    "bytes",
+)
+PG_IN_RECOVERY = _m(
+    "pg_in_recovery", "gauge", "1 if the server is a standby in recovery.", ("target",)
+)
+
+# --- Redis ---------------------------------------------------------------------------------
+REDIS_UP = _m("redis_up", "gauge", "1 if the last Redis probe succeeded, else 0.", ("target",))
+REDIS_PROBE_DURATION = _m(
+    "redis_probe_duration_seconds",
+    "gauge",
+    "Duration of the last Redis probe.",
+    ("target",),
+    "seconds",
+)
+REDIS_CONNECTED_CLIENTS = _m("redis_connected_clients", "gauge", "Client connections.", ("target",))
+REDIS_BLOCKED_CLIENTS = _m(
+    "redis_blocked_clients", "gauge", "Clients blocked on BLPOP/XREAD and friends.", ("target",)
+)
+REDIS_MEMORY_USED = _m(
+    "redis_memory_used_bytes", "gauge", "Memory used by Redis.", ("target",), "bytes"
+)
+REDIS_MEMORY_MAX = _m(
+    "redis_memory_max_bytes",
+    "gauge",
+    "The maxmemory setting (0 means no limit).",
+    ("target",),
+    "bytes",
+)
+REDIS_EVICTED_KEYS = _m(
+    "redis_evicted_keys_total", "counter", "Keys evicted for maxmemory.", ("target",)
+)
+REDIS_REJECTED_CONNECTIONS = _m(
+    "redis_rejected_connections_total", "counter", "Connections rejected (maxclients).", ("target",)
+)
+REDIS_RDB_LAST_SAVE_OK = _m(
+    "redis_rdb_last_bgsave_ok", "gauge", "1 if the last RDB save succeeded.", ("target",)
+)
+REDIS_RDB_CHANGES_SINCE_SAVE = _m(
+    "redis_rdb_changes_since_last_save", "gauge", "Writes since the last RDB save.", ("target",)
+)
+REDIS_AOF_ENABLED = _m(
+    "redis_aof_enabled", "gauge", "1 if append-only persistence is on.", ("target",)
+)
+REDIS_AOF_LAST_WRITE_OK = _m(
+    "redis_aof_last_write_ok", "gauge", "1 if the last AOF write succeeded.", ("target",)
+)
+
+# --- work queues ---------------------------------------------------------------------------
+QUEUE_LABELS = ("component_class", "queue")
+QUEUE_DEPTH = _m("queue_depth", "gauge", "Jobs waiting in the queue (ready to run).", QUEUE_LABELS)
+QUEUE_OLDEST_AGE = _m(
+    "queue_oldest_age_seconds",
+    "gauge",
+    "Age of the oldest waiting job (0 when empty).",
+    QUEUE_LABELS,
+    "seconds",
+)
+QUEUE_SCHEDULED = _m(
+    "queue_scheduled_jobs", "gauge", "Jobs in a scheduled set, ready or not yet due.", QUEUE_LABELS
+)
+QUEUE_STREAM_LAG = _m(
+    "queue_stream_lag",
+    "gauge",
+    "Stream entries not yet delivered to the consumer group.",
+    QUEUE_LABELS,
+)
+QUEUE_STREAM_PENDING = _m(
+    "queue_stream_pending",
+    "gauge",
+    "Entries delivered to the group but not acknowledged.",
+    QUEUE_LABELS,
+)
+QUEUE_UP = _m(
+    "queue_up", "gauge", "1 if the queue was read in the last cycle, else 0.", QUEUE_LABELS
+)
+
+# --- GPUs ----------------------------------------------------------------------------------
+GPU_LABELS = ("gpu", "uuid", "node")
+GPU_UTILIZATION = _m(
+    "gpu_utilization_ratio",
+    "gauge",
+    "GPU busy ratio (0..1) over the last sample period.",
+    GPU_LABELS,
+    "ratio",
+)
+GPU_MEMORY_USED = _m("gpu_memory_used_bytes", "gauge", "GPU memory in use.", GPU_LABELS, "bytes")
+GPU_MEMORY_TOTAL = _m(
+    "gpu_memory_total_bytes", "gauge", "GPU memory installed.", GPU_LABELS, "bytes"
+)
+GPU_TEMPERATURE = _m(
+    "gpu_temperature_celsius", "gauge", "GPU core temperature.", GPU_LABELS, "celsius"
+)
+GPU_POWER = _m("gpu_power_watts", "gauge", "GPU power draw.", GPU_LABELS, "watts")
+
+# --- Kubernetes HPAs -----------------------------------------------------------------------
+HPA_LABELS = ("component_class", "hpa")
+HPA_CURRENT_REPLICAS = _m(
+    "hpa_current_replicas", "gauge", "Replicas the HPA currently runs.", HPA_LABELS
+)
+HPA_DESIRED_REPLICAS = _m("hpa_desired_replicas", "gauge", "Replicas the HPA wants.", HPA_LABELS)
+HPA_MIN_REPLICAS = _m("hpa_min_replicas", "gauge", "The HPA's minReplicas.", HPA_LABELS)
+HPA_MAX_REPLICAS = _m("hpa_max_replicas", "gauge", "The HPA's maxReplicas.", HPA_LABELS)
+HPA_ABLE_TO_SCALE = _m(
+    "hpa_able_to_scale", "gauge", "1 if the HPA's AbleToScale condition is True.", HPA_LABELS
+)
+HPA_SCALING_ACTIVE = _m(
+    "hpa_scaling_active", "gauge", "1 if the HPA's ScalingActive condition is True.", HPA_LABELS
+)
+
+# --- metrics API ---------------------------------------------------------------------------
+METRICS_API_FALLBACK = _m(
+    "metrics_api_fallback_active",
+    "gauge",
+    "1 while a metrics-API metric is served from its configured fallback value.",
+    ("api", "metric"),
+)
+METRICS_API_REQUESTS = _m(
+    "metrics_api_requests_total",
+    "counter",
+    "Requests to the Kubernetes metrics APIs by outcome.",
+    ("api", "code"),
+)
+
+# --- the exporter itself -------------------------------------------------------------------
+EXPORTER_COLLECTOR_UP = _m(
+    "exporter_collector_up",
+    "gauge",
+    "1 if the collector's last run for this target succeeded.",
+    ("collector", "target"),
+)
+EXPORTER_COLLECTOR_DURATION = _m(
+    "exporter_collector_duration_seconds",
+    "gauge",
+    "Duration of the collector's last run.",
+    ("collector", "target"),
+    "seconds",
+)
+EXPORTER_COLLECTOR_ERRORS = _m(
+    "exporter_collector_errors_total",
+    "counter",
+    "Failed or timed-out collector runs.",
+    ("collector", "target"),
+)
+EXPORTER_COLLECTOR_LAST_SUCCESS = _m(
+    "exporter_collector_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the collector's last successful run.",
+    ("collector", "target"),
+    "seconds",
+)
+EXPORTER_BUILD_INFO = _m(
+    "exporter_build_info",
+    "gauge",
+    "Always 1; labels carry the build.",
+    ("version", "python", "environment"),
+)
+
+CATALOG: dict[str, MetricSpec] = {
+    spec.name: spec for spec in list(globals().values()) if isinstance(spec, MetricSpec)
+}
+
+
+def spec(name: str) -> MetricSpec:
+    """The spec for a metric name; KeyError names the unknown metric."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"metric {name!r} is not in the catalog") from None

@@ -1,0 +1,70 @@
+"""Command line: `exporter serve | check-config | generate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+
+import yaml
+
+from exporter import __version__
+from exporter.config import ConfigError, load_config, redacted_dump
+
+EXIT_CONFIG = 2
+GENERATORS = {
+    "dashboards": ("exporter.generators.dashboards", "dashboards"),
+    "alerts": ("exporter.generators.alerts", "alerts"),
+    "manifests": ("exporter.generators.manifests", "k8s"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="exporter", description=__doc__)
+    p.add_argument("--version", action="version", version=f"exporter {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run collectors and serve /metrics and the metrics APIs")
+    check = sub.add_parser("check-config", help="validate and print the effective config")
+    gen = sub.add_parser("generate", help="write dashboards, alert rules or k8s manifests")
+    gen.add_argument("what", choices=sorted(GENERATORS))
+    gen.add_argument("--out", help="output folder (default: dashboards/, alerts/ or k8s/)")
+    for cmd in (serve, check, gen):
+        cmd.add_argument("--config", help="YAML config file (default: the embedded default)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"exporter: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    if args.command == "check-config":
+        yaml.safe_dump(redacted_dump(config), sys.stdout, sort_keys=False)
+        return 0
+    if args.command == "generate":
+        module_name, default_out = GENERATORS[args.what]
+        module = importlib.import_module(module_name)
+        written = module.generate(config, args.out or default_out)
+        for path in written:
+            print(path)
+        return 0
+
+    from exporter.service import serve
+
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"exporter: {exc}", file=sys.stderr)
+        return 1
+    return 0

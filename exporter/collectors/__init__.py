@@ -1,0 +1,1 @@
+"""One module per source; each exposes a Collector subclass (see exporter.runtime)."""

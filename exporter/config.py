@@ -1,0 +1,485 @@
+"""The one configuration object every output is derived from.
+
+A YAML file (or the embedded default) is merged with `EXPORTER_*` environment overrides and
+validated by pydantic; unknown keys are errors. Secrets come from env vars or mounted files
+and are held as `SecretStr`, so they never reach a log line, a metric or `check-config`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ENV_PREFIX = "EXPORTER_"
+REDACTED = "***"
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"  # a DNS-1123 label: names end up in k8s objects
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as `field: reason`."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _read_secret_file(path: str, field: str) -> SecretStr:
+    try:
+        return SecretStr(Path(path).read_text().strip())
+    except OSError as exc:
+        raise ValueError(f"cannot read {field} {path!r}: {exc.strerror}") from None
+
+
+def _read_secret_env(name: str, field: str) -> SecretStr:
+    value = os.environ.get(name)
+    if value is None:
+        raise ValueError(f"{field} names environment variable {name!r}, which is not set")
+    return SecretStr(value)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:{REDACTED}@{host}"))
+
+
+class PostgresTarget(Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    dsn: str
+    password_file: str | None = None
+    password_env: str | None = None
+    pool_size: Annotated[int, Field(ge=1, le=10)] = 2
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_shape(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                f"must be a postgresql:// URL, got scheme {parts.scheme or 'none'!r} in {redact_url(v)!r}"
+            )
+        if not parts.hostname and "host=" not in parts.query:
+            raise ValueError(f"has no host: {redact_url(v)!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a non-numeric port
+        except ValueError:
+            raise ValueError(f"has an invalid port: {redact_url(v)!r}") from None
+        return v
+
+    def password(self) -> SecretStr | None:
+        """The password from password_file / password_env, read at call time."""
+        if self.password_file:
+            return _read_secret_file(self.password_file, "password_file")
+        if self.password_env:
+            return _read_secret_env(self.password_env, "password_env")
+        return None
+
+    @model_validator(mode="after")
+    def _secret_readable(self) -> PostgresTarget:
+        if self.password_file and self.password_env:
+            raise ValueError("set password_file or password_env, not both")
+        self.password()
+        return self
+
+    @property
+    def safe_dsn(self) -> str:
+        return redact_url(self.dsn)
+
+
+class RedisTarget(Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    url: str
+    password_file: str | None = None
+    password_env: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {redact_url(v)!r}")
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError(f"has no host: {redact_url(v)!r}")
+        try:
+            parts.port  # noqa: B018
+        except ValueError:
+            raise ValueError(f"has an invalid port: {redact_url(v)!r}") from None
+        return v
+
+    def password(self) -> SecretStr | None:
+        if self.password_file:
+            return _read_secret_file(self.password_file, "password_file")
+        if self.password_env:
+            return _read_secret_env(self.password_env, "password_env")
+        return None
+
+    @model_validator(mode="after")
+    def _secret_readable(self) -> RedisTarget:
+        if self.password_file and self.password_env:
+            raise ValueError("set password_file or password_env, not both")
+        self.password()
+        return self
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+
+class PrometheusSource(Strict):
+    url: str = "http://127.0.0.1:9090"
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    bearer_token_file: str | None = None
+
+
+class Listen(Strict):
+    http: str = "0.0.0.0:9464"
+    https: str = "0.0.0.0:6443"
+
+    @field_validator("http", "https")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        parse_host_port(v)
+        return v
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """`host:port` or `:port` into (host, port); raises ValueError with the reason."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"must be host:port with a port 0-65535, got {value!r}")
+    return (host.strip("[]") or "0.0.0.0", int(port))
+
+
+class Collection(Strict):
+    interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Collection:
+        if self.timeout_seconds > self.interval_seconds:
+            raise ValueError("timeout_seconds must not exceed interval_seconds")
+        return self
+
+
+QueueKind = Literal["redis_list", "redis_zset", "redis_stream", "postgres_query"]
+
+
+class Queue(Strict):
+    """One work queue of a component class."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: QueueKind
+    target: str = "main"
+    key: str | None = None  # Redis key (list, zset, stream)
+    group: str | None = None  # consumer group, for redis_stream
+    query: str | None = None  # for postgres_query: returns depth [, oldest timestamp]
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Queue:
+        if self.kind.startswith("redis_"):
+            if not self.key:
+                raise ValueError(f"a {self.kind} queue needs key")
+            if self.query:
+                raise ValueError(f"a {self.kind} queue takes no query")
+        if self.kind == "redis_stream" and not self.group:
+            raise ValueError("a redis_stream queue needs group (the consumer group)")
+        if self.kind != "redis_stream" and self.group:
+            raise ValueError(f"a {self.kind} queue takes no group")
+        if self.kind == "postgres_query":
+            if not self.query or not self.query.strip():
+                raise ValueError("a postgres_query queue needs query")
+            if self.key:
+                raise ValueError("a postgres_query queue takes no key")
+        return self
+
+
+class Workload(Strict):
+    kind: Literal["Deployment", "StatefulSet"] = "Deployment"
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class ScaleOn(Strict):
+    """An external metric the class's HPA scales on, as an AverageValue per replica."""
+
+    metric: str
+    target_average_value: Annotated[float, Field(gt=0)]
+
+
+class ComponentClass(Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    workload: Workload
+    min_replicas: Annotated[int, Field(ge=1)] = 1
+    max_replicas: Annotated[int, Field(ge=1)] = 10
+    queues: list[Queue] = []
+    scale_on: list[ScaleOn] = []
+    cpu_utilization: Annotated[int, Field(gt=0, le=100)] | None = None
+    memory_utilization: Annotated[int, Field(gt=0, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _replicas(self) -> ComponentClass:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        names = [q.name for q in self.queues]
+        if len(names) != len(set(names)):
+            raise ValueError("queue names must be unique within a class")
+        return self
+
+
+class ApiMetric(Strict):
+    """A metric served on the external or custom metrics API and where its value comes from."""
+
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
+    source: Literal["snapshot", "promql"]
+    # snapshot: the catalog metric to read (defaults to name); promql: the query. A PromQL
+    # query may use {namespace} and {selector} placeholders (label matchers from the request).
+    metric: str | None = None
+    query: str | None = None
+    fallback: float | None = None  # served (and flagged) when the source fails; None -> 503
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> ApiMetric:
+        if self.source == "promql" and not self.query:
+            raise ValueError("a promql metric needs query")
+        if self.source == "snapshot" and self.query:
+            raise ValueError("a snapshot metric takes no query")
+        return self
+
+
+class TLSFiles(Strict):
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TLSFiles:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("set both cert_file and key_file, or neither (self-signed)")
+        return self
+
+
+class Authentication(Strict):
+    """Front-proxy client-certificate authentication (kube-apiserver's aggregation layer)."""
+
+    # Read from kube-system/extension-apiserver-authentication when `from_cluster` is true.
+    from_cluster: bool = False
+    requestheader_client_ca_file: str | None = None
+    requestheader_allowed_names: list[str] = []
+    username_headers: list[str] = ["X-Remote-User"]
+    group_headers: list[str] = ["X-Remote-Group"]
+
+
+class MetricsApi(Strict):
+    enabled: bool = True
+    tls: TLSFiles = TLSFiles()
+    authentication: Authentication = Authentication()
+    external: list[ApiMetric] = [
+        ApiMetric(name="queue_depth", source="snapshot"),
+        ApiMetric(name="queue_oldest_age_seconds", source="snapshot"),
+        ApiMetric(name="gpu_utilization_ratio", source="snapshot"),
+    ]
+    custom: list[ApiMetric] = []
+
+
+class AlertThresholds(Strict):
+    error_rate_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    latency_p95_seconds: Annotated[float, Field(gt=0)] = 1.0
+    memory_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+    cpu_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+    slo_availability: Annotated[float, Field(gt=0, lt=1)] = 0.999
+    pg_connections_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
+    redis_memory_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+    queue_oldest_age_seconds: Annotated[float, Field(gt=0)] = 300.0
+    gpu_temperature_celsius: Annotated[float, Field(gt=0)] = 85.0
+
+
+class PagerDutyReceiver(Strict):
+    routing_key_file: str = "/etc/alertmanager/secrets/pagerduty-routing-key"
+
+
+class SlackReceiver(Strict):
+    api_url_file: str = "/etc/alertmanager/secrets/slack-webhook-url"
+    channel: str = "#platform-alerts"
+
+
+class Alerting(Strict):
+    thresholds: AlertThresholds = AlertThresholds()
+    runbook_base_url: str = "https://github.com/example/exporter/blob/main/docs/runbook.md"
+    pagerduty: PagerDutyReceiver = PagerDutyReceiver()
+    slack: SlackReceiver = SlackReceiver()
+
+
+class Config(Strict):
+    environment: Literal["dev", "staging", "production"] = "dev"
+    namespace: Annotated[str, Field(pattern=NAME_PATTERN)] = "platform"
+    listen: Listen = Listen()
+    collection: Collection = Collection()
+    postgres: list[PostgresTarget] = []
+    redis: list[RedisTarget] = []
+    prometheus: PrometheusSource = PrometheusSource()
+    gpu: Literal["on", "off", "auto"] = "auto"
+    component_classes: list[ComponentClass] = []
+    metrics_api: MetricsApi = MetricsApi()
+    alerting: Alerting = Alerting()
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        for kind, items in (("postgres", self.postgres), ("redis", self.redis)):
+            names = [t.name for t in items]
+            if len(names) != len(set(names)):
+                raise ValueError(f"{kind} target names must be unique")
+        classes = [c.name for c in self.component_classes]
+        if len(classes) != len(set(classes)):
+            raise ValueError("component class names must be unique")
+        pg = {t.name for t in self.postgres}
+        rd = {t.name for t in self.redis}
+        api_metrics = {m.name for m in self.metrics_api.external}
+        for ci, cls in enumerate(self.component_classes):
+            for qi, q in enumerate(cls.queues):
+                known = pg if q.kind == "postgres_query" else rd
+                if q.target not in known:
+                    kind = "postgres" if q.kind == "postgres_query" else "redis"
+                    raise ValueError(
+                        f"component_classes[{ci}].queues[{qi}].target: no {kind} target "
+                        f"named {q.target!r} (have {sorted(known)})"
+                    )
+            for si, s in enumerate(cls.scale_on):
+                if s.metric not in api_metrics:
+                    raise ValueError(
+                        f"component_classes[{ci}].scale_on[{si}].metric: {s.metric!r} is not "
+                        f"served by metrics_api.external (have {sorted(api_metrics)})"
+                    )
+        return self
+
+    def component_class(self, name: str) -> ComponentClass:
+        for cls in self.component_classes:
+            if cls.name == name:
+                return cls
+        raise KeyError(name)
+
+
+def _load_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def default_config_text() -> str:
+    return resources.files("exporter").joinpath("default_config.yaml").read_text()
+
+
+def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """`EXPORTER_COLLECTION__INTERVAL_SECONDS=10` sets collection.interval_seconds.
+
+    Path parts are separated by `__`; a number indexes a list (`EXPORTER_POSTGRES__0__DSN`).
+    Values are read as YAML scalars, so `10` is a number and `true` a boolean.
+    """
+    for key in sorted(environ):
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        path = [p.lower() for p in key[len(ENV_PREFIX) :].split("__")]
+        node: Any = data
+        for i, part in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"{key}: {'.'.join(path[:i])} has no item {part!r}")
+                idx = int(part)
+                if last:
+                    node[idx] = yaml.safe_load(environ[key])
+                else:
+                    node = node[idx]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = yaml.safe_load(environ[key])
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise ConfigError(f"{key}: {'.'.join(path[:i])} is not a mapping or list")
+    return data
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+_SECRET_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def _scrub(text: str) -> str:
+    """Remove a URL password that pydantic may echo back in an error."""
+    return _SECRET_IN_TEXT.sub(rf"\1{REDACTED}@", text)
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{_format_loc(tuple(loc))}: {_scrub(msg)}")
+    return f"invalid config {source}: " + "; ".join(lines)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Config:
+    """Load and validate the config file (or the embedded default) with env overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = environ[ENV_PREFIX + "CONFIG"]
+    if path is None:
+        source, text = "(embedded default)", default_config_text()
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"config file {source}: {exc.strerror}") from None
+    data = apply_env_overrides(_load_yaml(text, source), environ)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def redacted_dump(config: Config) -> dict[str, Any]:
+    """The effective config as plain data with every secret masked (for check-config)."""
+    data = config.model_dump(mode="json")
+    for item in data.get("postgres", []):
+        item["dsn"] = redact_url(item["dsn"])
+    for item in data.get("redis", []):
+        item["url"] = redact_url(item["url"])
+    return data

@@ -1,0 +1,201 @@
+"""Real servers for tests: PostgreSQL, Redis, Prometheus and the exporter itself.
+
+Each starts from the Debian package's binaries on a free loopback port in a temp dir and
+is torn down afterwards. PostgreSQL refuses to run as root, so as root it runs as the
+`postgres` user the Debian package creates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() is truthy; returns its value or fails with `what`."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # the server may not be up yet
+            last_exc = exc
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
+
+
+def children_of(pid: int) -> list[int]:
+    """All descendants of pid, read from /proc (for stopping a whole server)."""
+    parents: dict[int, list[int]] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = Path(stat).read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        parents.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+    out, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    proc: subprocess.Popen | None = None
+    pid: int | None = None
+    workdir: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    def signal_tree(self, sig: int) -> None:
+        """Signal the server and every process it forked (SIGSTOP hangs it whole)."""
+        pid = self.pid or (self.proc.pid if self.proc else None)
+        assert pid is not None
+        for p in [pid, *children_of(pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, sig)
+
+    def pause(self) -> None:
+        self.signal_tree(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal_tree(signal.SIGCONT)
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
+    return found[-1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[Server]:
+    workdir = Path(tempfile.mkdtemp(prefix="exporter-pg-"))
+    data = workdir / "data"
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres", "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    opts = (
+        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40"
+    )
+    subprocess.run(
+        _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(workdir / "log"), "-w", "start"]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    server = Server("postgres", port, pid=pid, workdir=workdir)
+    server.extra["dsn"] = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        yield server
+    finally:
+        server.resume()
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server(port: int | None = None) -> Iterator[Server]:
+    workdir = Path(tempfile.mkdtemp(prefix="exporter-redis-"))
+    port = port or free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+         "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    server = Server("redis", port, proc=proc, workdir=workdir)
+    server.extra["url"] = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_for(
+            lambda: socket.create_connection(("127.0.0.1", port), 0.2).close() or True, what="redis"
+        )
+        yield server
+    finally:
+        server.resume()
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exporter_process(config_text: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`python -m exporter serve` on a config file, as a real subprocess."""
+    workdir = Path(tempfile.mkdtemp(prefix="exporter-run-"))
+    config = workdir / "config.yaml"
+    config.write_text(config_text)
+    log = open(workdir / "log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "serve", "--config", str(config)],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+    )  # fmt: skip
+    server = Server("exporter", 0, proc=proc, workdir=workdir)
+    server.extra["log"] = workdir / "log"
+    try:
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def scrape(url: str, timeout: float = 5.0, openmetrics: bool = False) -> str:
+    headers = {"Accept": "application/openmetrics-text; version=1.0.0"} if openmetrics else {}
+    resp = httpx.get(url, timeout=timeout, headers=headers)
+    resp.raise_for_status()
+    return resp.text
+
+
+def sample_value(text: str, name: str, **labels: str) -> float | None:
+    """The value of the first series `name{labels...}` in exposition text (subset match)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return None
