@@ -11,8 +11,9 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -45,23 +47,40 @@ def _read_secret_file(path: str, field: str) -> SecretStr:
         raise ValueError(f"cannot read {field} {path!r}: {exc.strerror}") from None
 
 
-def _read_secret_env(name: str, field: str) -> SecretStr:
-    value = os.environ.get(name)
+def _read_secret_env(name: str, field: str, environ: Mapping[str, str] | None = None) -> SecretStr:
+    value = (os.environ if environ is None else environ).get(name)
     if value is None:
         raise ValueError(f"{field} names environment variable {name!r}, which is not set")
     return SecretStr(value)
 
 
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:{REDACTED}@{host}"))
+    """The URL (or any text holding URLs) with passwords masked, safe for logs and errors.
+
+    A regex rather than urlsplit: it must also work on URLs too broken to parse.
+    """
+    return _PASSWORD_IN_URL.sub(rf"\1{REDACTED}@", url)
+
+
+def _password(self: Any, environ: Mapping[str, str] | None = None) -> SecretStr | None:
+    """The password from password_file / password_env, read at call time (files rotate)."""
+    if self.password_file:
+        return _read_secret_file(self.password_file, "password_file")
+    if self.password_env:
+        return _read_secret_env(self.password_env, "password_env", environ)
+    return None
+
+
+@model_validator(mode="after")
+def _check_secret_sources(self: Any, info: ValidationInfo) -> Any:
+    """Fail at load time, naming the field, when a secret source is missing."""
+    if self.password_file and self.password_env:
+        raise ValueError("set password_file or password_env, not both")
+    self.password((info.context or {}).get("environ"))
+    return self
 
 
 class PostgresTarget(Strict):
@@ -87,20 +106,8 @@ class PostgresTarget(Strict):
             raise ValueError(f"has an invalid port: {redact_url(v)!r}") from None
         return v
 
-    def password(self) -> SecretStr | None:
-        """The password from password_file / password_env, read at call time."""
-        if self.password_file:
-            return _read_secret_file(self.password_file, "password_file")
-        if self.password_env:
-            return _read_secret_env(self.password_env, "password_env")
-        return None
-
-    @model_validator(mode="after")
-    def _secret_readable(self) -> PostgresTarget:
-        if self.password_file and self.password_env:
-            raise ValueError("set password_file or password_env, not both")
-        self.password()
-        return self
+    password = _password
+    _secret_readable = _check_secret_sources
 
     @property
     def safe_dsn(self) -> str:
@@ -127,19 +134,8 @@ class RedisTarget(Strict):
             raise ValueError(f"has an invalid port: {redact_url(v)!r}") from None
         return v
 
-    def password(self) -> SecretStr | None:
-        if self.password_file:
-            return _read_secret_file(self.password_file, "password_file")
-        if self.password_env:
-            return _read_secret_env(self.password_env, "password_env")
-        return None
-
-    @model_validator(mode="after")
-    def _secret_readable(self) -> RedisTarget:
-        if self.password_file and self.password_env:
-            raise ValueError("set password_file or password_env, not both")
-        self.password()
-        return self
+    password = _password
+    _secret_readable = _check_secret_sources
 
     @property
     def safe_url(self) -> str:
@@ -434,14 +430,6 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-_SECRET_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-
-
-def _scrub(text: str) -> str:
-    """Remove a URL password that pydantic may echo back in an error."""
-    return _SECRET_IN_TEXT.sub(rf"\1{REDACTED}@", text)
-
-
 def format_validation_error(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -449,7 +437,7 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{_format_loc(tuple(loc))}: {_scrub(msg)}")
+        lines.append(f"{_format_loc(tuple(loc))}: {redact_url(msg)}")
     return f"invalid config {source}: " + "; ".join(lines)
 
 
@@ -470,7 +458,7 @@ def load_config(
             raise ConfigError(f"config file {source}: {exc.strerror}") from None
     data = apply_env_overrides(_load_yaml(text, source), environ)
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"environ": environ})
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
 

@@ -101,12 +101,12 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[Server]:
+def postgres_server(port: int | None = None) -> Iterator[Server]:
     workdir = Path(tempfile.mkdtemp(prefix="exporter-pg-"))
     data = workdir / "data"
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres", "postgres")
-    port = free_port()
+    port = port or free_port()
     subprocess.run(
         _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
         check=True, capture_output=True,
