@@ -24,7 +24,9 @@ SECRET = "pw-S3CRET-value"
 INTERVAL = 0.5
 
 
-def config_for(http_port: int, pg_dsn: str, redis_url: str, interval=INTERVAL, timeout=0.3, extra="") -> str:
+def config_for(
+    http_port: int, pg_dsn: str, redis_url: str, interval=INTERVAL, timeout=0.3, extra=""
+) -> str:
     return f"""
 environment: dev
 listen: {{http: "127.0.0.1:{http_port}", https: "127.0.0.1:{free_port()}"}}
@@ -68,11 +70,16 @@ def test_healthy_targets_report_every_catalog_series(pg, redis):
             ("redis_rejected_connections_total", {"target": "main"}),
             ("redis_rdb_last_bgsave_ok", {"target": "main"}),
             ("exporter_collector_up", {"collector": "postgres", "target": "main"}),
-            ("exporter_collector_last_success_timestamp_seconds", {"collector": "redis", "target": "main"}),
+            (
+                "exporter_collector_last_success_timestamp_seconds",
+                {"collector": "redis", "target": "main"},
+            ),
             ("exporter_build_info", {"environment": "dev"}),
         ]:
             assert sample_value(text, name, **labels) is not None, (name, labels)
-        assert sample_value(text, "pg_max_connections", target="main") == 40  # the test server's setting
+        assert (
+            sample_value(text, "pg_max_connections", target="main") == 40
+        )  # the test server's setting
         assert sample_value(text, "pg_replication_lag_seconds", target="main") == 0  # a primary
         assert sample_value(text, "pg_database_size_bytes", target="main", datname="postgres") > 1e6
         assert sample_value(text, "redis_memory_used_bytes", target="main") > 1e5
@@ -117,14 +124,21 @@ def test_openmetrics_when_asked_for(pg, redis):
 def test_absent_targets_give_up_0_one_warning_each_and_recover_by_themselves():
     port, pg_port, redis_port = free_port(), free_port(), free_port()
     config = config_for(
-        port, f"postgresql://postgres:{SECRET}@127.0.0.1:{pg_port}/postgres", f"redis://:{SECRET}@127.0.0.1:{redis_port}/0"
+        port,
+        f"postgresql://postgres:{SECRET}@127.0.0.1:{pg_port}/postgres",
+        f"redis://:{SECRET}@127.0.0.1:{redis_port}/0",
     )
     with exporter_process(config) as exporter:
         wait_for(lambda: value(port, "pg_up", target="main") == 0, what="pg_up 0")
         wait_for(lambda: value(port, "redis_up", target="main") == 0, what="redis_up 0")
-        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200  # a failed run counts
-        errors = lambda: value(port, "exporter_collector_errors_total", collector="postgres", target="main")  # noqa: E731
-        wait_for(lambda: errors() >= 4, what="four failed cycles")
+        assert (
+            httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        )  # a failed run counts
+        errors = {"collector": "postgres", "target": "main"}
+        wait_for(
+            lambda: value(port, "exporter_collector_errors_total", **errors) >= 4,
+            what="four failed cycles",
+        )
         log = exporter.extra["log"].read_text()
         assert log.count("postgres target 'main' is failing") == 1, log
         assert log.count("redis target 'main' is failing") == 1, log
@@ -133,11 +147,23 @@ def test_absent_targets_give_up_0_one_warning_each_and_recover_by_themselves():
         # The targets appear (Redis with no password set accepts the AUTH-less ping only if
         # the URL has none, so start them where the exporter looks and drop the password).
     port2 = free_port()
-    with exporter_process(config_for(port2, f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", f"redis://127.0.0.1:{redis_port}/0")) as exporter:
+    with exporter_process(
+        config_for(
+            port2,
+            f"postgresql://postgres@127.0.0.1:{pg_port}/postgres",
+            f"redis://127.0.0.1:{redis_port}/0",
+        )
+    ) as exporter:
         wait_for(lambda: value(port2, "pg_up", target="main") == 0, what="pg_up 0")
         with postgres_server(port=pg_port), redis_server(port=redis_port):
-            wait_for(lambda: value(port2, "pg_up", target="main") == 1, timeout=10, what="pg recovery")
-            wait_for(lambda: value(port2, "redis_up", target="main") == 1, timeout=10, what="redis recovery")
+            wait_for(
+                lambda: value(port2, "pg_up", target="main") == 1, timeout=10, what="pg recovery"
+            )
+            wait_for(
+                lambda: value(port2, "redis_up", target="main") == 1,
+                timeout=10,
+                what="redis recovery",
+            )
             assert value(port2, "exporter_collector_up", collector="postgres", target="main") == 1
         log = exporter.extra["log"].read_text()
         assert "postgres target 'main' recovered" in log and "redis target 'main' recovered" in log
@@ -163,9 +189,19 @@ def test_hung_dependencies_sigstop_keep_scrapes_fast_and_recover(own_pg, own_red
         own_redis.pause()
         stopped_at = time.monotonic()
         try:
-            wait_for(lambda: value(port, "pg_up", target="main") == 0, timeout=5, interval=0.02, what="pg_up 0")
+            wait_for(
+                lambda: value(port, "pg_up", target="main") == 0,
+                timeout=5,
+                interval=0.02,
+                what="pg_up 0",
+            )
             pg_down_after = time.monotonic() - stopped_at
-            wait_for(lambda: value(port, "redis_up", target="main") == 0, timeout=5, interval=0.02, what="redis_up 0")
+            wait_for(
+                lambda: value(port, "redis_up", target="main") == 0,
+                timeout=5,
+                interval=0.02,
+                what="redis_up 0",
+            )
             redis_down_after = time.monotonic() - stopped_at
             times = _scrape_times(port, 20)
             text = metrics(port)
@@ -178,14 +214,22 @@ def test_hung_dependencies_sigstop_keep_scrapes_fast_and_recover(own_pg, own_red
             f"(interval {INTERVAL} s)"
         )
         assert max(times) < 1.0
-        assert pg_down_after < 2 * INTERVAL + 0.3 + 0.5  # two intervals, plus the probe timeout and polling
+        assert (
+            pg_down_after < 2 * INTERVAL + 0.3 + 0.5
+        )  # two intervals, plus the probe timeout and polling
         assert redis_down_after < 2 * INTERVAL + 0.3 + 0.5
         # Stale values stay in place while the target is down.
         assert sample_value(text, "pg_max_connections", target="main") == 40
         assert sample_value(text, "exporter_collector_up", collector="redis", target="main") == 0
 
-        wait_for(lambda: value(port, "pg_up", target="main") == 1, timeout=10, what="pg_up back to 1")
-        wait_for(lambda: value(port, "redis_up", target="main") == 1, timeout=10, what="redis_up back to 1")
+        wait_for(
+            lambda: value(port, "pg_up", target="main") == 1, timeout=10, what="pg_up back to 1"
+        )
+        wait_for(
+            lambda: value(port, "redis_up", target="main") == 1,
+            timeout=10,
+            what="redis_up back to 1",
+        )
         # Let a few healthy cycles pass, then count our connections: nothing leaked.
         time.sleep(3 * INTERVAL)
         client = redis_lib.Redis.from_url(own_redis.extra["url"])
@@ -207,7 +251,9 @@ async def test_hung_postgres_leaks_no_connections(own_pg, redis):
         time.sleep(2 * INTERVAL)
         conn = await asyncpg.connect(own_pg.extra["dsn"])
         try:
-            ours = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'exporter'")
+            ours = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'exporter'"
+            )
         finally:
             await conn.close()
         assert ours <= 2  # the pool's max_size
@@ -219,9 +265,16 @@ def test_readyz_is_503_until_the_first_cycle_finishes(own_redis, pg):
     try:
         config = config_for(port, pg.extra["dsn"], own_redis.extra["url"], interval=5, timeout=2)
         with exporter_process(config):
-            wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200, what="healthz")
+            wait_for(
+                lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200,
+                what="healthz",
+            )
             assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 503
-            wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200, timeout=5, what="ready")
+            wait_for(
+                lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200,
+                timeout=5,
+                what="ready",
+            )
             assert value(port, "redis_up", target="main") == 0
     finally:
         own_redis.resume()
@@ -243,3 +296,19 @@ def test_busy_port_is_a_clear_start_up_error(pg, redis):
         with exporter_process(config_for(port, pg.extra["dsn"], redis.extra["url"])) as second:
             assert second.proc.wait(15) == 1
             assert f"cannot listen on 127.0.0.1:{port}" in second.extra["log"].read_text()
+
+
+def test_embedded_default_serves_metrics_within_5_seconds():
+    """The README's run command: no config file at all, only the ports moved aside."""
+    port = free_port()
+    env = {
+        "EXPORTER_LISTEN__HTTP": f"127.0.0.1:{port}",
+        "EXPORTER_LISTEN__HTTPS": f"127.0.0.1:{free_port()}",
+        "EXPORTER_POSTGRES__0__DSN": f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
+        "EXPORTER_REDIS__0__URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    started = time.monotonic()
+    with exporter_process(None, env=env):
+        text = wait_for(lambda: metrics(port), timeout=5, what="/metrics from the embedded default")
+        print(f"\nembedded default: first /metrics after {time.monotonic() - started:.2f} s")
+        assert sample_value(text, "exporter_build_info", environment="dev") == 1
