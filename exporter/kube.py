@@ -1,0 +1,115 @@
+"""Kubernetes API access with the official `kubernetes` client.
+
+One `ApiClient` per caller, built from the pod's service account in a cluster or from a
+kubeconfig, never from the client's process-global default (tests point it at a fake API
+server). Calls here are blocking: async callers run them in a thread with a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import urllib3
+from cryptography import x509
+from kubernetes import client
+from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
+
+from exporter.config import KubernetesAccess
+
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+AUTH_CONFIGMAP = ("kube-system", "extension-apiserver-authentication")
+CLIENT_CA_KEY = "requestheader-client-ca-file"
+ALLOWED_NAMES_KEY = "requestheader-allowed-names"
+USERNAME_HEADERS_KEY = "requestheader-username-headers"
+GROUP_HEADERS_KEY = "requestheader-group-headers"
+
+
+class KubeError(Exception):
+    """Kubernetes could not be reached or answered something unusable (no secrets inside)."""
+
+
+def in_cluster() -> bool:
+    """True inside a pod with a mounted service-account token."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path(SERVICE_ACCOUNT_TOKEN).exists()
+
+
+def enabled(access: KubernetesAccess) -> bool:
+    """Whether Kubernetes-backed parts run: `auto` means in a cluster or with a kubeconfig."""
+    if access.enabled == "off":
+        return False
+    if access.enabled == "on":
+        return True
+    return bool(access.kubeconfig) or in_cluster()
+
+
+def api_client(access: KubernetesAccess) -> client.ApiClient:
+    """A client from `access.kubeconfig`, else the in-cluster service account, else the
+    default kubeconfig (`KUBECONFIG` or ~/.kube/config)."""
+    cfg = client.Configuration()
+    try:
+        if access.kubeconfig:
+            kube_config.load_kube_config(config_file=access.kubeconfig, client_configuration=cfg)
+        elif in_cluster():
+            kube_config.load_incluster_config(client_configuration=cfg)
+        else:
+            kube_config.load_kube_config(client_configuration=cfg)
+    except (kube_config.ConfigException, OSError) as exc:
+        source = access.kubeconfig or ("in-cluster" if in_cluster() else "default kubeconfig")
+        raise KubeError(f"cannot load Kubernetes credentials from {source}: {exc}") from None
+    # No urllib3 retries: a hung API server would otherwise cost four timeouts per call; the
+    # collector's next cycle is the retry.
+    cfg.retries = 0
+    return client.ApiClient(cfg)
+
+
+def _json_list(data: dict[str, str], key: str) -> list[str]:
+    raw = data.get(key)
+    if raw is None:
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise KubeError(f"{'/'.join(AUTH_CONFIGMAP)}: {key} is not JSON") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise KubeError(f"{'/'.join(AUTH_CONFIGMAP)}: {key} is not a JSON list of strings")
+    return value
+
+
+def read_front_proxy_auth(
+    api: client.CoreV1Api, timeout: float | None = None
+) -> tuple[str, list[str], list[str], list[str]]:
+    """(client CA PEM, allowed names, username headers, group headers) of the aggregation layer.
+
+    Read from kube-system/extension-apiserver-authentication, which kube-apiserver writes from
+    its --requestheader-* flags. An empty allowed-names list means any client certificate the
+    CA signed is accepted (Kubernetes' semantics). Raises KubeError with the reason.
+    """
+    ns, name = AUTH_CONFIGMAP
+    try:
+        cm = api.read_namespaced_config_map(name, ns, _request_timeout=timeout)
+    except ApiException as exc:
+        raise KubeError(
+            f"cannot read configmap {ns}/{name}: HTTP {exc.status} {exc.reason}"
+        ) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise KubeError(f"cannot read configmap {ns}/{name}: {exc}") from None
+    data = cm.data or {}
+    ca = data.get(CLIENT_CA_KEY)
+    if not ca:
+        raise KubeError(
+            f"{ns}/{name} has no {CLIENT_CA_KEY}: kube-apiserver runs without "
+            "--requestheader-client-ca-file, so the aggregation layer cannot authenticate to us"
+        )
+    try:
+        x509.load_pem_x509_certificates(ca.encode())
+    except ValueError:
+        raise KubeError(f"{ns}/{name}: {CLIENT_CA_KEY} holds no PEM certificate") from None
+    return (
+        ca,
+        _json_list(data, ALLOWED_NAMES_KEY),
+        _json_list(data, USERNAME_HEADERS_KEY),
+        _json_list(data, GROUP_HEADERS_KEY),
+    )
