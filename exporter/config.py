@@ -365,6 +365,12 @@ class KubernetesAccess(Strict):
     enabled: Literal["auto", "on", "off"] = "auto"
     kubeconfig: str | None = None
 
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `on`/`off` as a boolean.
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
+
     @model_validator(mode="after")
     def _consistent(self) -> KubernetesAccess:
         if self.enabled == "off" and self.kubeconfig:

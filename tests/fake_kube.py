@@ -8,8 +8,10 @@ the official `kubernetes` client loads unchanged, CA and all.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
+import ipaddress
 import json
 import re
 import ssl
@@ -33,8 +35,6 @@ def self_signed(
     common_name: str, dns: list[str] | None = None, ip: bool = True
 ) -> tuple[bytes, bytes]:
     """(cert PEM, key PEM) of a self-signed CA certificate for `common_name`."""
-    import ipaddress
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
@@ -288,7 +288,9 @@ class FakeKube:
         ctx.load_cert_chain(self._dir / "tls.crt", self._dir / "tls.key")
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True, name="fake-kube")
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), daemon=True, name="fake-kube"
+        )
         self._thread.start()
         return self
 
@@ -301,8 +303,6 @@ class FakeKube:
 
     def kubeconfig(self, token: str | None = None) -> str:
         """Write a kubeconfig for this server (CA embedded) and return its path."""
-        import base64
-
         path = self._dir / f"kubeconfig-{uuid.uuid4().hex[:8]}"
         doc = {
             "apiVersion": "v1",
