@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import urllib3
 from cryptography import x509
-from kubernetes import client
-from kubernetes import config as kube_config
-from kubernetes.client.exceptions import ApiException
 
 from exporter.config import KubernetesAccess
+
+if TYPE_CHECKING:  # the client costs ~0.3 s to import: only code that talks to Kubernetes pays
+    from kubernetes import client
 
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 AUTH_CONFIGMAP = ("kube-system", "extension-apiserver-authentication")
@@ -48,6 +48,9 @@ def enabled(access: KubernetesAccess) -> bool:
 def api_client(access: KubernetesAccess) -> client.ApiClient:
     """A client from `access.kubeconfig`, else the in-cluster service account, else the
     default kubeconfig (`KUBECONFIG` or ~/.kube/config)."""
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
     cfg = client.Configuration()
     try:
         if access.kubeconfig:
@@ -63,6 +66,13 @@ def api_client(access: KubernetesAccess) -> client.ApiClient:
     # collector's next cycle is the retry.
     cfg.retries = 0
     return client.ApiClient(cfg)
+
+
+def core_v1(access: KubernetesAccess) -> client.CoreV1Api:
+    """A CoreV1Api (for read_front_proxy_auth) on a fresh client from `access`."""
+    from kubernetes import client
+
+    return client.CoreV1Api(api_client(access))
 
 
 def _json_list(data: dict[str, str], key: str) -> list[str]:
@@ -87,6 +97,9 @@ def read_front_proxy_auth(
     its --requestheader-* flags. An empty allowed-names list means any client certificate the
     CA signed is accepted (Kubernetes' semantics). Raises KubeError with the reason.
     """
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
     ns, name = AUTH_CONFIGMAP
     try:
         cm = api.read_namespaced_config_map(name, ns, _request_timeout=timeout)

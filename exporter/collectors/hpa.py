@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from kubernetes import client
+from typing import TYPE_CHECKING, Any
 
 from exporter import catalog, kube
 from exporter.config import ComponentClass, Config, KubernetesAccess
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 
 def _condition_true(hpa: Any, kind: str) -> float:
@@ -74,6 +75,8 @@ class HpaCollector(Collector):
         self._api: client.AutoscalingV2Api | None = None
 
     def _list(self) -> list[Any]:
+        from kubernetes import client  # imported on first use: see exporter.kube
+
         if self._api is None:
             self._api = client.AutoscalingV2Api(kube.api_client(self.access))
         try:
