@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import shutil
 import ssl
 import tempfile
 import threading
@@ -328,6 +329,7 @@ class FakeKube:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _not_found(group: str, resource: str, name: str) -> dict[str, Any]:
