@@ -57,8 +57,10 @@ def api_client(access: KubernetesAccess) -> client.ApiClient:
             kube_config.load_kube_config(config_file=access.kubeconfig, client_configuration=cfg)
         elif in_cluster():
             kube_config.load_incluster_config(client_configuration=cfg)
-        else:
-            kube_config.load_kube_config(client_configuration=cfg)
+        else:  # KUBECONFIG read now, not when the client was imported; it may be a list
+            kube_config.load_kube_config(
+                config_file=os.environ.get("KUBECONFIG") or None, client_configuration=cfg
+            )
     except (kube_config.ConfigException, OSError) as exc:
         source = access.kubeconfig or ("in-cluster" if in_cluster() else "default kubeconfig")
         raise KubeError(f"cannot load Kubernetes credentials from {source}: {exc}") from None
@@ -88,18 +90,19 @@ def _json_list(data: dict[str, str], key: str) -> list[str]:
     return value
 
 
-def read_front_proxy_auth(
-    api: client.CoreV1Api, timeout: float | None = None
-) -> tuple[str, list[str], list[str], list[str]]:
-    """(client CA PEM, allowed names, username headers, group headers) of the aggregation layer.
+def front_proxy_configmap_data(
+    api: client.CoreV1Api | None = None, timeout: float | None = None
+) -> dict[str, str]:
+    """The `data` of kube-system/extension-apiserver-authentication, as kube-apiserver wrote it.
 
-    Read from kube-system/extension-apiserver-authentication, which kube-apiserver writes from
-    its --requestheader-* flags. An empty allowed-names list means any client certificate the
-    CA signed is accepted (Kubernetes' semantics). Raises KubeError with the reason.
+    `api` defaults to a client from the in-cluster service account (or the default
+    kubeconfig). Raises KubeError with the reason (HTTP status, unreachable server).
     """
     import urllib3
     from kubernetes.client.exceptions import ApiException
 
+    if api is None:
+        api = core_v1(KubernetesAccess())
     ns, name = AUTH_CONFIGMAP
     try:
         cm = api.read_namespaced_config_map(name, ns, _request_timeout=timeout)
@@ -109,7 +112,21 @@ def read_front_proxy_auth(
         ) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise KubeError(f"cannot read configmap {ns}/{name}: {exc}") from None
-    data = cm.data or {}
+    return dict(cm.data or {})
+
+
+def read_front_proxy_auth(
+    api: client.CoreV1Api | None = None, timeout: float | None = None
+) -> tuple[str, list[str], list[str], list[str]]:
+    """(client CA PEM, allowed names, username headers, group headers) of the aggregation layer.
+
+    Read from kube-system/extension-apiserver-authentication, which kube-apiserver writes from
+    its --requestheader-* flags. An empty allowed-names list means any client certificate the
+    CA signed is accepted (Kubernetes' semantics); a missing header list comes back empty.
+    Raises KubeError with the reason.
+    """
+    data = front_proxy_configmap_data(api, timeout)
+    ns, name = AUTH_CONFIGMAP
     ca = data.get(CLIENT_CA_KEY)
     if not ca:
         raise KubeError(

@@ -49,10 +49,22 @@ def test_embedded_default_matches_the_design_note():
         ("collection: {interval_seconds: fast}\n", "collection.interval_seconds", "valid number"),
         ("colection: {}\n", "colection", "unknown key"),
         ("redis: [{name: main, url: 'redis://h:6379', db: 3}]\n", "redis[0].db", "unknown key"),
-        ("postgres: [{name: main, dsn: 'mysql://u@h/db'}]\n", "postgres[0].dsn", "postgresql:// URL"),
-        ("postgres: [{name: main, dsn: 'postgresql://u@h:port/db'}]\n", "postgres[0].dsn", "invalid port"),
+        (
+            "postgres: [{name: main, dsn: 'mysql://u@h/db'}]\n",
+            "postgres[0].dsn",
+            "postgresql:// URL",
+        ),
+        (
+            "postgres: [{name: main, dsn: 'postgresql://u@h:port/db'}]\n",
+            "postgres[0].dsn",
+            "invalid port",
+        ),
         ("listen: {http: '9464'}\n", "listen.http", "host:port"),
-        ("collection: {interval_seconds: 1, timeout_seconds: 5}\n", "collection", "must not exceed"),
+        (
+            "collection: {interval_seconds: 1, timeout_seconds: 5}\n",
+            "collection",
+            "must not exceed",
+        ),
         (
             "redis: [{name: main, url: 'redis://h:1'}]\ncomponent_classes: [{name: cpu, "
             "workload: {name: w}, queues: [{name: q, kind: redis_list, target: other, key: k}]}]\n",
@@ -122,7 +134,10 @@ def test_secrets_from_file_and_env(tmp_path, monkeypatch):
 def test_unreadable_secret_file_names_the_field(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(
-            write(tmp_path, "postgres: [{name: main, dsn: 'postgresql://a@h/d', password_file: /nope/pw}]\n"),
+            write(
+                tmp_path,
+                "postgres: [{name: main, dsn: 'postgresql://a@h/d', password_file: /nope/pw}]\n",
+            ),
             environ={},
         )
     assert "postgres[0]: cannot read password_file '/nope/pw'" in str(err.value)
@@ -130,11 +145,16 @@ def test_unreadable_secret_file_names_the_field(tmp_path):
 
 def test_unset_secret_env_names_the_variable(tmp_path):
     with pytest.raises(ConfigError, match="REDIS_PW.*not set"):
-        load_config(write(tmp_path, "redis: [{name: main, url: 'redis://h:1', password_env: REDIS_PW}]\n"), environ={})
+        load_config(
+            write(tmp_path, "redis: [{name: main, url: 'redis://h:1', password_env: REDIS_PW}]\n"),
+            environ={},
+        )
 
 
 def test_inline_dsn_password_is_redacted_everywhere(tmp_path):
-    path = write(tmp_path, f"postgres: [{{name: main, dsn: 'postgresql://app:{SECRET}@db:5432/app'}}]\n")
+    path = write(
+        tmp_path, f"postgres: [{{name: main, dsn: 'postgresql://app:{SECRET}@db:5432/app'}}]\n"
+    )
     dump = redacted_dump(load_config(path, environ={}))
     assert dump["postgres"][0]["dsn"] == "postgresql://app:***@db:5432/app"
     bad = write(tmp_path, f"postgres: [{{name: main, dsn: 'mysql://app:{SECRET}@db/app'}}]\n")
@@ -144,7 +164,9 @@ def test_inline_dsn_password_is_redacted_everywhere(tmp_path):
 
 
 def test_cli_check_config_prints_redacted_effective_config(tmp_path):
-    path = write(tmp_path, f"postgres: [{{name: main, dsn: 'postgresql://app:{SECRET}@db:5432/app'}}]\n")
+    path = write(
+        tmp_path, f"postgres: [{{name: main, dsn: 'postgresql://app:{SECRET}@db:5432/app'}}]\n"
+    )
     result = cli("check-config", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert "postgresql://app:***@db:5432/app" in result.stdout
@@ -156,7 +178,10 @@ def test_cli_check_config_prints_redacted_effective_config(tmp_path):
     [
         ("environment: [1]\n", "environment:"),
         ("bogus: 1\n", "bogus: unknown key"),
-        (f"postgres: [{{name: main, dsn: 'postgresql://u:{SECRET}@h:xx/d'}}]\n", "postgres[0].dsn: has an invalid port"),
+        (
+            f"postgres: [{{name: main, dsn: 'postgresql://u:{SECRET}@h:xx/d'}}]\n",
+            "postgres[0].dsn: has an invalid port",
+        ),
     ],
 )
 def test_cli_bad_config_exits_2_with_one_message(tmp_path, text, expected):

@@ -155,3 +155,13 @@ def test_bare_yaml_on_off_are_accepted(tmp_path):
     assert load_config(path, environ={}).kubernetes.enabled == "off"
     path.write_text("kubernetes: {enabled: on}\n")
     assert load_config(path, environ={}).kubernetes.enabled == "on"
+
+
+def test_raw_configmap_data_and_default_client(fake, ca_pem, monkeypatch):
+    """With no api given, the default kubeconfig (KUBECONFIG) is used, outside a cluster."""
+    data = auth_configmap_data(ca_pem)
+    fake.set_configmap(NS, NAME, data)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", fake.kubeconfig())
+    assert kube.front_proxy_configmap_data() == data
+    assert kube.read_front_proxy_auth()[0] == ca_pem
