@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import sys
 import types
@@ -504,3 +505,18 @@ def test_operator_labels_reach_service_monitor_and_rule():
     config = config_from("deployment: {prometheus_operator_labels: {release: kube-prometheus}}")
     for obj in (manifests.service_monitor(config), manifests.prometheus_rule(config)):
         assert obj["metadata"]["labels"]["release"] == "kube-prometheus"
+
+
+@pytest.mark.skipif(
+    shutil.which("kubectl") is None, reason="kubectl (its built-in kustomize) is not installed"
+)
+def test_kustomize_builds_every_object(objects):
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, check=True
+    ).stdout
+    built = {(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(out)}
+    assert built == {key for key in objects if key[0] != "Kustomization"}
+    # kustomize must not have moved anything: the kube-system RoleBinding stays there.
+    for o in yaml.safe_load_all(out):
+        if o["kind"] == "RoleBinding":
+            assert o["metadata"]["namespace"] == "kube-system"
