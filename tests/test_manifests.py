@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from exporter.config import Config, ConfigError, load_config
-from exporter.generators import manifests
+from exporter.generators import hpas, manifests
 from tests.crd_schemas import SCHEMAS
 from tests.fake_kube import self_signed
 
@@ -247,7 +247,7 @@ def test_behavior_needs_a_policy():
     ("value", "text"), [(10, "10"), (2.0, "2"), (0.5, "500m"), (1.25, "1250m"), (0.0005, "0.0005")]
 )
 def test_quantity(value, text):
-    assert manifests.quantity(value) == text
+    assert hpas.quantity(value) == text
 
 
 # --- the exporter's own objects --------------------------------------------------------------
