@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from exporter.config import Config, ConfigError, load_config
-from exporter.generators import hpas, manifests
+from exporter.generators import hpas, manifests, pod_config
 from tests.crd_schemas import SCHEMAS
 from tests.fake_kube import self_signed
 
@@ -520,3 +520,21 @@ def test_kustomize_builds_every_object(objects):
     for o in yaml.safe_load_all(out):
         if o["kind"] == "RoleBinding":
             assert o["metadata"]["namespace"] == "kube-system"
+
+
+def test_cluster_config_replaces_local_paths(tmp_path):
+    ca = tmp_path / "front-proxy-ca.crt"
+    ca.write_bytes(self_signed("front-proxy-ca")[0])
+    config = config_from(
+        f"""
+kubernetes: {{kubeconfig: {tmp_path / "kubeconfig"}}}
+metrics_api:
+  tls: {{cert_file: {tmp_path / "tls.crt"}, key_file: {tmp_path / "tls.key"}}}
+  authentication: {{requestheader_client_ca_file: {ca}}}
+"""
+    )
+    data = pod_config.cluster_config(config)
+    assert str(tmp_path) not in yaml.safe_dump(data)
+    assert data["metrics_api"]["authentication"] == {"from_cluster": True}
+    assert "kubernetes" not in data
+    Config.model_validate(data)

@@ -50,7 +50,9 @@ def cluster_config(config: Config) -> dict[str, Any]:
     api = data.setdefault("metrics_api", {})
     # The generator mounts the serving cert and grants the auth-reader role, so it wires both.
     api["tls"] = {"cert_file": f"{TLS_DIR}/tls.crt", "key_file": f"{TLS_DIR}/tls.key"}
-    api.setdefault("authentication", {})["from_cluster"] = True
+    auth = api.setdefault("authentication", {})
+    auth["from_cluster"] = True
+    auth.pop("requestheader_client_ca_file", None)  # a local path; the cluster's CA wins
     return data
 
 
