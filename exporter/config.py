@@ -251,6 +251,20 @@ class ScalingBehavior(Strict):
         stabilization_window_seconds=300, percent=50, period_seconds=60
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: Any) -> Any:
+        # A partial direction (`scale_down: {stabilization_window_seconds: 600}`) changes only
+        # what it names; the rest keeps the platform defaults.
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key in ("scale_up", "scale_down"):
+            if isinstance(out.get(key), dict):
+                default = cls.model_fields[key].default.model_dump()
+                out[key] = {**default, **out[key]}
+        return out
+
 
 class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]

@@ -208,7 +208,7 @@ component_classes:
       - {metric: queue_depth, target_average_value: 0.5}
       - {metric: inflight, target_average_value: 1.25}
     behavior:
-      scale_up: {stabilization_window_seconds: 15, pods: 2, period_seconds: 60, select_policy: Min}
+      scale_up: {stabilization_window_seconds: 15, percent: null, pods: 2, period_seconds: 60, select_policy: Min}
       scale_down: {select_policy: Disabled}
   - name: ui
     workload: {name: ui}
@@ -229,7 +229,7 @@ component_classes:
             "selectPolicy": "Min",
             "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}],
         },
-        "scaleDown": {"stabilizationWindowSeconds": 0, "selectPolicy": "Disabled"},
+        "scaleDown": {**DEFAULT_BEHAVIOR["scaleDown"], "selectPolicy": "Disabled"},
     }
     (ui,) = docs["hpa-ui.yaml"]
     assert "metrics" not in ui["spec"]  # the controller's default: 80 % CPU
@@ -240,7 +240,25 @@ component_classes:
 
 def test_behavior_needs_a_policy():
     with pytest.raises(ValueError, match="percent and/or pods"):
-        config_from("component_classes: [{name: a, workload: {name: a}, behavior: {scale_up: {}}}]")
+        config_from(
+            "component_classes: [{name: a, workload: {name: a}, "
+            "behavior: {scale_up: {percent: null, pods: null}}}]"
+        )
+
+
+def test_partial_behavior_keeps_the_other_defaults():
+    config = config_from(
+        "component_classes: [{name: a, workload: {name: a}, "
+        "behavior: {scale_down: {stabilization_window_seconds: 600}}}]"
+    )
+    behavior = manifests.horizontal_pod_autoscaler(config, config.component_classes[0])["spec"][
+        "behavior"
+    ]
+    assert behavior["scaleDown"] == {
+        **DEFAULT_BEHAVIOR["scaleDown"],
+        "stabilizationWindowSeconds": 600,
+    }
+    assert behavior["scaleUp"] == DEFAULT_BEHAVIOR["scaleUp"]
 
 
 @pytest.mark.parametrize(
