@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from exporter import __version__, catalog
+from exporter.collectors import hpa
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config, parse_host_port
@@ -30,6 +31,7 @@ def build_collectors(config: Config) -> list[Collector]:
     collectors: list[Collector] = []
     collectors += [PostgresCollector(t, interval, timeout) for t in config.postgres]
     collectors += [RedisCollector(t, interval, timeout) for t in config.redis]
+    collectors += hpa.build(config)
     return collectors
 
 
