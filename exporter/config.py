@@ -356,6 +356,14 @@ class Config(Strict):
     metrics_api: MetricsApi = MetricsApi()
     alerting: Alerting = Alerting()
 
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu_yaml_boolean(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `gpu: on` / `gpu: off` as a boolean.
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return v
+
     @model_validator(mode="after")
     def _references(self) -> Config:
         for kind, items in (("postgres", self.postgres), ("redis", self.redis)):
