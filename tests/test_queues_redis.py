@@ -182,6 +182,7 @@ async def test_wrong_key_type_fails_that_queue_only_and_logs_once(redis, r, capl
         {"name": "good", "kind": "redis_list", "key": good},
         {"name": "as-list", "kind": "redis_list", "key": wrong},
         {"name": "as-zset", "kind": "redis_zset", "key": wrong},
+        {"name": "aged-list", "kind": "redis_list", "key": wrong, "age_field": "ts"},
         {"name": "as-stream", "kind": "redis_stream", "key": wrong, "group": "workers"},
         {"name": "no-group", "kind": "redis_stream", "key": stream, "group": "typo"},
     )
@@ -192,15 +193,16 @@ async def test_wrong_key_type_fails_that_queue_only_and_logs_once(redis, r, capl
     finally:
         await col.close()
     assert v[("queue_up", "good")] == 1 and v[("queue_depth", "good")] == 2
-    for q in ("as-list", "as-zset", "as-stream", "no-group"):
+    for q in ("as-list", "as-zset", "aged-list", "as-stream", "no-group"):
         assert v[("queue_up", q)] == 0
         assert ("queue_depth", q) not in v
     messages = [rec.getMessage() for rec in caplog.records]
-    assert len(messages) == 4, messages  # once per broken queue, not once per cycle
+    assert len(messages) == 5, messages  # once per broken queue, not once per cycle
     by_queue = {q: [m for m in messages if f"queue {q!r}" in m] for q in
-                ("as-list", "as-zset", "as-stream", "no-group")}  # fmt: skip
+                ("as-list", "as-zset", "aged-list", "as-stream", "no-group")}  # fmt: skip
     assert "WRONGTYPE" in by_queue["as-list"][0] and "expected a list" in by_queue["as-list"][0]
-    assert "expected a sorted set" in by_queue["as-zset"][0]
+    assert "holds a hash, not a sorted set" in by_queue["as-zset"][0]
+    assert "holds a hash, not a list" in by_queue["aged-list"][0]
     assert "holds a hash, not a stream" in by_queue["as-stream"][0]
     assert "no consumer group typo" in by_queue["no-group"][0]
 

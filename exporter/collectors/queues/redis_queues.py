@@ -1,21 +1,23 @@
 """Depth and age of every queue on one Redis target, in one pipelined round trip per cycle.
 
-Per kind:
+Each queue is one command in a non-transactional pipeline:
 - `redis_list`: LLEN. A list holds no enqueue time, so age is reported only when the
-  queue names `age_field` (a JSON field of the payload); then LINDEX reads the oldest job
-  (the tail for LPUSH producers, the head for RPUSH ones).
-- `redis_zset` (scheduled jobs, score = due time): ZCOUNT -inf..now is the depth (ready
-  jobs), ZCARD all scheduled jobs, and the lowest score how long the oldest ready job
-  has been due.
-- `redis_stream` read by a consumer group: a small Lua script returns XLEN, the group's
-  lag and pending count (XINFO GROUPS) and the id of the oldest outstanding entry (the
-  oldest pending one from XPENDING, else the first one after last-delivered-id); the age
-  comes from that id's millisecond part. Depth is the lag: entries no consumer has taken.
+  queue names `age_field` (a JSON field of the payload); then a script returns LLEN and
+  the oldest job (the tail for LPUSH producers, the head for RPUSH ones).
+- `redis_zset` (scheduled jobs, score = due time): a script returns ZCOUNT -inf..now (the
+  depth: jobs ready to run), ZCARD (all scheduled jobs) and the lowest score, i.e. how
+  long the oldest ready job has been due.
+- `redis_stream` read by a consumer group: a script returns the group's lag and
+  pending count (XINFO GROUPS) and the id of the oldest outstanding entry (the oldest
+  pending one from XPENDING, else the first one after last-delivered-id); the age comes
+  from that id's millisecond part (auto-generated ids). Depth is the lag: entries no
+  consumer has taken yet; pending ones are reported apart.
+(The scripts live in `scripts.py`; one command per queue keeps 1000 queues cheap.)
 
 The pipeline runs with raise_on_error=False, so a WRONGTYPE reply is that queue's fault
 (`queue_up 0`, logged once) while the other queues report normally. A missing key is an
 empty queue. A dead or hung Redis raises, and the runtime marks the collector down and
-leaves the queue values stale.
+leaves the queue values stale (`queue_up 0`).
 """
 
 from __future__ import annotations
@@ -35,43 +37,21 @@ from exporter.collectors.queues.common import (
     failure_samples,
     up,
 )
+from exporter.collectors.queues.scripts import SCRIPTS
 from exporter.collectors.queues.timestamps import field_from_json, stream_id_seconds, unix_seconds
 from exporter.collectors.redis import connect
 from exporter.config import RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
-# KEYS[1] the stream, ARGV[1] the group -> {length, lag or nil, pending, oldest id or ""}.
-# One script call per stream keeps the "oldest undelivered entry" (which needs the group's
-# last-delivered-id first) inside the same round trip as everything else.
-STREAM_SCRIPT = """
-local t = redis.call('TYPE', KEYS[1])['ok']
-if t == 'none' then return {0, 0, 0, ''} end
-if t ~= 'stream' then
-  return redis.error_reply('WRONGTYPE the key holds a ' .. t .. ', not a stream')
-end
-local group = nil
-for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-  local info = {}
-  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
-  if info['name'] == ARGV[1] then group = info break end
-end
-if group == nil then
-  return redis.error_reply('NOGROUP the stream has no consumer group ' .. ARGV[1])
-end
-local oldest = ''
-if group['pending'] > 0 then
-  oldest = redis.call('XPENDING', KEYS[1], ARGV[1])[2]
-else
-  local nxt = redis.call('XRANGE', KEYS[1], '(' .. group['last-delivered-id'], '+', 'COUNT', 1)
-  if #nxt > 0 then oldest = nxt[1][1] end
-end
-local lag = group['lag']
-if lag == nil then lag = false end -- Redis < 7, or a lag Redis cannot tell (after XDEL)
-return {redis.call('XLEN', KEYS[1]), lag, group['pending'], oldest}
-"""
 
-_KEY_TYPE = {"redis_list": "list", "redis_zset": "sorted set", "redis_stream": "stream"}
+def _script_for(ref: QueueRef) -> str | None:
+    q = ref.queue
+    if q.kind == "redis_zset":
+        return "zset_scheduled"
+    if q.kind == "redis_stream":
+        return "stream"
+    return "list_oldest" if q.age_field else None
 
 
 class RedisQueuesCollector(Collector):
@@ -86,9 +66,10 @@ class RedisQueuesCollector(Collector):
         self.config = target
         self.target = target.name
         self.queues = list(queues)
+        self._labels = [ref.labels for ref in self.queues]
+        self._scripts_needed = sorted({s for r in self.queues if (s := _script_for(r))})
+        self._sha: dict[str, str] = {}
         self._client: aioredis.Redis | None = None
-        self._script_sha: str | None = None
-        self._has_streams = any(r.queue.kind == "redis_stream" for r in self.queues)
         self.health = QueueHealth(self.name, target.name)
 
     async def collect(self) -> Sequence[Sample]:
@@ -97,53 +78,51 @@ class RedisQueuesCollector(Collector):
         try:
             now, results = await self._read(self._client)
             if any(isinstance(r, NoScriptError) for r in results):
-                # Redis restarted or ran SCRIPT FLUSH: load the script again and re-read.
-                self._script_sha = None
+                # Redis restarted or ran SCRIPT FLUSH: load the scripts again and re-read.
+                self._sha.clear()
                 now, results = await self._read(self._client)
         except BaseException:
             # Drop sockets that may hold a half-read reply; the next cycle reconnects.
             await self._client.connection_pool.disconnect(inuse_connections=True)
-            self._script_sha = None
+            self._sha.clear()
             raise
         return self._samples(now, results)
 
     async def _read(self, client: aioredis.Redis) -> tuple[float, list[Any]]:
-        if self._has_streams and self._script_sha is None:
-            self._script_sha = await client.script_load(STREAM_SCRIPT)
+        for name in self._scripts_needed:
+            if name not in self._sha:
+                self._sha[name] = await client.script_load(SCRIPTS[name])
         now = time.time()
         pipe = client.pipeline(transaction=False)
+        sha = self._sha
         for ref in self.queues:
-            self._queue_commands(pipe, ref, now)
+            q = ref.queue
+            if q.kind == "redis_list":
+                if q.age_field:
+                    oldest = 0 if q.push == "rpush" else -1
+                    pipe.evalsha(sha["list_oldest"], 1, q.key, oldest)
+                else:
+                    pipe.llen(q.key)
+            elif q.kind == "redis_zset":
+                scale = 1000.0 if q.score_unit == "milliseconds" else 1.0
+                pipe.evalsha(sha["zset_scheduled"], 1, q.key, repr(now * scale))
+            else:
+                pipe.evalsha(sha["stream"], 1, q.key, q.group)
         return now, await pipe.execute(raise_on_error=False)
-
-    def _queue_commands(self, pipe: Any, ref: QueueRef, now: float) -> None:
-        q = ref.queue
-        if q.kind == "redis_list":
-            pipe.llen(q.key)
-            if q.age_field:
-                pipe.lindex(q.key, 0 if q.push == "rpush" else -1)
-        elif q.kind == "redis_zset":
-            pipe.zcount(q.key, "-inf", now * _score_scale(q.score_unit))
-            pipe.zcard(q.key)
-            pipe.zrange(q.key, 0, 0, withscores=True)
-        else:
-            pipe.evalsha(self._script_sha, 1, q.key, q.group)
 
     def _samples(self, now: float, results: list[Any]) -> list[Sample]:
         out: list[Sample] = []
-        pos = 0
-        for ref in self.queues:
-            n = _command_count(ref)
-            replies = results[pos : pos + n]
-            pos += n
+        for ref, labels, reply in zip(self.queues, self._labels, results, strict=True):
             try:
-                out += _parse(ref, replies, now, self.health)
+                if isinstance(reply, Exception):
+                    raise QueueError(_error_text(ref, reply))
+                out += _parse(ref, labels, reply, now, self.health)
             except QueueError as exc:
                 self.health.failed(ref, str(exc))
                 out.append(up(ref, 0))
                 continue
             self.health.ok(ref)
-            out.append(up(ref, 1))
+            out.append(Sample(catalog.QUEUE_UP, labels, 1))
         return out
 
     def failure_samples(self) -> Sequence[Sample]:
@@ -155,51 +134,42 @@ class RedisQueuesCollector(Collector):
             self._client = None
 
 
-def _score_scale(unit: str | None) -> float:
-    return 1000.0 if unit == "milliseconds" else 1.0
+_KEY_TYPE = {"redis_list": "list", "redis_zset": "sorted set", "redis_stream": "stream"}
 
 
-def _command_count(ref: QueueRef) -> int:
+def _error_text(ref: QueueRef, reply: Exception) -> str:
+    text = str(reply) if isinstance(reply, ResponseError) else f"{type(reply).__name__}: {reply}"
+    if text.startswith("WRONGTYPE Operation"):  # plain LLEN's wording does not say which type
+        text += f" (expected a {_KEY_TYPE[ref.queue.kind]})"
+    return f"key {ref.queue.key!r}: {text}"
+
+
+def _parse(
+    ref: QueueRef, labels: dict[str, str], reply: Any, now: float, health: QueueHealth
+) -> list[Sample]:
     q = ref.queue
     if q.kind == "redis_list":
-        return 2 if q.age_field else 1
-    return 3 if q.kind == "redis_zset" else 1
-
-
-def _check(ref: QueueRef, replies: list[Any]) -> None:
-    for reply in replies:
-        if isinstance(reply, ResponseError):
-            text = str(reply)
-            if text.startswith("WRONGTYPE") and "not a stream" not in text:
-                text = f"{text} (expected a {_KEY_TYPE[ref.queue.kind]})"
-            raise QueueError(f"key {ref.queue.key!r}: {text}")
-        if isinstance(reply, Exception):
-            raise QueueError(f"key {ref.queue.key!r}: {type(reply).__name__}: {reply}")
-
-
-def _parse(ref: QueueRef, replies: list[Any], now: float, health: QueueHealth) -> list[Sample]:
-    _check(ref, replies)
-    q, labels = ref.queue, ref.labels
-    if q.kind == "redis_list":
-        out = [Sample(catalog.QUEUE_DEPTH, labels, replies[0])]
-        if q.age_field:
-            age = _list_age(ref, replies[1], now, health)
-            if age is not None:
-                out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
+        if not q.age_field:
+            return [Sample(catalog.QUEUE_DEPTH, labels, reply)]
+        depth, oldest = reply
+        out = [Sample(catalog.QUEUE_DEPTH, labels, depth)]
+        age = _list_age(ref, oldest, now, health)
+        if age is not None:
+            out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
         return out
     if q.kind == "redis_zset":
-        ready, total, lowest = replies
+        ready, total, lowest = reply
         age = 0.0
-        if lowest:
-            due = lowest[0][1] / _score_scale(q.score_unit)
-            age = max(0.0, now - due) if due <= now else 0.0
+        if lowest is not None:
+            due = float(lowest) / (1000.0 if q.score_unit == "milliseconds" else 1.0)
+            age = max(0.0, now - due)
         return [
             Sample(catalog.QUEUE_DEPTH, labels, ready),
             Sample(catalog.QUEUE_SCHEDULED, labels, total),
             Sample(catalog.QUEUE_OLDEST_AGE, labels, age),
         ]
-    _length, lag, pending, oldest = replies[0]
-    age = max(0.0, now - stream_id_seconds(oldest)) if oldest else 0.0
+    lag, pending, oldest_id = reply
+    age = max(0.0, now - stream_id_seconds(oldest_id)) if oldest_id else 0.0
     out = [
         Sample(catalog.QUEUE_STREAM_PENDING, labels, pending),
         Sample(catalog.QUEUE_OLDEST_AGE, labels, age),
