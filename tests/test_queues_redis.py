@@ -289,3 +289,28 @@ async def test_redis_down_or_hung_leaves_values_stale_and_collector_down(own_red
         assert snapshot.value("queue_depth", labels) == 3
     finally:
         await runtime.stop()
+
+
+async def test_user_without_scripting_still_reads_plain_lists(redis, r, caplog):
+    user = f"ro{uuid.uuid4().hex[:6]}"
+    r.execute_command("ACL", "SETUSER", user, "on", ">secret-pw", "~*", "+@read", "+@connection")
+    plain, zset = _key("l"), _key("z")
+    r.lpush(plain, "a")
+    r.zadd(zset, {"a": 1})
+    url = redis.extra["url"].replace("redis://", f"redis://{user}:secret-pw@")
+    col = _collector(
+        url,
+        {"name": "plain", "kind": "redis_list", "key": plain},
+        {"name": "zset", "kind": "redis_zset", "key": zset},
+    )
+    try:
+        with caplog.at_level(logging.WARNING):
+            v = _values(await col.collect())
+    finally:
+        await col.close()
+        r.execute_command("ACL", "DELUSER", user)
+    (line,) = [rec.getMessage() for rec in caplog.records]
+    assert "queue 'zset'" in line and "refused SCRIPT LOAD" in line and "no permissions" in line
+    assert "secret-pw" not in line
+    assert v[("queue_up", "plain")] == 1 and v[("queue_depth", "plain")] == 1
+    assert v[("queue_up", "zset")] == 0 and ("queue_depth", "zset") not in v

@@ -94,6 +94,9 @@ class GpuCollector(Collector):
             raise RuntimeError("the previous NVML read has not returned (hung driver?)")
         loop = asyncio.get_running_loop()
         self._running = loop.run_in_executor(None, self.read)
+        # A read that outlives its cycle is never awaited: fetch its error so asyncio
+        # does not log "exception was never retrieved".
+        self._running.add_done_callback(lambda f: f.cancelled() or f.exception())
         # shield: a timed-out cycle must not mark a still-running read as done.
         return await asyncio.shield(self._running)
 

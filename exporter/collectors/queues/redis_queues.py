@@ -89,14 +89,25 @@ class RedisQueuesCollector(Collector):
         return self._samples(now, results)
 
     async def _read(self, client: aioredis.Redis) -> tuple[float, list[Any]]:
+        """One reply per queue: the command's reply, an error reply, or a QueueError."""
+        refused: dict[str, QueueError] = {}
         for name in self._scripts_needed:
             if name not in self._sha:
-                self._sha[name] = await client.script_load(SCRIPTS[name])
+                try:
+                    self._sha[name] = await client.script_load(SCRIPTS[name])
+                except ResponseError as exc:  # NOPERM from an ACL, scripting disabled
+                    refused[name] = QueueError(
+                        f"Redis refused SCRIPT LOAD ({exc}); this queue kind needs "
+                        "+script|load and +evalsha for the exporter's user"
+                    )
         now = time.time()
         pipe = client.pipeline(transaction=False)
         sha = self._sha
         for ref in self.queues:
             q = ref.queue
+            script = _script_for(ref)
+            if script in refused:
+                continue
             if q.kind == "redis_list":
                 if q.age_field:
                     oldest = 0 if q.push == "rpush" else -1
@@ -108,12 +119,18 @@ class RedisQueuesCollector(Collector):
                 pipe.evalsha(sha["zset_scheduled"], 1, q.key, repr(now * scale))
             else:
                 pipe.evalsha(sha["stream"], 1, q.key, q.group)
-        return now, await pipe.execute(raise_on_error=False)
+        replies = iter(await pipe.execute(raise_on_error=False))
+        return now, [
+            refused[script] if (script := _script_for(ref)) in refused else next(replies)
+            for ref in self.queues
+        ]
 
     def _samples(self, now: float, results: list[Any]) -> list[Sample]:
         out: list[Sample] = []
         for ref, labels, reply in zip(self.queues, self._labels, results, strict=True):
             try:
+                if isinstance(reply, QueueError):
+                    raise reply
                 if isinstance(reply, Exception):
                     raise QueueError(_error_text(ref, reply))
                 out += _parse(ref, labels, reply, now, self.health)
