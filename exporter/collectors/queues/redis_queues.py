@@ -74,7 +74,9 @@ class RedisQueuesCollector(Collector):
 
     async def collect(self) -> Sequence[Sample]:
         if self._client is None:
-            self._client = connect(self.config, self.timeout)
+            # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
+            # timed-out cycle drops the connection below.
+            self._client = connect(self.config, self.timeout, reply_timeout=False)
         try:
             now, results = await self._read(self._client)
             if any(isinstance(r, NoScriptError) for r in results):
