@@ -12,6 +12,7 @@ import redis as redis_lib
 import redis.asyncio.connection as aio_connection
 
 from exporter.collectors.queues import QueueRef, RedisQueuesCollector
+from exporter.collectors.queues.scripts import STREAM_LAG_COUNT_LIMIT
 from exporter.config import Queue, RedisTarget
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
@@ -314,3 +315,31 @@ async def test_user_without_scripting_still_reads_plain_lists(redis, r, caplog):
     assert "secret-pw" not in line
     assert v[("queue_up", "plain")] == 1 and v[("queue_depth", "plain")] == 1
     assert v[("queue_up", "zset")] == 0 and ("queue_depth", "zset") not in v
+
+
+async def test_stream_lag_redis_cannot_tell_is_counted_up_to_a_limit(redis, r, caplog):
+    small, big = _key("small"), _key("big")
+    ids = [r.xadd(small, {"n": i}) for i in range(5)]
+    r.xgroup_create(small, "g", id=ids[1])  # an arbitrary id: XINFO GROUPS lag is nil
+    pipe = r.pipeline(transaction=False)
+    for i in range(STREAM_LAG_COUNT_LIMIT + 3):
+        pipe.xadd(big, {"n": i}, id=f"{i + 1}-0")  # 1-0 ... 10003-0
+    pipe.execute()
+    r.xgroup_create(big, "g", id="2-0")
+    assert r.xinfo_groups(small)[0]["lag"] is None and r.xinfo_groups(big)[0]["lag"] is None
+    col = _collector(
+        redis.extra["url"],
+        {"name": "small", "kind": "redis_stream", "key": small, "group": "g"},
+        {"name": "big", "kind": "redis_stream", "key": big, "group": "g"},
+    )
+    try:
+        with caplog.at_level(logging.WARNING):
+            v = _values(await col.collect())
+    finally:
+        await col.close()
+    assert v[("queue_stream_lag", "small")] == 3 and v[("queue_depth", "small")] == 3
+    # Past the limit the lag stays unknown: left out rather than guessed, and said once.
+    assert ("queue_depth", "big") not in v and ("queue_stream_lag", "big") not in v
+    assert v[("queue_up", "big")] == 1 and v[("queue_stream_pending", "big")] == 0
+    (line,) = [rec.getMessage() for rec in caplog.records]
+    assert "queue 'big'" in line and "lag is unknown" in line

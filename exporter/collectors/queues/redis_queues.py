@@ -37,7 +37,7 @@ from exporter.collectors.queues.common import (
     failure_samples,
     up,
 )
-from exporter.collectors.queues.scripts import SCRIPTS
+from exporter.collectors.queues.scripts import SCRIPTS, STREAM_LAG_COUNT_LIMIT
 from exporter.collectors.queues.timestamps import field_from_json, stream_id_seconds, unix_seconds
 from exporter.collectors.redis import connect
 from exporter.config import RedisTarget
@@ -196,8 +196,10 @@ def _parse(
     if lag is None:
         health.failed(
             ref,
-            "Redis cannot tell the group's lag (entries deleted mid-stream, or Redis < 7); "
-            "queue_depth and queue_stream_lag are left out",
+            f"the group's lag is unknown to Redis (group created at an arbitrary id, entries "
+            f"deleted after its position, or Redis < 7) and more than "
+            f"{STREAM_LAG_COUNT_LIMIT} entries follow its position: queue_depth and "
+            "queue_stream_lag are left out",
             what="lag",
         )
     else:

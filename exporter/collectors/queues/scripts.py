@@ -7,6 +7,9 @@ called with EVALSHA; they never write, so they also run on a read-only replica.
 
 from __future__ import annotations
 
+# Most entries the stream script walks to count a lag Redis itself cannot tell.
+STREAM_LAG_COUNT_LIMIT = 10_000
+
 _TYPE_CHECK = """
 local t = redis.call('TYPE', KEYS[1])['ok']
 if t == 'none' then return {EMPTY_REPLY} end
@@ -69,9 +72,18 @@ else
   if #nxt > 0 then oldest = nxt[1][1] end
 end
 local lag = group['lag']
-if lag == nil then lag = false end -- Redis < 7, or a lag Redis cannot tell (after XDEL)
+if not lag then -- a nil reply arrives in Lua as false
+  -- Redis < 7, a group created at an arbitrary id, or deleted entries after the group's
+  -- position: Redis cannot tell the lag, so count what follows last-delivered-id, up to
+  -- STREAM_LAG_COUNT_LIMIT entries (beyond that the lag stays unknown: nil).
+  local after = redis.call('XRANGE', KEYS[1], '(' .. group['last-delivered-id'], '+',
+                           'COUNT', STREAM_LAG_COUNT_LIMIT + 1)
+  if #after <= STREAM_LAG_COUNT_LIMIT then lag = #after else lag = false end
+end
 return {lag, group['pending'], oldest}
 """,
 )
+
+STREAM_GROUP = STREAM_GROUP.replace("STREAM_LAG_COUNT_LIMIT", str(STREAM_LAG_COUNT_LIMIT))
 
 SCRIPTS = {"list_oldest": LIST_OLDEST, "zset_scheduled": ZSET_SCHEDULED, "stream": STREAM_GROUP}
