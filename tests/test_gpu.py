@@ -223,3 +223,15 @@ gpu: {mode}
         assert "ERROR" not in log
     else:
         assert log.count("gpu: on but NVML is not available") == 1, log
+
+
+async def test_driver_going_away_fails_the_cycle_then_reinitialises(two_gpus):
+    col = GpuCollector(1.0, 1.0, node="", initialized=False)
+    assert len(await col.collect()) == 10
+    # As after a driver reload: NVML answers Uninitialized until nvmlInit runs again.
+    two_gpus.init_count = 0
+    with pytest.raises(RuntimeError, match="NVML cannot count GPUs: NVMLError_Uninitialized"):
+        await col.collect()
+    assert len(await col.collect()) == 10
+    await col.close()
+    assert two_gpus.init_count == 0

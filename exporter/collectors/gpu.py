@@ -107,8 +107,14 @@ class GpuCollector(Collector):
             if error is not None:
                 raise RuntimeError(f"NVML is not available: {error}")
             self._initialized = True
+        try:
+            count = pynvml.nvmlDeviceGetCount()
+        except pynvml.NVMLError as exc:
+            # The driver went away (reload, upgrade): initialise again next cycle.
+            self._shutdown()
+            raise RuntimeError(f"NVML cannot count GPUs: {nvml_error(exc)}") from None
         out: list[Sample] = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
+        for index in range(count):
             try:
                 handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             except pynvml.NVMLError as exc:
@@ -153,13 +159,17 @@ class GpuCollector(Collector):
         if self._logged.pop((index, field), None) is not None:
             log.info("gpu %d: %s readable again", index, field)
 
-    async def close(self) -> None:
-        if self._initialized and (self._running is None or self._running.done()):
+    def _shutdown(self) -> None:
+        if self._initialized:
+            self._initialized = False
             try:
                 pynvml.nvmlShutdown()
             except pynvml.NVMLError as exc:
                 log.debug("nvmlShutdown failed: %s", exc)
-            self._initialized = False
+
+    async def close(self) -> None:
+        if self._running is None or self._running.done():
+            self._shutdown()
 
 
 def build(mode: str, interval: float, timeout: float) -> list[Collector]:
