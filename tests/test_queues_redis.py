@@ -187,12 +187,9 @@ async def test_wrong_key_type_fails_that_queue_only_and_logs_once(redis, r, capl
         {"name": "as-stream", "kind": "redis_stream", "key": wrong, "group": "workers"},
         {"name": "no-group", "kind": "redis_stream", "key": stream, "group": "typo"},
     )
-    try:
-        with caplog.at_level(logging.WARNING):
-            v = _values(await col.collect())
-            assert _values(await col.collect()) == v
-    finally:
-        await col.close()
+    with caplog.at_level(logging.WARNING):
+        v = _values(await col.collect())
+        assert _values(await col.collect()) == v
     assert v[("queue_up", "good")] == 1 and v[("queue_depth", "good")] == 2
     for q in ("as-list", "as-zset", "aged-list", "as-stream", "no-group"):
         assert v[("queue_up", q)] == 0
@@ -207,14 +204,18 @@ async def test_wrong_key_type_fails_that_queue_only_and_logs_once(redis, r, capl
     assert "holds a hash, not a stream" in by_queue["as-stream"][0]
     assert "no consumer group typo" in by_queue["no-group"][0]
 
-    # Fixed: the queue recovers on the next cycle, with one info line.
+    # Fixed: the queues recover on the next cycle, each with one info line.
     r.delete(wrong)
     caplog.clear()
-    col = _collector(redis.extra["url"], {"name": "as-list", "kind": "redis_list", "key": wrong})
     try:
-        assert _values(await col.collect())[("queue_up", "as-list")] == 1
+        with caplog.at_level(logging.INFO):
+            v = _values(await col.collect())
     finally:
         await col.close()
+    for q in ("as-list", "as-zset", "aged-list", "as-stream"):
+        assert v[("queue_up", q)] == 1 and v[("queue_depth", q)] == 0
+    recovered = [rec.getMessage() for rec in caplog.records if "recovered" in rec.getMessage()]
+    assert len(recovered) == 4, recovered
 
 
 async def test_all_queues_are_read_in_one_round_trip(redis, r, monkeypatch):
