@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pynvml
@@ -88,12 +89,14 @@ class GpuCollector(Collector):
         self._initialized = initialized
         self._running: asyncio.Future[list[Sample]] | None = None
         self._logged: dict[tuple[int, str], str] = {}
+        # Its own thread, so a hung driver never holds one of the loop's default workers.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nvml")
 
     async def collect(self) -> Sequence[Sample]:
         if self._running is not None and not self._running.done():
             raise RuntimeError("the previous NVML read has not returned (hung driver?)")
         loop = asyncio.get_running_loop()
-        self._running = loop.run_in_executor(None, self.read)
+        self._running = loop.run_in_executor(self._executor, self.read)
         # A read that outlives its cycle is never awaited: fetch its error so asyncio
         # does not log "exception was never retrieved".
         self._running.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -170,6 +173,7 @@ class GpuCollector(Collector):
     async def close(self) -> None:
         if self._running is None or self._running.done():
             self._shutdown()
+        self._executor.shutdown(wait=False)
 
 
 def build(mode: str, interval: float, timeout: float) -> list[Collector]:
