@@ -40,6 +40,15 @@ format: venv
 	$(PY) -m ruff format exporter tests bench
 	$(PY) -m ruff check --fix exporter tests bench
 
+dashboards: venv ## Grafana dashboards JSON into dashboards/ (from the embedded default config)
+	$(PY) -m exporter generate dashboards
+
+alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promtool/amtool checks
+	$(PY) -m exporter generate alerts
+	promtool check rules alerts/rules.yml
+	promtool test rules alerts/tests/*.yml
+	amtool check-config alerts/alertmanager.yml
+
 bench: deps venv
 	$(PY) bench/scrape.py
 
