@@ -109,6 +109,7 @@ def _panel(p: P, panel_id: int, pos: dict[str, int]) -> g.Panel:
             colorMode="background" if p.up_down else "value",
             graphMode="none",
             reduceCalc="lastNotNull",
+            noValue="no data",
         )
     else:
         panel = g.TimeSeries(
