@@ -271,3 +271,20 @@ def test_lint_alert_metrics_come_from_the_catalog(groups):
         for rule in g["rules"]:
             names = metric_names(rule["expr"])
             assert names and names <= known, f"{rule}: unknown {names - known}"
+
+
+@pytest.mark.parametrize(
+    "alerting,where",
+    [
+        ({"runbook_base_url": "docs/runbook.md"}, "alerting.runbook_base_url"),
+        ({"runbook_base_url": "https://x.example/r.md#top"}, "alerting.runbook_base_url"),
+        ({"exporter_job": ""}, "alerting.exporter_job"),
+        ({"thresholds": {"pod_restarts_per_hour": 0}}, "alerting.thresholds.pod_restarts_per_hour"),
+        ({"thresholds": {"queue_backlog_depth": -1}}, "alerting.thresholds.queue_backlog_depth"),
+    ],
+)
+def test_alerting_config_errors_name_the_field(tmp_path, alerting, where):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"alerting": alerting}))
+    with pytest.raises(ConfigError, match=re.escape(where)):
+        load_config(path, environ={})
