@@ -104,23 +104,29 @@ class _Table:
 
 
 class RouteResolver:
-    """Maps (method, route path) to the route template; rebuilds when routes are added."""
+    """Maps (method, route path) to the route template; rebuilds when routes are added.
+
+    Recent answers are memoised (bounded: a scan of random paths only churns the memo).
+    """
+
+    CACHE_SIZE = 2048
 
     def __init__(self, routes: Callable[[], Sequence[Any]] | None) -> None:
         self._routes = routes
-        self._count = -1
         self._build()
 
     def _build(self) -> None:
-        routes = list(self._routes()) if self._routes is not None else []
-        self._count = len(routes)
+        # app.routes is the router's own list, so its length tells when routes are added
+        self._route_list: Sequence[Any] = self._routes() if self._routes is not None else ()
+        self._count = len(self._route_list)
         entries: list[_Entry] = []
-        _flatten(routes, "", "", entries)
+        _flatten(self._route_list, "", "", entries)
         self._entries = entries
         self._known_methods = frozenset(m for e in entries if e.methods for m in e.methods)
         self._tables: dict[str, _Table] = {}
         self._any_method = _Table([e for e in entries if e.methods is None])
         self._partial = _Table(entries)
+        self._cache: dict[tuple[str, str], str] = {}
 
     def _table(self, method: str) -> _Table:
         if method not in self._known_methods:
@@ -131,8 +137,18 @@ class RouteResolver:
         return table
 
     def resolve(self, method: str, path: str) -> str:
-        if self._routes is not None and len(self._routes()) != self._count:
+        if len(self._route_list) != self._count:
             self._build()
+        key = (method, path)
+        template = self._cache.get(key)
+        if template is None:
+            template = self._resolve(method, path)
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = template
+        return template
+
+    def _resolve(self, method: str, path: str) -> str:
         table = self._tables.get(method) or self._table(method)
         entry = table.lookup(path)
         if entry is not None and entry.template is not None:

@@ -11,7 +11,6 @@ of the unfinished line between chunks.
 from __future__ import annotations
 
 _LF = 10
-_CR = b"\r"
 
 
 class EventCounter:
@@ -33,8 +32,21 @@ class EventCounter:
                 self._after_cr = False
                 return 0
         self._after_cr = chunk[-1] == 13
-        if _CR in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if chunk[-2:] == b"\n\n" and self._pending is None and not self._has_data:
+            # The usual chunk: whole events, starting at a line start. Blocks between
+            # blank lines; a block is an event when one of its lines is a data field.
+            body = chunk[:-2]
+            if body.startswith(b"data:") and b"\n\n" not in body:
+                return 1  # the very usual chunk: one event
+            events = 0
+            for block in body.split(b"\n\n"):
+                if b"data" in block and _has_data_line(block):
+                    events += 1
+            return events
+        return self._feed_lines(chunk)
+
+    def _feed_lines(self, chunk: bytes) -> int:
         lines = chunk.split(b"\n")
         last = len(lines) - 1
         if last == 0:  # no line ended in this chunk
@@ -52,11 +64,27 @@ class EventCounter:
                 if has_data:
                     events += 1
                     has_data = False
-            elif not has_data:
-                head = line[:5]
-                if head == b"data:" or head == b"data":
-                    has_data = True
+            elif not has_data and _is_data_field(line):
+                has_data = True
         self._has_data = has_data
         tail = lines[last]
         self._pending = tail[:5] if tail else None
         return events
+
+
+def _is_data_field(line: bytes) -> bool:
+    """`data: ...`, `data:...` or a bare `data` (a field with an empty value)."""
+    head = line[:5]
+    return head == b"data:" or head == b"data"
+
+
+def _has_data_line(block: bytes) -> bool:
+    """Whether a block (lines joined by LF, no blank line inside) has a data field."""
+    return (
+        block.startswith(b"data:")
+        or b"\ndata:" in block
+        or block == b"data"
+        or block.startswith(b"data\n")
+        or b"\ndata\n" in block
+        or block.endswith(b"\ndata")
+    )
