@@ -185,8 +185,7 @@ async def _drive(app: Any, path: str, n: int) -> float:
         if message["type"] == "http.response.start":
             ok[0] += message["status"] == 200
 
-    start = time.perf_counter()
-    for _ in range(n):
+    def receiver() -> tuple[Callable[[], Any], asyncio.Event]:
         done = asyncio.Event()
         first = [True]
 
@@ -197,6 +196,11 @@ async def _drive(app: Any, path: str, n: int) -> float:
             await done.wait()  # a streaming response listens for a disconnect
             return {"type": "http.disconnect"}
 
+        return receive, done
+
+    start = time.perf_counter()
+    for _ in range(n):
+        receive, done = receiver()
         await app(_scope(path), receive, send)
         done.set()
     elapsed = time.perf_counter() - start
