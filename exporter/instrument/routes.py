@@ -35,30 +35,43 @@ def _regex_body(template: str) -> str:
     return _NAMED_GROUP.sub("(?:", pattern[1:-1])
 
 
+def _expand(routes: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """(route, view) pairs: `route` for its type, `view` for its effective path, methods
+    and sub-routes. FastAPI >= 0.16x keeps included routers lazy (`_IncludedRouter`);
+    its `iter_route_contexts` yields their routes with the include prefix applied."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return [(r, r) for r in routes]
+    return [(ctx.original_route, ctx) for ctx in iter_route_contexts(list(routes))]
+
+
 def _flatten(routes: Sequence[Any], prefix: str, prefix_re: str, out: list[_Entry]) -> None:
-    for route in routes:
+    for route, view in _expand(routes):
+        path = getattr(view, "path", None)
         if isinstance(route, Mount):
-            path = prefix + route.path
-            regex = prefix_re + (_regex_body(route.path) if route.path else "")
-            inner = route.routes
+            mount_path = (path or "").rstrip("/")
+            full = prefix + mount_path
+            regex = prefix_re + (_regex_body(mount_path) if mount_path else "")
+            inner = getattr(view, "routes", None) or []
             tail = _regex_body("/{path:path}")
             if inner:
-                _flatten(inner, path, regex, out)
+                _flatten(inner, full, regex, out)
                 # Starlette enters the mount for any path under it; whatever its routes do
                 # not match is a 404 inside it, not a match for a later top-level route.
                 out.append(_Entry(None, regex + tail, None))
             else:  # an opaque ASGI app (static files, another framework): one template
-                out.append(_Entry(path + "/{path:path}", regex + tail, None))
+                out.append(_Entry(full + "/{path:path}", regex + tail, None))
         elif isinstance(route, Host):
-            _flatten(route.routes, prefix, prefix_re, out)
+            _flatten(getattr(view, "routes", None) or [], prefix, prefix_re, out)
         elif isinstance(route, WebSocketRoute):
             continue
-        elif isinstance(getattr(route, "path", None), str):
-            methods = getattr(route, "methods", None)
+        elif isinstance(path, str) and path.startswith("/"):
+            methods = getattr(view, "methods", None)
             out.append(
                 _Entry(
-                    prefix + route.path,
-                    prefix_re + _regex_body(route.path),
+                    prefix + path,
+                    prefix_re + _regex_body(path),
                     frozenset(methods) if methods else None,
                 )
             )
