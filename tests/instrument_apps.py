@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from exporter.instrument import instrument, observe_batch
 from tests.servers import free_port, wait_for

@@ -19,8 +19,8 @@ from tests.instrument_apps import (
     build_app,
     build_root_path_app,
     scrape_text,
-    serve_in_thread,
     series,
+    serve_in_thread,
     total,
 )
 from tests.servers import wait_for
