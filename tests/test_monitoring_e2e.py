@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import socket
 import subprocess
@@ -37,6 +38,7 @@ from tests.test_dashboards import metric_names
 
 RATE_INTERVAL = "1m"  # what Grafana's $__rate_interval becomes at a 1 s scrape interval here
 DEMO_APP = REPO / "demo" / "app.py"
+DEMO_CLASS = "gpu"  # the demo app's component_class (COMPONENT_CLASS env)
 
 # Panels that must return data in this setup (demo traffic, PostgreSQL, Redis, exporter),
 # so the generic "inputs present -> data" check below cannot pass vacuously.
@@ -59,14 +61,8 @@ MUST_HAVE_DATA = {
 }
 
 
-def demo_component_class() -> str:
-    """The class the demo app labels its metrics with (read from its source)."""
-    found = re.search(r"component_class\s*=\s*[\"'](\w+)[\"']", DEMO_APP.read_text())
-    return found.group(1) if found else "gpu"
-
-
 def e2e_config(pg_dsn: str, redis_url: str, http_port: int) -> str:
-    classes = sorted({"cpu", "gpu", demo_component_class()})
+    classes = ["cpu", DEMO_CLASS]
     config = {
         "environment": "dev",
         "listen": {"http": f"127.0.0.1:{http_port}", "https": f"127.0.0.1:{free_port()}"},
@@ -94,7 +90,8 @@ def demo_app() -> Iterator[str]:
     app = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "demo.app:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "COMPONENT_CLASS": DEMO_CLASS, "DEMO_TRACING": "0"},
     )  # fmt: skip
     traffic = None
     try:
@@ -200,13 +197,18 @@ def test_generated_monitoring_against_real_prometheus(pg, own_redis, tmp_path):
         assert {"http_requests_total", "pg_up", "redis_up", "exporter_collector_up"} <= present
 
         # every dashboard query parses; those whose inputs exist return data
-        with_data, missing = set(), []
-        for uid, title, expr in dashboard_queries(config):
+        with_data, missing, no_inputs = set(), [], set()
+        queries = dashboard_queries(config)
+        for uid, title, expr in queries:
             result = prometheus_query(base, expr)  # raises on a parse or evaluation error
             if result:
                 with_data.add((uid, title))
             elif metric_names(expr) <= present:
                 missing.append(f"{uid} / {title}: {expr}")
+            else:
+                no_inputs.add(f"{uid} / {title} (no {sorted(metric_names(expr) - present)})")
+        print(f"\n{len(queries)} dashboard queries; panels with data: {len(with_data)}")
+        print("panels whose metrics this run did not produce:\n  " + "\n  ".join(sorted(no_inputs)))
         assert not missing, "queries over metrics that exist returned nothing:\n" + "\n".join(
             missing
         )
