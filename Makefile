@@ -12,6 +12,9 @@ DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
 
+demo: deps venv ## exporter + an instrumented demo app + traffic (Redis/PostgreSQL if none); Ctrl-C stops
+	$(PY) -m demo.run
+
 test: deps venv ## everything: lint, unit, real-server and fault tests
 	$(PY) -m ruff check exporter tests bench
 	$(PY) -m pytest
@@ -43,8 +46,18 @@ format: venv
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
 
+dashboards: venv ## Grafana dashboards JSON into dashboards/ (from the embedded default config)
+	$(PY) -m exporter generate dashboards
+
+alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promtool/amtool checks
+	$(PY) -m exporter generate alerts
+	promtool check rules alerts/rules.yml
+	promtool test rules alerts/tests/*.yml
+	amtool check-config alerts/alertmanager.yml
+
 bench: deps venv
 	$(PY) bench/scrape.py
+	$(PY) bench/middleware.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
