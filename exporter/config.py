@@ -400,8 +400,9 @@ class Alerting(Strict):
     runbook_base_url: str = "https://github.com/example/exporter/blob/main/docs/runbook.md"
     pagerduty: PagerDutyReceiver = PagerDutyReceiver()
     slack: SlackReceiver = SlackReceiver()
-    # The `job` label Prometheus gives the exporter's scrape (ServiceMonitor: the Service name).
-    exporter_job: Annotated[str, Field(min_length=1)] = "exporter"
+    # The `job` label Prometheus gives the exporter's scrape. Unset: the Service name
+    # (deployment.name), which is what the generated ServiceMonitor yields.
+    exporter_job: Annotated[str, Field(min_length=1)] | None = None
 
     @field_validator("runbook_base_url")
     @classmethod
@@ -586,6 +587,11 @@ class Config(Strict):
                         f"served by metrics_api.external (have {sorted(api_metrics)})"
                     )
         return self
+
+    @property
+    def exporter_job(self) -> str:
+        """The Prometheus `job` of the exporter's own scrape, named once."""
+        return self.alerting.exporter_job or self.deployment.name
 
     def component_class(self, name: str) -> ComponentClass:
         for cls in self.component_classes:

@@ -171,7 +171,7 @@ def test_generated_monitoring_against_real_prometheus(pg, own_redis, tmp_path):
         exporter_process(config_text) as exporter,
         demo_app() as demo_addr,
         prometheus_server(
-            {config.alerting.exporter_job: [exporter_addr], "demo": [demo_addr]},
+            {config.exporter_job: [exporter_addr], "demo": [demo_addr]},
             rule_files=[rules_file],
         ) as prom,
     ):

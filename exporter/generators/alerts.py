@@ -274,7 +274,7 @@ def work_alerts(config: Config) -> list[Alert]:
 
 
 def exporter_alerts(config: Config) -> list[Alert]:
-    job = config.alerting.exporter_job
+    job = config.exporter_job
     up = sel(k.UP, job=job)
     return [
         Alert(

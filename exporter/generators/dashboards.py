@@ -888,7 +888,7 @@ def exporter_self_health(config: Config) -> g.Dashboard:
             "Scrape up",
             "Whether Prometheus's last scrape of each exporter replica succeeded.",
             STATE,
-            [Q(sel(k.UP, job=config.alerting.exporter_job), "{{instance}}")],
+            [Q(sel(k.UP, job=config.exporter_job), "{{instance}}")],
             kind="stat",
             up_down=True,
             width=12,
