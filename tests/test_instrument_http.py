@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from exporter.instrument import UNMATCHED, instrument, observe_batch
+from exporter.instrument import UNMATCHED, instrument, metrics_app, observe_batch
 from tests.instrument_apps import (
     FlowFailed,
     Gate,
@@ -103,8 +103,10 @@ def test_unmatched_paths_and_methods_cannot_add_series(server) -> None:
         for i in range(150):
             path = f"/scan/{uuid.uuid4().hex}/{i}"
             assert c.get(path).status_code == 404
-        for i in range(10):
-            c.request(f"X{uuid.uuid4().hex[:8].upper()}", f"/wp-admin/{i}")
+        # methods the HTTP parser lets through (WebDAV and friends) but no route takes
+        for i, m in enumerate(["PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK",
+                               "UNLOCK", "PURGE", "REPORT", "SEARCH"]):  # fmt: skip
+            assert c.request(m, f"/wp-admin/{i}").status_code == 404
     after = metrics(server)
     new = [labels for labels in series(after, REQUESTS) if labels not in series(before, REQUESTS)]
     assert all(labels["route"] == UNMATCHED for labels in new)
@@ -236,3 +238,27 @@ def test_plain_starlette_app_and_bad_arguments() -> None:
         instrument(Starlette(), "")
     with pytest.raises(ValueError, match="must start with"):
         instrument(Starlette(), "cpu", exclude_paths=("healthz",))
+
+
+def test_instrumenting_twice_is_refused() -> None:
+    app = Starlette()
+    instrument(app, "cpu", registry=CollectorRegistry())
+    with pytest.raises(RuntimeError, match="already instrumented"):
+        instrument(app, "cpu", registry=CollectorRegistry())
+
+
+async def test_metrics_app_mounts_anywhere() -> None:
+    registry = CollectorRegistry()
+    observe_batch("/jobs", 3, component_class="cpu", registry=registry)
+    app = Starlette(routes=[Mount("/internal/metrics", metrics_app(registry))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        resp = await client.get("/internal/metrics/")
+        om = await client.get(
+            "/internal/metrics/", headers={"accept": "application/openmetrics-text"}
+        )
+        post = await client.post("/internal/metrics/")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    assert total(resp.text, "batch_size_count", route="/jobs") == 1
+    assert om.headers["content-type"].startswith("application/openmetrics-text")
+    assert post.status_code == 405

@@ -87,3 +87,23 @@ def test_unsampled_requests_get_no_exemplar() -> None:
         assert httpx.get(url + "/x", headers={"traceparent": unsampled}).status_code == 200
         om = scrape_text(url + "/metrics", openmetrics=True)
     assert "trace_id" not in om
+
+
+async def test_plain_starlette_app_gets_exemplars_too() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request):
+        return PlainTextResponse("hi")
+
+    app = Starlette(routes=[Route("/hello/{name}", hello)])
+    instrument(
+        app, "memory", registry=CollectorRegistry(), tracing=True, tracer_provider=TracerProvider()
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        assert (await client.get("/hello/bob", headers={"traceparent": TRACEPARENT})).text == "hi"
+        om = (await client.get("/metrics", headers={"accept": "application/openmetrics-text"})).text
+    [line] = [line for line in om.splitlines() if "trace_id" in line]
+    assert 'route="/hello/{name}"' in line and f'trace_id="{TRACE_ID}"' in line

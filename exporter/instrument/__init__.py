@@ -64,6 +64,8 @@ def instrument(
             f"instrument() takes a FastAPI or Starlette app, not {type(app).__name__}; "
             "wrap other ASGI apps in InstrumentMiddleware"
         )
+    if getattr(app, "_exporter_instrumented", False):
+        raise RuntimeError("instrument(): this app is already instrumented")
     if not isinstance(component_class, str) or not component_class.strip():
         raise ValueError("instrument(): component_class must be a non-empty string")
     excluded = [str(p) for p in exclude_paths]
@@ -74,13 +76,13 @@ def instrument(
         if not metrics_path.startswith("/"):
             raise ValueError(f"instrument(): metrics_path {metrics_path!r} must start with '/'")
         excluded.append(metrics_path)
-        _add_metrics_route(app, metrics_path, registry)
 
     exemplar = None
     if tracing:
         from exporter.instrument.tracing import enable_tracing, trace_exemplar
 
         exemplar = trace_exemplar
+    # raises if the app has started already, before anything else changed
     app.add_middleware(
         InstrumentMiddleware,
         metrics=service_metrics(registry),
@@ -89,6 +91,9 @@ def instrument(
         exclude_paths=excluded,
         exemplar=exemplar,
     )
+    app._exporter_instrumented = True
+    if metrics_path is not None:
+        _add_metrics_route(app, metrics_path, registry)
     if tracing:
         # after ours: FastAPI's instrumentor wraps the whole stack; Starlette's
         # middleware is added outside ours. Either way its span is current inside.

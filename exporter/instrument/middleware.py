@@ -181,7 +181,13 @@ class InstrumentMiddleware:
                     if body:
                         stream.feed(body)
                 if not message.get("more_body", False):
+                    try:
+                        await send(message)
+                    except OSError:
+                        client_gone = True
+                        raise
                     finished = True
+                    return
             elif kind == "http.response.start":
                 status = message["status"]
                 is_sse, parse = _sse_kind(message.get("headers", ()))
