@@ -16,7 +16,7 @@ demo: deps venv ## exporter + an instrumented demo app + traffic (Redis/PostgreS
 	$(PY) -m demo.run
 
 test: deps venv ## everything: lint, unit, real-server and fault tests
-	$(PY) -m ruff check exporter tests bench
+	$(PY) -m ruff check exporter tests bench demo
 	$(PY) -m pytest
 
 deps:
@@ -36,12 +36,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: venv
-	$(PY) -m ruff check exporter tests bench
-	$(PY) -m ruff format --check exporter tests bench
+	$(PY) -m ruff check exporter tests bench demo
+	$(PY) -m ruff format --check exporter tests bench demo
 
 format: venv
-	$(PY) -m ruff format exporter tests bench
-	$(PY) -m ruff check --fix exporter tests bench
+	$(PY) -m ruff format exporter tests bench demo
+	$(PY) -m ruff check --fix exporter tests bench demo
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
