@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
@@ -51,6 +52,22 @@ WHERE NOT d.datistemplate
 """
 
 
+async def create_pool(
+    target: PostgresTarget, timeout: float, max_size: int, **kwargs: Any
+) -> asyncpg.Pool:
+    """A small lazily-connecting pool for one target, shared by PostgreSQL collectors."""
+    password = target.password()
+    return await asyncpg.create_pool(
+        target.dsn,
+        password=password.get_secret_value() if password else None,
+        min_size=0,  # connect lazily: an absent server must not stop start-up
+        max_size=max_size,
+        timeout=timeout,
+        max_inactive_connection_lifetime=60.0,
+        **kwargs,
+    )
+
+
 class PostgresCollector(Collector):
     name = "postgres"
 
@@ -63,15 +80,11 @@ class PostgresCollector(Collector):
 
     async def _get_pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            password = self.config.password()
-            self._pool = await asyncpg.create_pool(
-                self.config.dsn,
-                password=password.get_secret_value() if password else None,
-                min_size=0,  # connect lazily: an absent server must not stop start-up
+            self._pool = await create_pool(
+                self.config,
+                self.timeout,
                 max_size=self.config.pool_size,
-                timeout=self.timeout,
                 command_timeout=self.timeout,
-                max_inactive_connection_lifetime=60.0,
                 server_settings={"application_name": "exporter"},
             )
         return self._pool

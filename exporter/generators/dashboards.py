@@ -23,6 +23,7 @@ from grafanalib._gen import DashboardEncoder
 from exporter import catalog as c
 from exporter.config import Config
 from exporter.generators import external_metrics as k
+from exporter.generators import write_files
 from exporter.generators.alerts import SERVER_ERROR
 from exporter.generators.promql import agg, by, mean, quantile, sel, sum_rate
 
@@ -997,11 +998,4 @@ def render(config: Config) -> dict[str, str]:
 
 
 def generate(config: Config, out_dir: str | Path) -> list[str]:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in render(config).items():
-        path = out / name
-        path.write_text(text)
-        written.append(str(path))
-    return written
+    return write_files(out_dir, render(config))

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from exporter.config import Config, read_ca_bundle
+from exporter.generators import write_files
 from exporter.generators.hpas import horizontal_pod_autoscaler
 from exporter.generators.k8s_common import (
     CONFIG_DIR,
@@ -591,10 +592,4 @@ def generate(config: Config, out_dir: str | Path) -> list[str]:
     for old in sorted(out.glob("*.yaml")):
         if old.name not in files and old.read_text().startswith(HEADER):
             old.unlink()
-    written = []
-    for name, text in files.items():
-        path = out / name
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-        written.append(str(path))
-    return written
+    return write_files(out, files)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from exporter import catalog
+from exporter.collectors.postgres import create_pool
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -98,14 +99,10 @@ class PostgresQueuesCollector(Collector):
 
     async def _get_pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            password = self.config.password()
-            self._pool = await asyncpg.create_pool(
-                self.config.dsn,
-                password=password.get_secret_value() if password else None,
-                min_size=0,  # connect lazily: an absent server must not stop start-up
+            self._pool = await create_pool(
+                self.config,
+                self.timeout,
                 max_size=1,
-                timeout=self.timeout,
-                max_inactive_connection_lifetime=60.0,
                 server_settings={
                     "application_name": "exporter-queues",
                     "default_transaction_read_only": "on",
