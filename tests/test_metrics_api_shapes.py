@@ -52,7 +52,16 @@ def status(resp, code: int, reason: str) -> dict:
     assert resp.status_code == code, resp.text
     assert resp.headers["content-type"] == "application/json"
     body = resp.json()
-    assert set(body) <= {"kind", "apiVersion", "metadata", "status", "message", "reason", "code", "details"}
+    assert set(body) <= {
+        "kind",
+        "apiVersion",
+        "metadata",
+        "status",
+        "message",
+        "reason",
+        "code",
+        "details",
+    }
     assert (body["kind"], body["apiVersion"], body["metadata"]) == ("Status", "v1", {})
     assert (body["status"], body["reason"], body["code"]) == ("Failure", reason, code)
     assert body["message"]
@@ -209,7 +218,11 @@ async def test_external_window_is_served_when_configured(tmp_path):
     config = build_config(
         pki,
         free_port(),
-        **{"metrics_api.external": [{"name": "queue_depth", "source": "snapshot", "window_seconds": 30}]},
+        **{
+            "metrics_api.external": [
+                {"name": "queue_depth", "source": "snapshot", "window_seconds": 30}
+            ]
+        },
     )
     async with running_api(config) as running, client(pki, pki.proxy) as c:
         running.snapshot.update("queues", [q("gpu", "jobs-gpu", 1)])
@@ -293,7 +306,9 @@ async def test_custom_fallback_is_served_and_flagged(api):
         now=time.time() - 60,
     )
     resp = await api.client.get(
-        api.url + CUS + "/namespaces/platform/deployments.apps/component-gpu/queue_oldest_age_seconds"
+        api.url
+        + CUS
+        + "/namespaces/platform/deployments.apps/component-gpu/queue_oldest_age_seconds"
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["items"][0]["value"] == "7500m"
@@ -308,7 +323,9 @@ async def test_custom_fallback_is_served_and_flagged(api):
         "ages", [Sample(catalog.QUEUE_OLDEST_AGE, {"component_class": "gpu", "queue": "q"}, 42)]
     )
     resp = await api.client.get(
-        api.url + CUS + "/namespaces/platform/deployments.apps/component-gpu/queue_oldest_age_seconds"
+        api.url
+        + CUS
+        + "/namespaces/platform/deployments.apps/component-gpu/queue_oldest_age_seconds"
     )
     assert resp.json()["items"][0]["value"] == "42"
     assert (
@@ -355,7 +372,9 @@ async def test_unknown_metric_is_404(api):
         "NotFound",
     )
     status(
-        await api.client.get(api.url + CUS + "/namespaces/platform/deployments.apps/component-gpu/nope"),
+        await api.client.get(
+            api.url + CUS + "/namespaces/platform/deployments.apps/component-gpu/nope"
+        ),
         404,
         "NotFound",
     )
@@ -420,7 +439,9 @@ async def test_stale_snapshot_without_fallback_is_503(api):
     )
     assert "last collected" in body["message"]
     assert (
-        api.snapshot.value("metrics_api_fallback_active", {"api": "external", "metric": "queue_depth"})
+        api.snapshot.value(
+            "metrics_api_fallback_active", {"api": "external", "metric": "queue_depth"}
+        )
         == 0
     )
 
@@ -489,8 +510,12 @@ async def test_requests_are_counted_by_api_and_code(api):
     await api.client.get(api.url + EXT + "/namespaces/platform/nope")
     await api.client.get(api.url + "/apis")
     value = api.snapshot.value
-    assert value("metrics_api_requests_total", {"api": "external.metrics.k8s.io", "code": "200"}) == 1
-    assert value("metrics_api_requests_total", {"api": "external.metrics.k8s.io", "code": "404"}) == 1
+    assert (
+        value("metrics_api_requests_total", {"api": "external.metrics.k8s.io", "code": "200"}) == 1
+    )
+    assert (
+        value("metrics_api_requests_total", {"api": "external.metrics.k8s.io", "code": "404"}) == 1
+    )
     assert value("metrics_api_requests_total", {"api": "discovery", "code": "200"}) == 1
 
 

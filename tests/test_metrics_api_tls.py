@@ -135,7 +135,9 @@ async def test_self_signed_certificate_covers_loopback():
 def test_production_without_a_ca_is_a_config_error(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("environment: production\n")
-    with pytest.raises(ConfigError, match="production environment needs requestheader_client_ca_file"):
+    with pytest.raises(
+        ConfigError, match="production environment needs requestheader_client_ca_file"
+    ):
         load_config(path, environ={})
 
 

@@ -104,6 +104,8 @@ def https_listeners(
         return []
     from exporter.service import bind, make_server  # late: service imports this module
 
+    # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     auth = resolve_auth(config)
     cert, key = serving_files(config)
     try:
