@@ -9,10 +9,10 @@ import ssl
 import httpx
 import pytest
 
+from exporter import catalog
 from exporter.config import ConfigError, load_config
 from exporter.metrics_api.listener import MetricsApiStartupError, resolve_auth
 from exporter.snapshot import Sample
-from exporter import catalog
 from tests.metrics_api_harness import build_config, client, make_pki, running_api
 from tests.servers import free_port
 
