@@ -194,9 +194,24 @@ class Queue(Strict):
     key: str | None = None  # Redis key (list, zset, stream)
     group: str | None = None  # consumer group, for redis_stream
     query: str | None = None  # for postgres_query: returns depth [, oldest timestamp]
+    # redis_list only: a plain list holds no enqueue time, so age is reported only when the
+    # job payload is JSON carrying one (`age_field`, a dotted path to unix seconds, unix
+    # milliseconds or an ISO-8601 string). `push` says where producers add jobs: lpush
+    # (Celery/kombu, consumers BRPOP: the oldest job is at the tail) or rpush (RQ-style,
+    # consumers BLPOP: the oldest is at the head).
+    age_field: Annotated[str, Field(min_length=1)] | None = None
+    push: Literal["lpush", "rpush"] | None = None
+    # redis_zset only: the unit of the scores (the time each job becomes due).
+    score_unit: Literal["seconds", "milliseconds"] | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Queue:
+        if self.kind != "redis_list" and (self.age_field or self.push):
+            raise ValueError(f"age_field and push apply to redis_list queues, not {self.kind}")
+        if self.kind == "redis_list" and self.push and not self.age_field:
+            raise ValueError("push only matters with age_field (which end holds the oldest job)")
+        if self.kind != "redis_zset" and self.score_unit:
+            raise ValueError(f"score_unit applies to redis_zset queues, not {self.kind}")
         if self.kind.startswith("redis_"):
             if not self.key:
                 raise ValueError(f"a {self.kind} queue needs key")
@@ -364,6 +379,14 @@ class Config(Strict):
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
     alerting: Alerting = Alerting()
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu_yaml_boolean(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `gpu: on` / `gpu: off` as a boolean.
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return v
 
     @model_validator(mode="after")
     def _references(self) -> Config:

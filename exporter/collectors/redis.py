@@ -14,13 +14,17 @@ from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
 
-def connect(target: RedisTarget, timeout: float) -> aioredis.Redis:
-    """A client with hard socket timeouts and a bounded pool, shared by Redis collectors."""
+def connect(target: RedisTarget, timeout: float, reply_timeout: bool = True) -> aioredis.Redis:
+    """A client with hard socket timeouts and a bounded pool, shared by Redis collectors.
+
+    `reply_timeout=False` drops the per-reply read timer for callers whose whole call is
+    already bounded by the runtime's timeout (a big pipeline pays it once per reply).
+    """
     password = target.password()
     return aioredis.Redis.from_url(
         target.url,
         password=password.get_secret_value() if password else None,
-        socket_timeout=timeout,
+        socket_timeout=timeout if reply_timeout else None,
         socket_connect_timeout=timeout,
         max_connections=4,  # a hung server must not make us open more and more sockets
         health_check_interval=0,

@@ -1,0 +1,167 @@
+"""Depth and age of the `postgres_query` queues of one PostgreSQL target.
+
+Each queue's query returns one row: the depth and, optionally, the oldest job's time, e.g.
+
+    SELECT count(*), min(created_at) FROM jobs WHERE state = 'queued'
+
+The second column may be a timestamptz (or timestamp, read in the session time zone) or a
+number of unix seconds. The query is prepared once to check its shape, then run wrapped
+as `SELECT depth, now - oldest FROM (<query>) AS q(depth, oldest)`, so the age is computed
+by the database's clock. Zero rows is an empty queue; NULLs count as 0.
+
+Queries run on one connection with `default_transaction_read_only` (a config query can
+never write) and a `statement_timeout` of half the collector timeout, so one slow query
+is cancelled and reported on its queue while the others still run. Bad SQL, a query of
+the wrong shape or a missing table is that queue's error, named after the queue and
+logged once; a dead or hung server fails the whole collector (stale values, up 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from exporter import catalog
+from exporter.collectors.queues.common import (
+    QueueError,
+    QueueHealth,
+    QueueRef,
+    failure_samples,
+    up,
+)
+from exporter.config import PostgresTarget
+from exporter.runtime import Collector
+from exporter.snapshot import Sample
+
+NUMERIC_TYPES = {"int2", "int4", "int8", "numeric", "float4", "float8", "oid"}
+TIME_TYPES = {"timestamptz", "timestamp"}
+
+EXAMPLE_QUERY = "SELECT count(*), min(created_at) FROM jobs WHERE state = 'queued'"
+
+
+def strip_query(sql: str) -> str:
+    """The query without surrounding blanks and trailing semicolons (it becomes a subquery)."""
+    return sql.strip().rstrip(";").rstrip()
+
+
+def wrap_query(sql: str, attributes: Sequence[asyncpg.Attribute]) -> tuple[str, bool]:
+    """The query wrapped to return (depth float8, age seconds float8 or NULL), and whether
+    it has an age column.
+
+    Raises QueueError when the query's columns are not (number [, time or number]).
+    """
+    if not 1 <= len(attributes) <= 2:
+        names = ", ".join(a.name for a in attributes) or "none"
+        raise QueueError(
+            f"the query must return 1 or 2 columns (depth [, oldest job time]), got {names}"
+        )
+    depth_type = attributes[0].type.name
+    if depth_type not in NUMERIC_TYPES:
+        raise QueueError(f"the first column (depth) must be a number, got {depth_type}")
+    inner = strip_query(sql)
+    if len(attributes) == 1:
+        age = "NULL::float8"
+        alias = "q(depth)"
+    else:
+        oldest_type = attributes[1].type.name
+        if oldest_type in TIME_TYPES:
+            age = "EXTRACT(EPOCH FROM clock_timestamp() - q.oldest)::float8"
+        elif oldest_type in NUMERIC_TYPES:
+            age = "EXTRACT(EPOCH FROM clock_timestamp())::float8 - q.oldest::float8"
+        else:
+            raise QueueError(
+                "the second column (oldest job) must be a timestamp or unix seconds, "
+                f"got {oldest_type}"
+            )
+        alias = "q(depth, oldest)"
+    # The newline keeps a trailing `-- comment` in the user's query from eating the `)`.
+    wrapped = f"SELECT q.depth::float8, {age} FROM (\n{inner}\n) AS {alias} LIMIT 2"
+    return wrapped, len(attributes) == 2
+
+
+class PostgresQueuesCollector(Collector):
+    """Every postgres_query queue of one PostgreSQL target."""
+
+    name = "postgres_queues"
+
+    def __init__(
+        self, target: PostgresTarget, queues: Sequence[QueueRef], interval: float, timeout: float
+    ) -> None:
+        super().__init__(interval, timeout)
+        self.config = target
+        self.target = target.name
+        self.queues = list(queues)
+        self._pool: asyncpg.Pool | None = None
+        self._wrapped: dict[int, tuple[str, bool]] = {}  # queue index -> (wrapped SQL, has age)
+        self.health = QueueHealth(self.name, target.name)
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            password = self.config.password()
+            self._pool = await asyncpg.create_pool(
+                self.config.dsn,
+                password=password.get_secret_value() if password else None,
+                min_size=0,  # connect lazily: an absent server must not stop start-up
+                max_size=1,
+                timeout=self.timeout,
+                max_inactive_connection_lifetime=60.0,
+                server_settings={
+                    "application_name": "exporter-queues",
+                    "default_transaction_read_only": "on",
+                    "statement_timeout": str(max(1, int(self.timeout * 500))),
+                },
+            )
+        return self._pool
+
+    async def collect(self) -> Sequence[Sample]:
+        pool = await self._get_pool()
+        conn = await pool.acquire(timeout=self.timeout)
+        out: list[Sample] = []
+        try:
+            for index, ref in enumerate(self.queues):
+                try:
+                    out += await self._read(conn, index, ref)
+                except QueueError as exc:
+                    self._wrapped.pop(index, None)  # re-check the shape next cycle
+                    self.health.failed(ref, str(exc))
+                    out.append(up(ref, 0))
+                    continue
+                self.health.ok(ref)
+                out.append(up(ref, 1))
+        except BaseException:
+            conn.terminate()  # never return a connection with a query in flight
+            raise
+        finally:
+            await pool.release(conn)
+        return out
+
+    async def _read(self, conn: asyncpg.Connection, index: int, ref: QueueRef) -> list[Sample]:
+        sql = ref.queue.query or ""
+        try:
+            checked = self._wrapped.get(index)
+            if checked is None:
+                stmt = await conn.prepare(strip_query(sql))
+                if stmt.get_parameters():
+                    raise QueueError("the query must not take parameters ($1 ...)")
+                checked = self._wrapped[index] = wrap_query(sql, stmt.get_attributes())
+            wrapped, has_age = checked
+            rows = await conn.fetch(wrapped)
+        except asyncpg.PostgresError as exc:
+            raise QueueError(f"query failed: {type(exc).__name__}: {exc}") from None
+        if len(rows) > 1:
+            raise QueueError("the query returned more than one row (expected depth [, oldest])")
+        depth, age = (rows[0][0], rows[0][1]) if rows else (0.0, 0.0)
+        labels = ref.labels
+        out = [Sample(catalog.QUEUE_DEPTH, labels, depth or 0.0)]
+        if has_age:
+            out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, max(0.0, age or 0.0)))
+        return out
+
+    def failure_samples(self) -> Sequence[Sample]:
+        return failure_samples(self.queues)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None

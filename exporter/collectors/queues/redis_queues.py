@@ -1,0 +1,225 @@
+"""Depth and age of every queue on one Redis target, in one pipelined round trip per cycle.
+
+Each queue is one command in a non-transactional pipeline:
+- `redis_list`: LLEN. A list holds no enqueue time, so age is reported only when the
+  queue names `age_field` (a JSON field of the payload); then a script returns LLEN and
+  the oldest job (the tail for LPUSH producers, the head for RPUSH ones).
+- `redis_zset` (scheduled jobs, score = due time): a script returns ZCOUNT -inf..now (the
+  depth: jobs ready to run), ZCARD (all scheduled jobs) and the lowest score, i.e. how
+  long the oldest ready job has been due.
+- `redis_stream` read by a consumer group: a script returns the group's lag and
+  pending count (XINFO GROUPS) and the id of the oldest outstanding entry (the oldest
+  pending one from XPENDING, else the first one after last-delivered-id); the age comes
+  from that id's millisecond part (auto-generated ids). Depth is the lag: entries no
+  consumer has taken yet; pending ones are reported apart.
+(The scripts live in `scripts.py`; one command per queue keeps 1000 queues cheap.)
+
+The pipeline runs with raise_on_error=False, so a WRONGTYPE reply is that queue's fault
+(`queue_up 0`, logged once) while the other queues report normally. A missing key is an
+empty queue. A dead or hung Redis raises, and the runtime marks the collector down and
+leaves the queue values stale (`queue_up 0`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError, ResponseError
+
+from exporter import catalog
+from exporter.collectors.queues.common import (
+    QueueError,
+    QueueHealth,
+    QueueRef,
+    failure_samples,
+    up,
+)
+from exporter.collectors.queues.scripts import SCRIPTS, STREAM_LAG_COUNT_LIMIT
+from exporter.collectors.queues.timestamps import field_from_json, stream_id_seconds, unix_seconds
+from exporter.collectors.redis import connect
+from exporter.config import RedisTarget
+from exporter.runtime import Collector
+from exporter.snapshot import Sample
+
+
+def _script_for(ref: QueueRef) -> str | None:
+    q = ref.queue
+    if q.kind == "redis_zset":
+        return "zset_scheduled"
+    if q.kind == "redis_stream":
+        return "stream"
+    return "list_oldest" if q.age_field else None
+
+
+class RedisQueuesCollector(Collector):
+    """Every queue of one Redis target."""
+
+    name = "redis_queues"
+
+    def __init__(
+        self, target: RedisTarget, queues: Sequence[QueueRef], interval: float, timeout: float
+    ) -> None:
+        super().__init__(interval, timeout)
+        self.config = target
+        self.target = target.name
+        self.queues = list(queues)
+        self._labels = [ref.labels for ref in self.queues]
+        self._scripts_needed = sorted({s for r in self.queues if (s := _script_for(r))})
+        self._sha: dict[str, str] = {}
+        self._client: aioredis.Redis | None = None
+        self.health = QueueHealth(self.name, target.name)
+
+    async def collect(self) -> Sequence[Sample]:
+        if self._client is None:
+            # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
+            # timed-out cycle drops the connection below.
+            self._client = connect(self.config, self.timeout, reply_timeout=False)
+        try:
+            now, results = await self._read(self._client)
+            if any(isinstance(r, NoScriptError) for r in results):
+                # Redis restarted or ran SCRIPT FLUSH: load the scripts again and re-read.
+                self._sha.clear()
+                now, results = await self._read(self._client)
+        except BaseException:
+            # Drop sockets that may hold a half-read reply; the next cycle reconnects.
+            await self._client.connection_pool.disconnect(inuse_connections=True)
+            self._sha.clear()
+            raise
+        return self._samples(now, results)
+
+    async def _read(self, client: aioredis.Redis) -> tuple[float, list[Any]]:
+        """One reply per queue: the command's reply, an error reply, or a QueueError."""
+        refused: dict[str, QueueError] = {}
+        for name in self._scripts_needed:
+            if name not in self._sha:
+                try:
+                    self._sha[name] = await client.script_load(SCRIPTS[name])
+                except ResponseError as exc:  # NOPERM from an ACL, scripting disabled
+                    refused[name] = QueueError(
+                        f"Redis refused SCRIPT LOAD ({exc}); this queue kind needs "
+                        "+script|load and +evalsha for the exporter's user"
+                    )
+        now = time.time()
+        pipe = client.pipeline(transaction=False)
+        sha = self._sha
+        for ref in self.queues:
+            q = ref.queue
+            script = _script_for(ref)
+            if script in refused:
+                continue
+            if q.kind == "redis_list":
+                if q.age_field:
+                    oldest = 0 if q.push == "rpush" else -1
+                    pipe.evalsha(sha["list_oldest"], 1, q.key, oldest)
+                else:
+                    pipe.llen(q.key)
+            elif q.kind == "redis_zset":
+                scale = 1000.0 if q.score_unit == "milliseconds" else 1.0
+                pipe.evalsha(sha["zset_scheduled"], 1, q.key, repr(now * scale))
+            else:
+                pipe.evalsha(sha["stream"], 1, q.key, q.group)
+        replies = iter(await pipe.execute(raise_on_error=False))
+        return now, [
+            refused[script] if (script := _script_for(ref)) in refused else next(replies)
+            for ref in self.queues
+        ]
+
+    def _samples(self, now: float, results: list[Any]) -> list[Sample]:
+        out: list[Sample] = []
+        for ref, labels, reply in zip(self.queues, self._labels, results, strict=True):
+            try:
+                if isinstance(reply, QueueError):
+                    raise reply
+                if isinstance(reply, Exception):
+                    raise QueueError(_error_text(ref, reply))
+                out += _parse(ref, labels, reply, now, self.health)
+            except QueueError as exc:
+                self.health.failed(ref, str(exc))
+                out.append(up(ref, 0))
+                continue
+            self.health.ok(ref)
+            out.append(Sample(catalog.QUEUE_UP, labels, 1))
+        return out
+
+    def failure_samples(self) -> Sequence[Sample]:
+        return failure_samples(self.queues)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+_KEY_TYPE = {"redis_list": "list", "redis_zset": "sorted set", "redis_stream": "stream"}
+
+
+def _error_text(ref: QueueRef, reply: Exception) -> str:
+    text = str(reply) if isinstance(reply, ResponseError) else f"{type(reply).__name__}: {reply}"
+    if text.startswith("WRONGTYPE Operation"):  # plain LLEN's wording does not say which type
+        text += f" (expected a {_KEY_TYPE[ref.queue.kind]})"
+    return f"key {ref.queue.key!r}: {text}"
+
+
+def _parse(
+    ref: QueueRef, labels: dict[str, str], reply: Any, now: float, health: QueueHealth
+) -> list[Sample]:
+    q = ref.queue
+    if q.kind == "redis_list":
+        if not q.age_field:
+            return [Sample(catalog.QUEUE_DEPTH, labels, reply)]
+        depth, oldest = reply
+        out = [Sample(catalog.QUEUE_DEPTH, labels, depth)]
+        age = _list_age(ref, oldest, now, health)
+        if age is not None:
+            out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
+        return out
+    if q.kind == "redis_zset":
+        ready, total, lowest = reply
+        age = 0.0
+        if lowest is not None:
+            due = float(lowest) / (1000.0 if q.score_unit == "milliseconds" else 1.0)
+            age = max(0.0, now - due)
+        return [
+            Sample(catalog.QUEUE_DEPTH, labels, ready),
+            Sample(catalog.QUEUE_SCHEDULED, labels, total),
+            Sample(catalog.QUEUE_OLDEST_AGE, labels, age),
+        ]
+    lag, pending, oldest_id = reply
+    age = max(0.0, now - stream_id_seconds(oldest_id)) if oldest_id else 0.0
+    out = [
+        Sample(catalog.QUEUE_STREAM_PENDING, labels, pending),
+        Sample(catalog.QUEUE_OLDEST_AGE, labels, age),
+    ]
+    if lag is None:
+        health.failed(
+            ref,
+            f"the group's lag is unknown to Redis (group created at an arbitrary id, entries "
+            f"deleted after its position, or Redis < 7) and more than "
+            f"{STREAM_LAG_COUNT_LIMIT} entries follow its position: queue_depth and "
+            "queue_stream_lag are left out",
+            what="lag",
+        )
+    else:
+        health.ok(ref, what="lag")
+        out += [
+            Sample(catalog.QUEUE_DEPTH, labels, lag),
+            Sample(catalog.QUEUE_STREAM_LAG, labels, lag),
+        ]
+    return out
+
+
+def _list_age(ref: QueueRef, payload: Any, now: float, health: QueueHealth) -> float | None:
+    """Age of the oldest job from its payload; None (and a log line once) when unreadable."""
+    if payload is None:
+        health.ok(ref, what="age")
+        return 0.0  # an empty list
+    try:
+        ts = unix_seconds(field_from_json(payload, ref.queue.age_field or ""))
+    except ValueError as exc:
+        health.failed(ref, f"cannot read the oldest job's age: {exc}", what="age")
+        return None
+    health.ok(ref, what="age")
+    return max(0.0, now - ts)
