@@ -20,7 +20,7 @@ from exporter.snapshot import Snapshot
 
 from .app import create_app
 from .auth import FrontProxyAuth, auth_from_configmap_data
-from .tls import TLSInfoH11Protocol, certificate_fingerprint, self_signed_files, server_context
+from .tls import TLSInfoProtocol, certificate_fingerprint, self_signed_files, server_context
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def https_listeners(
     app = create_app(config, snapshot, runtime.ready.is_set, auth)
     server = make_server(
         app,
-        http=TLSInfoH11Protocol,
+        http=TLSInfoProtocol,
         ssl_context_factory=lambda _config, _default: context,
         timeout_keep_alive=30,  # kube-apiserver keeps its proxy connections open
     )

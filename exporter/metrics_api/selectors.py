@@ -9,6 +9,7 @@ raises `SelectorError`, which the metrics API answers with a 400 BadRequest Stat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -286,8 +287,11 @@ class _Parser:
         return [lit]
 
 
+@functools.lru_cache(maxsize=512)
 def parse(text: str) -> Selector:
-    """Parse a label selector string; '' selects everything. Raises SelectorError."""
+    """Parse a label selector string; '' selects everything. Raises SelectorError.
+
+    Cached: the HPA asks the same few selectors every sync, and Selector is immutable."""
     for kind, lit in _lex(text):
         if kind == ERROR:
             raise SelectorError(f"unable to parse requirement: {lit}")
