@@ -42,6 +42,7 @@ format: venv
 
 bench: deps venv
 	$(PY) bench/scrape.py
+	$(PY) bench/metrics_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

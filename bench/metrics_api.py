@@ -166,14 +166,20 @@ def main() -> None:
             lags = freshness(base, ctx, r, args.changes, args.interval)
 
     ms = [x * 1000 for x in lat]
-    print(f"\nexternal metrics API over TLS (front-proxy client cert), loopback, {CONCURRENCY} concurrent")
+    print(
+        f"\nexternal metrics API over TLS (front-proxy client cert), loopback, {CONCURRENCY} concurrent"
+    )
     print(f"{'requests':>10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     print(
         f"{len(ms):>10} {len(ms) / wall:>8.0f} {pct(ms, 50):>8.1f} {pct(ms, 99):>8.1f} {max(ms):>8.1f}"
     )
-    print(f"\nfreshness: Redis LPUSH -> visible in the API (collection interval {args.interval:g} s)")
+    print(
+        f"\nfreshness: Redis LPUSH -> visible in the API (collection interval {args.interval:g} s)"
+    )
     print(f"{'':<32} {'median s':>9} {'max s':>7}")
-    print(f"{'this exporter (snapshot source)':<32} {statistics.median(lags):>9.2f} {max(lags):>7.2f}")
+    print(
+        f"{'this exporter (snapshot source)':<32} {statistics.median(lags):>9.2f} {max(lags):>7.2f}"
+    )
     print(
         f"{'KEDA default pollingInterval':<32} {KEDA_POLLING_INTERVAL_S / 2:>9.2f} "
         f"{KEDA_POLLING_INTERVAL_S:>7.2f}   (quoted: 30 s poll, change lands uniformly in it)"

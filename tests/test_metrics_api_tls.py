@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import sys
+import types
 
 import httpx
 import pytest
@@ -172,3 +174,47 @@ def test_unreadable_ca_file_is_a_clear_start_error(pki, tmp_path):
     api = config.metrics_api.model_copy(update={"authentication": auth})
     with pytest.raises(MetricsApiStartupError, match="missing.crt"):
         resolve_auth(config.model_copy(update={"metrics_api": api}))
+
+
+async def test_from_cluster_reads_the_front_proxy_ca_through_exporter_kube(pki, monkeypatch):
+    """The seam: exporter.kube.read_front_proxy_auth (the Kubernetes side, tested with the fake
+    API server on its own branch) supplies the CA and names; here it is stood in for."""
+    calls = []
+
+    def read_front_proxy_auth(api=None, timeout=None):
+        calls.append(timeout)
+        return (pki.front_proxy_ca.pem, ["front-proxy-client"], [], ["X-Remote-Group"])
+
+    monkeypatch.setitem(
+        sys.modules,
+        "exporter.kube",
+        types.SimpleNamespace(read_front_proxy_auth=read_front_proxy_auth),
+    )
+    config = build_config(pki, free_port())
+    data = config.model_dump()
+    data["metrics_api"]["authentication"] = {"from_cluster": True}
+    config = type(config).model_validate(data)
+    async with running_api(config) as api:
+        async with client(pki, pki.proxy) as c:
+            assert (await c.get(api.url + EXTERNAL)).status_code == 200
+        async with client(pki, pki.stranger) as c:
+            _status(await c.get(api.url + EXTERNAL), 403, "Forbidden")
+        async with client(pki, None) as c:
+            _status(await c.get(api.url + EXTERNAL), 401, "Unauthorized")
+    assert calls and calls[0] > 0  # read with a timeout
+
+
+def test_from_cluster_failure_is_a_clear_start_error(pki, monkeypatch):
+    def read_front_proxy_auth(api=None, timeout=None):
+        raise RuntimeError("HTTP 403 Forbidden")
+
+    monkeypatch.setitem(
+        sys.modules,
+        "exporter.kube",
+        types.SimpleNamespace(read_front_proxy_auth=read_front_proxy_auth),
+    )
+    config = build_config(pki, free_port())
+    data = config.model_dump()
+    data["metrics_api"]["authentication"] = {"from_cluster": True}
+    with pytest.raises(MetricsApiStartupError, match="HTTP 403 Forbidden"):
+        resolve_auth(type(config).model_validate(data))

@@ -1,5 +1,5 @@
 """Unit tests: label selector grammar and matching (k8s.io/apimachinery/pkg/labels semantics),
-Quantity formatting, Accept negotiation, front-proxy ConfigMap parsing, PromQL rendering."""
+Quantity formatting, Accept negotiation, PromQL rendering, ApiMetric config errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from exporter.config import ApiMetric
 from exporter.metrics_api.app import accepts_json, rfc3339
-from exporter.metrics_api.auth import auth_from_configmap_data
 from exporter.metrics_api.quantity import UnrepresentableValue, format_quantity, parse_quantity
 from exporter.metrics_api.selectors import (
     SelectorError,
@@ -205,30 +204,6 @@ def test_accepts_json(accept, ok):
 def test_rfc3339_is_utc_whole_seconds():
     assert rfc3339(0) == "1970-01-01T00:00:00Z"
     assert rfc3339(1700000000.987) == "2023-11-14T22:13:20Z"
-
-
-def test_front_proxy_configmap_data_is_parsed():
-    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
-    auth = auth_from_configmap_data(
-        {
-            "client-ca-file": pem,
-            "requestheader-client-ca-file": pem,
-            "requestheader-allowed-names": '["front-proxy-client"]',
-            "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]',
-            "requestheader-group-headers": '["X-Remote-Group"]',
-            "requestheader-username-headers": '["X-Remote-User"]',
-        }
-    )
-    assert auth.allowed_names == ("front-proxy-client",)
-    assert auth.username_headers == ("X-Remote-User",)
-    assert auth.group_headers == ("X-Remote-Group",)
-    assert "BEGIN CERTIFICATE" in auth.client_ca_pem
-    with pytest.raises(ValueError, match="requestheader-client-ca-file"):
-        auth_from_configmap_data({"client-ca-file": pem})
-    with pytest.raises(ValueError, match="JSON list"):
-        auth_from_configmap_data(
-            {"requestheader-client-ca-file": pem, "requestheader-allowed-names": "front-proxy"}
-        )
 
 
 @pytest.mark.parametrize(

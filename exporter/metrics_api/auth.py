@@ -20,7 +20,6 @@ listener logs a loud warning at start and the production environment refuses tha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -83,37 +82,3 @@ class FrontProxyAuth:
 
 def anonymous() -> Identity:
     return Identity(ANONYMOUS, (UNAUTHENTICATED_GROUP,))
-
-
-def _json_list(data: Mapping[str, str], key: str) -> tuple[str, ...]:
-    raw = data.get(key)
-    if not raw:
-        return ()
-    try:
-        items = json.loads(raw)
-    except ValueError:
-        raise ValueError(f"{key} is not a JSON list") from None
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ValueError(f"{key} is not a JSON list of strings")
-    return tuple(items)
-
-
-def auth_from_configmap_data(data: Mapping[str, str]) -> FrontProxyAuth:
-    """Parse the `data` of kube-system/extension-apiserver-authentication.
-
-    kube-apiserver writes `requestheader-client-ca-file` (PEM) and JSON lists under
-    `requestheader-allowed-names`, `requestheader-username-headers` and
-    `requestheader-group-headers`.
-    """
-    ca = data.get("requestheader-client-ca-file", "").strip()
-    if "BEGIN CERTIFICATE" not in ca:
-        raise ValueError(
-            "extension-apiserver-authentication has no requestheader-client-ca-file: "
-            "kube-apiserver runs without --requestheader-client-ca-file"
-        )
-    return FrontProxyAuth(
-        client_ca_pem=ca + "\n",
-        allowed_names=_json_list(data, "requestheader-allowed-names"),
-        username_headers=_json_list(data, "requestheader-username-headers") or ("X-Remote-User",),
-        group_headers=_json_list(data, "requestheader-group-headers") or ("X-Remote-Group",),
-    )

@@ -19,7 +19,7 @@ from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
 
 from .app import create_app
-from .auth import FrontProxyAuth, auth_from_configmap_data
+from .auth import FrontProxyAuth
 from .tls import TLSInfoProtocol, certificate_fingerprint, self_signed_files, server_context
 
 log = logging.getLogger(__name__)
@@ -36,20 +36,7 @@ def resolve_auth(config: Config) -> FrontProxyAuth | None:
     """Front-proxy auth from the cluster or the config; None means unauthenticated."""
     auth = config.metrics_api.authentication
     if auth.from_cluster:
-        # Seam: exporter.kube (the Kubernetes client side) returns the ConfigMap's `data`.
-        try:
-            from exporter.kube import read_front_proxy_auth  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise MetricsApiStartupError(
-                f"metrics_api.authentication.from_cluster needs exporter.kube: {exc}"
-            ) from None
-        try:
-            return auth_from_configmap_data(read_front_proxy_auth())
-        except Exception as exc:
-            raise MetricsApiStartupError(
-                "cannot read kube-system/extension-apiserver-authentication: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        return _auth_from_cluster()
     if auth.requestheader_client_ca_file:
         try:
             ca = Path(auth.requestheader_client_ca_file).read_text()
@@ -80,6 +67,41 @@ def resolve_auth(config: Config) -> FrontProxyAuth | None:
         config.listen.https,
     )
     return None
+
+
+# kube-apiserver needs a moment at most; a hung API server must not hang start-up for long.
+CLUSTER_READ_TIMEOUT_S = 10.0
+
+
+def _auth_from_cluster() -> FrontProxyAuth:
+    """The seam to exporter.kube (the Kubernetes client side, built separately):
+    `read_front_proxy_auth(timeout=...)` returns (client CA PEM, allowed names, username
+    headers, group headers) from kube-system/extension-apiserver-authentication."""
+    try:
+        from exporter.kube import read_front_proxy_auth  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise MetricsApiStartupError(
+            f"metrics_api.authentication.from_cluster needs exporter.kube: {exc}"
+        ) from None
+    try:
+        ca, allowed, user_headers, group_headers = read_front_proxy_auth(
+            timeout=CLUSTER_READ_TIMEOUT_S
+        )
+    except Exception as exc:
+        raise MetricsApiStartupError(
+            "cannot read kube-system/extension-apiserver-authentication: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if "BEGIN CERTIFICATE" not in ca:
+        raise MetricsApiStartupError(
+            "extension-apiserver-authentication: requestheader-client-ca-file holds no PEM"
+        )
+    return FrontProxyAuth(
+        client_ca_pem=ca,
+        allowed_names=tuple(allowed),
+        username_headers=tuple(user_headers) or ("X-Remote-User",),
+        group_headers=tuple(group_headers) or ("X-Remote-Group",),
+    )
 
 
 def serving_files(config: Config) -> tuple[str, str]:
