@@ -218,3 +218,20 @@ def test_from_cluster_failure_is_a_clear_start_error(pki, monkeypatch):
     data["metrics_api"]["authentication"] = {"from_cluster": True}
     with pytest.raises(MetricsApiStartupError, match="HTTP 403 Forbidden"):
         resolve_auth(type(config).model_validate(data))
+
+
+@pytest.mark.parametrize("protocol", ["h11", "httptools"])
+async def test_tls_info_reaches_the_app_with_either_uvicorn_protocol(pki, monkeypatch, protocol):
+    from exporter.metrics_api import listener, tls
+
+    cls = tls.TLSInfoH11Protocol if protocol == "h11" else tls.TLSInfoProtocol
+    monkeypatch.setattr(listener, "TLSInfoProtocol", cls)
+    async with running_api(build_config(pki, free_port())) as api:
+        async with client(pki, pki.proxy) as c:
+            assert (await c.get(api.url + EXTERNAL)).status_code == 200
+            head = await c.head(api.url + EXTERNAL)
+            assert head.status_code == 200 and head.content == b""
+        async with client(pki, pki.stranger) as c:
+            _status(await c.get(api.url + EXTERNAL), 403, "Forbidden")
+        async with client(pki, None) as c:
+            _status(await c.get(api.url + EXTERNAL), 401, "Unauthorized")
