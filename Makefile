@@ -42,7 +42,6 @@ format: venv
 
 bench: deps venv
 	$(PY) bench/scrape.py
-	$(PY) bench/metrics_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
