@@ -40,6 +40,9 @@ format: venv
 	$(PY) -m ruff format exporter tests bench
 	$(PY) -m ruff check --fix exporter tests bench
 
+manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
+	$(PY) -m exporter generate manifests --out k8s
+
 bench: deps venv
 	$(PY) bench/scrape.py
 

@@ -7,20 +7,24 @@ and are held as `SecretStr`, so they never reach a log line, a metric or `check-
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import yaml
+from cryptography import x509
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -45,23 +49,40 @@ def _read_secret_file(path: str, field: str) -> SecretStr:
         raise ValueError(f"cannot read {field} {path!r}: {exc.strerror}") from None
 
 
-def _read_secret_env(name: str, field: str) -> SecretStr:
-    value = os.environ.get(name)
+def _read_secret_env(name: str, field: str, environ: Mapping[str, str] | None = None) -> SecretStr:
+    value = (os.environ if environ is None else environ).get(name)
     if value is None:
         raise ValueError(f"{field} names environment variable {name!r}, which is not set")
     return SecretStr(value)
 
 
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:{REDACTED}@{host}"))
+    """The URL (or any text holding URLs) with passwords masked, safe for logs and errors.
+
+    A regex rather than urlsplit: it must also work on URLs too broken to parse.
+    """
+    return _PASSWORD_IN_URL.sub(rf"\1{REDACTED}@", url)
+
+
+def _password(self: Any, environ: Mapping[str, str] | None = None) -> SecretStr | None:
+    """The password from password_file / password_env, read at call time (files rotate)."""
+    if self.password_file:
+        return _read_secret_file(self.password_file, "password_file")
+    if self.password_env:
+        return _read_secret_env(self.password_env, "password_env", environ)
+    return None
+
+
+@model_validator(mode="after")
+def _check_secret_sources(self: Any, info: ValidationInfo) -> Any:
+    """Fail at load time, naming the field, when a secret source is missing."""
+    if self.password_file and self.password_env:
+        raise ValueError("set password_file or password_env, not both")
+    self.password((info.context or {}).get("environ"))
+    return self
 
 
 class PostgresTarget(Strict):
@@ -87,20 +108,8 @@ class PostgresTarget(Strict):
             raise ValueError(f"has an invalid port: {redact_url(v)!r}") from None
         return v
 
-    def password(self) -> SecretStr | None:
-        """The password from password_file / password_env, read at call time."""
-        if self.password_file:
-            return _read_secret_file(self.password_file, "password_file")
-        if self.password_env:
-            return _read_secret_env(self.password_env, "password_env")
-        return None
-
-    @model_validator(mode="after")
-    def _secret_readable(self) -> PostgresTarget:
-        if self.password_file and self.password_env:
-            raise ValueError("set password_file or password_env, not both")
-        self.password()
-        return self
+    password = _password
+    _secret_readable = _check_secret_sources
 
     @property
     def safe_dsn(self) -> str:
@@ -127,19 +136,8 @@ class RedisTarget(Strict):
             raise ValueError(f"has an invalid port: {redact_url(v)!r}") from None
         return v
 
-    def password(self) -> SecretStr | None:
-        if self.password_file:
-            return _read_secret_file(self.password_file, "password_file")
-        if self.password_env:
-            return _read_secret_env(self.password_env, "password_env")
-        return None
-
-    @model_validator(mode="after")
-    def _secret_readable(self) -> RedisTarget:
-        if self.password_file and self.password_env:
-            raise ValueError("set password_file or password_env, not both")
-        self.password()
-        return self
+    password = _password
+    _secret_readable = _check_secret_sources
 
     @property
     def safe_url(self) -> str:
@@ -241,6 +239,48 @@ class ScaleOn(Strict):
     target_average_value: Annotated[float, Field(gt=0)]
 
 
+class ScalingRules(Strict):
+    """One direction of an HPA's `behavior` (autoscaling/v2 HPAScalingRules)."""
+
+    stabilization_window_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    percent: Annotated[int, Field(gt=0)] | None = None  # a Percent policy, per period
+    pods: Annotated[int, Field(gt=0)] | None = None  # a Pods policy, per period
+    period_seconds: Annotated[int, Field(gt=0, le=1800)] = 60
+    select_policy: Literal["Max", "Min", "Disabled"] = "Max"
+
+    @model_validator(mode="after")
+    def _some_policy(self) -> ScalingRules:
+        if self.select_policy != "Disabled" and self.percent is None and self.pods is None:
+            raise ValueError("set percent and/or pods (or select_policy: Disabled)")
+        return self
+
+
+class ScalingBehavior(Strict):
+    """HPA behavior; the defaults are the platform's: up by 100 % or 4 pods (the larger) per
+    30 s, down by 50 % per 60 s after a 5 minute stabilisation window."""
+
+    scale_up: ScalingRules = ScalingRules(
+        stabilization_window_seconds=0, percent=100, pods=4, period_seconds=30
+    )
+    scale_down: ScalingRules = ScalingRules(
+        stabilization_window_seconds=300, percent=50, period_seconds=60
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: Any) -> Any:
+        # A partial direction (`scale_down: {stabilization_window_seconds: 600}`) changes only
+        # what it names; the rest keeps the platform defaults.
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key in ("scale_up", "scale_down"):
+            if isinstance(out.get(key), dict):
+                default = cls.model_fields[key].default.model_dump()
+                out[key] = {**default, **out[key]}
+        return out
+
+
 class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     workload: Workload
@@ -250,6 +290,7 @@ class ComponentClass(Strict):
     scale_on: list[ScaleOn] = []
     cpu_utilization: Annotated[int, Field(gt=0, le=100)] | None = None
     memory_utilization: Annotated[int, Field(gt=0, le=100)] | None = None
+    behavior: ScalingBehavior = ScalingBehavior()
 
     @model_validator(mode="after")
     def _replicas(self) -> ComponentClass:
@@ -367,6 +408,130 @@ class Alerting(Strict):
     slack: SlackReceiver = SlackReceiver()
 
 
+class KubernetesAccess(Strict):
+    """How the exporter reaches the Kubernetes API (HPA status, front-proxy auth).
+
+    `auto` turns it on inside a cluster (service-account token mounted) or when `kubeconfig`
+    is set; `on` insists (falling back to ~/.kube/config); `off` never talks to Kubernetes.
+    """
+
+    enabled: Literal["auto", "on", "off"] = "auto"
+    kubeconfig: str | None = None
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `on`/`off` as a boolean.
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KubernetesAccess:
+        if self.enabled == "off" and self.kubeconfig:
+            raise ValueError("kubeconfig is set but enabled is off")
+        return self
+
+
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
+Quantity = Annotated[str, Field(pattern=_QUANTITY)]
+
+
+class ResourceAmounts(Strict):
+    cpu: Quantity
+    memory: Quantity
+
+
+class ContainerResources(Strict):
+    requests: ResourceAmounts = ResourceAmounts(cpu="100m", memory="128Mi")
+    limits: ResourceAmounts = ResourceAmounts(cpu="1", memory="256Mi")
+
+
+class SecretMount(Strict):
+    """A Secret mounted read-only, so config fields can name its files (password_file...)."""
+
+    secret: Annotated[str, Field(pattern=NAME_PATTERN)]
+    mount_path: Annotated[str, Field(pattern=r"^/[^\s]*$")]
+
+
+class Toleration(Strict):
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+    @model_validator(mode="after")
+    def _value_with_equal(self) -> Toleration:
+        if (self.operator == "Equal") != (self.value is not None):
+            raise ValueError("operator Equal needs value; Exists takes none")
+        return self
+
+
+class GpuAgent(Strict):
+    """The per-node DaemonSet that runs the exporter with only the GPU collector."""
+
+    enabled: bool = True  # also needs gpu != off
+    node_selector: dict[str, str] = {"nvidia.com/gpu.present": "true"}
+    tolerations: list[Toleration] = [Toleration(key="nvidia.com/gpu", effect="NoSchedule")]
+    runtime_class_name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    resources: ContainerResources = ContainerResources(
+        requests=ResourceAmounts(cpu="50m", memory="64Mi"),
+        limits=ResourceAmounts(cpu="500m", memory="128Mi"),
+    )
+
+
+class Deployment(Strict):
+    """What `exporter generate manifests` needs beyond the platform description."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=40)] = "exporter"
+    image: Annotated[str, Field(pattern=r"^[^\s]+$")] = "ghcr.io/example/exporter:0.1.0"
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    replicas: Annotated[int, Field(ge=1, le=50)] = 2
+    resources: ContainerResources = ContainerResources()
+    # The Secret (tls.crt, tls.key) the metrics API serves with. Without ca_bundle_file the
+    # manifests have cert-manager issue it and inject the CA into the APIServices.
+    serving_cert_secret: Annotated[str, Field(pattern=NAME_PATTERN)] = "exporter-serving-cert"
+    # A PEM CA that signed serving_cert_secret; base64-encoded into the APIServices' caBundle.
+    ca_bundle_file: str | None = None
+    monitoring_namespace: Annotated[str, Field(pattern=NAME_PATTERN)] = "monitoring"
+    # Where kube-apiserver connects from (for the NetworkPolicy); empty: any source, since
+    # control-plane addresses are cluster specific.
+    api_server_cidrs: list[str] = []
+    # Labels prometheus-operator selects ServiceMonitors/PrometheusRules by (e.g. release).
+    prometheus_operator_labels: dict[str, str] = {}
+    scrape_interval: Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$")] = "30s"
+    secrets: list[SecretMount] = []
+    gpu_agent: GpuAgent = GpuAgent()
+
+    @field_validator("api_server_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a CIDR: {exc}") from None
+        return v
+
+    @field_validator("ca_bundle_file")
+    @classmethod
+    def _ca_readable(cls, v: str | None) -> str | None:
+        if v is not None:
+            read_ca_bundle(v)
+        return v
+
+
+def read_ca_bundle(path: str) -> bytes:
+    """The PEM certificates in `path`; ValueError when unreadable or not PEM X.509."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path!r}: {exc.strerror}") from None
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ValueError(f"{path!r} holds no PEM X.509 certificate") from None
+    return data
+
+
 class Config(Strict):
     environment: Literal["dev", "staging", "production"] = "dev"
     namespace: Annotated[str, Field(pattern=NAME_PATTERN)] = "platform"
@@ -379,6 +544,8 @@ class Config(Strict):
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
     alerting: Alerting = Alerting()
+    kubernetes: KubernetesAccess = KubernetesAccess()
+    deployment: Deployment = Deployment()
 
     @field_validator("gpu", mode="before")
     @classmethod
@@ -493,14 +660,6 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-_SECRET_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-
-
-def _scrub(text: str) -> str:
-    """Remove a URL password that pydantic may echo back in an error."""
-    return _SECRET_IN_TEXT.sub(rf"\1{REDACTED}@", text)
-
-
 def format_validation_error(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -508,7 +667,7 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{_format_loc(tuple(loc))}: {_scrub(msg)}")
+        lines.append(f"{_format_loc(tuple(loc))}: {redact_url(msg)}")
     return f"invalid config {source}: " + "; ".join(lines)
 
 
@@ -529,7 +688,7 @@ def load_config(
             raise ConfigError(f"config file {source}: {exc.strerror}") from None
     data = apply_env_overrides(_load_yaml(text, source), environ)
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"environ": environ})
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
 

@@ -59,6 +59,7 @@ class Runtime:
         self._first_done: set[str] = set()
         self.ready = asyncio.Event()
         self._healthy: dict[str, bool] = {}
+        self._stopping = False
         if not self.collectors:
             self.ready.set()
 
@@ -68,7 +69,10 @@ class Runtime:
         started = time.perf_counter()
         error: str | None = None
         try:
-            samples = await asyncio.wait_for(collector.collect(), collector.timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that races a finished collect(), and stop() would then wait forever.
+            async with asyncio.timeout(collector.timeout):
+                samples = await collector.collect()
         except TimeoutError:
             error = f"timed out after {collector.timeout:g}s"
         except asyncio.CancelledError:
@@ -107,7 +111,7 @@ class Runtime:
     async def _loop(self, collector: Collector) -> None:
         loop = asyncio.get_running_loop()
         next_run = loop.time()
-        while True:
+        while not self._stopping:
             await self.run_once(collector)
             if collector.owner not in self._first_done:
                 self._first_done.add(collector.owner)
@@ -122,6 +126,7 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._loop(collector), name=collector.owner))
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

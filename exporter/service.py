@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from exporter import __version__, catalog
-from exporter.collectors import gpu, queues
+from exporter.collectors import gpu, hpa, queues
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config, parse_host_port
@@ -34,6 +34,7 @@ def build_collectors(config: Config) -> list[Collector]:
     collectors += [RedisCollector(t, interval, timeout) for t in config.redis]
     collectors += queues.build(config, interval, timeout)
     collectors += gpu.build(config.gpu, interval, timeout)
+    collectors += hpa.build(config)
     return collectors
 
 

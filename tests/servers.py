@@ -101,12 +101,12 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[Server]:
+def postgres_server(port: int | None = None) -> Iterator[Server]:
     workdir = Path(tempfile.mkdtemp(prefix="exporter-pg-"))
     data = workdir / "data"
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres", "postgres")
-    port = free_port()
+    port = port or free_port()
     subprocess.run(
         _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
         check=True, capture_output=True,
@@ -156,14 +156,19 @@ def redis_server(port: int | None = None) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def exporter_process(config_text: str, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`python -m exporter serve` on a config file, as a real subprocess."""
+def exporter_process(
+    config_text: str | None, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`python -m exporter serve` on a config file (None: the embedded default), as a real subprocess."""
     workdir = Path(tempfile.mkdtemp(prefix="exporter-run-"))
-    config = workdir / "config.yaml"
-    config.write_text(config_text)
+    args = [sys.executable, "-m", "exporter", "serve"]
+    if config_text is not None:
+        config = workdir / "config.yaml"
+        config.write_text(config_text)
+        args += ["--config", str(config)]
     log = open(workdir / "log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "serve", "--config", str(config)],
+        args,
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )  # fmt: skip

@@ -1,0 +1,127 @@
+"""The snapshot renders valid Prometheus text and OpenMetrics, and keeps owners apart."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+from exporter import catalog
+from exporter.snapshot import Sample, Snapshot, wants_openmetrics
+
+
+def families(text: str, om: bool = False) -> dict[str, dict]:
+    parse = parse_om if om else parse_text
+    out: dict[str, dict] = {}
+    for fam in parse(text):
+        out[fam.name] = {"type": fam.type, "unit": getattr(fam, "unit", ""), "samples": fam.samples}
+    return out
+
+
+def test_text_format_parses_with_help_type_and_escaped_labels():
+    snap = Snapshot()
+    snap.replace(
+        "redis/main",
+        [
+            Sample(catalog.REDIS_UP, {"target": "main"}, 1),
+            Sample(catalog.REDIS_EVICTED_KEYS, {"target": 'we"ird\\name\n'}, 42),
+        ],
+    )
+    text = snap.render().decode()
+    assert "# TYPE redis_evicted_keys_total counter" in text
+    parsed = families(text)
+    assert parsed["redis_up"]["samples"][0].value == 1
+    evicted = parsed["redis_evicted_keys"]["samples"][0]
+    assert evicted.labels == {"target": 'we"ird\\name\n'} and evicted.value == 42
+
+
+def test_openmetrics_format_parses_with_units_counters_and_eof():
+    snap = Snapshot()
+    snap.replace(
+        "pg/main",
+        [
+            Sample(catalog.PG_DEADLOCKS, {"target": "main", "datname": "app"}, 3),
+            Sample(catalog.PG_PROBE_DURATION, {"target": "main"}, 0.25),
+        ],
+    )
+    text = snap.render(openmetrics=True).decode()
+    assert text.endswith("# EOF\n")
+    parsed = families(text, om=True)
+    assert parsed["pg_deadlocks"]["type"] == "counter"
+    assert parsed["pg_deadlocks"]["samples"][0].name == "pg_deadlocks_total"
+    assert parsed["pg_probe_duration_seconds"]["unit"] == "seconds"
+    assert parsed["pg_probe_duration_seconds"]["samples"][0].value == 0.25
+
+
+def test_replace_drops_vanished_series_update_keeps_stale_ones():
+    snap = Snapshot()
+    labels = [{"target": "main", "datname": d} for d in ("a", "b")]
+    snap.replace("pg/main", [Sample(catalog.PG_DEADLOCKS, lb, 1) for lb in labels], now=100)
+    snap.replace("pg/main", [Sample(catalog.PG_DEADLOCKS, labels[0], 2)], now=200)
+    assert [(s.labels, s.value) for s in snap.series("pg_deadlocks_total")] == [
+        ((("target", "main"), ("datname", "a")), 2.0)
+    ]
+    snap.replace("pg/main", [Sample(catalog.PG_UP, {"target": "main"}, 1)], now=300)
+    snap.update("pg/main", [Sample(catalog.PG_UP, {"target": "main"}, 0)], now=400)
+    assert snap.value("pg_up", {"target": "main"}) == 0
+    snap.replace(
+        "pg/main",
+        [
+            Sample(catalog.PG_UP, {"target": "main"}, 1),
+            Sample(catalog.PG_MAX_CONNECTIONS, {"target": "main"}, 100),
+        ],
+        now=500,
+    )
+    snap.update("pg/main", [Sample(catalog.PG_UP, {"target": "main"}, 0)], now=600)
+    stale = snap.series("pg_max_connections")[0]
+    assert stale.value == 100 and stale.timestamp == 500  # stale value, old timestamp
+
+
+def test_owners_do_not_clobber_each_other():
+    snap = Snapshot()
+    snap.replace("redis/a", [Sample(catalog.REDIS_UP, {"target": "a"}, 1)])
+    snap.replace("redis/b", [Sample(catalog.REDIS_UP, {"target": "b"}, 1)])
+    snap.replace("redis/a", [])
+    assert [s.labels for s in snap.series("redis_up")] == [(("target", "b"),)]
+
+
+def test_render_cache_follows_changes():
+    snap = Snapshot()
+    snap.replace("r", [Sample(catalog.REDIS_UP, {"target": "main"}, 1)])
+    assert b'redis_up{target="main"} 1.0' in snap.render()
+    snap.update("r", [Sample(catalog.REDIS_UP, {"target": "main"}, 0)])
+    assert b'redis_up{target="main"} 0.0' in snap.render()
+
+
+def test_special_values_and_unknown_labels():
+    snap = Snapshot()
+    snap.replace(
+        "q", [Sample(catalog.QUEUE_DEPTH, {"component_class": "gpu", "queue": "q"}, math.nan)]
+    )
+    assert b"NaN" in snap.render()
+    with pytest.raises(ValueError, match="not in the catalog"):
+        snap.replace("q", [Sample(catalog.QUEUE_DEPTH, {"pod": "x"}, 1)])
+    with pytest.raises(ValueError, match="histograms"):
+        snap.replace("h", [Sample(catalog.BATCH_SIZE, {}, 1)])
+
+
+def test_empty_label_values_are_left_out():
+    snap = Snapshot()
+    snap.replace(
+        "gpu", [Sample(catalog.GPU_POWER, {"gpu": "0", "uuid": "GPU-1", "node": ""}, 70.5)]
+    )
+    assert b'gpu_power_watts{gpu="0",uuid="GPU-1"} 70.5' in snap.render()
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, False),
+        ("text/plain", False),
+        ("application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5", True),
+    ],
+)
+def test_content_negotiation(accept, expected):
+    assert wants_openmetrics(accept) is expected
