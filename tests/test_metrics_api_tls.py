@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import sys
-import types
 
 import httpx
 import pytest
@@ -15,6 +13,7 @@ from exporter import catalog
 from exporter.config import ConfigError, load_config
 from exporter.metrics_api.listener import MetricsApiStartupError, resolve_auth
 from exporter.snapshot import Sample
+from tests.fake_kube import FakeKube, auth_configmap_data
 from tests.metrics_api_harness import build_config, client, make_pki, running_api
 from tests.servers import free_port
 
@@ -151,21 +150,6 @@ def test_production_refuses_to_start_unauthenticated_even_past_validation(pki):
         resolve_auth(config)
 
 
-def test_from_cluster_without_the_kube_module_is_a_clear_start_error(pki):
-    config = build_config(pki, free_port())
-    auth = config.metrics_api.authentication.model_copy(update={"from_cluster": True})
-    api = config.metrics_api.model_copy(update={"authentication": auth})
-    config = config.model_copy(update={"metrics_api": api})
-    try:
-        import exporter.kube  # noqa: F401
-
-        pytest.skip("exporter.kube exists on this branch; covered by its own tests")
-    except ImportError:
-        pass
-    with pytest.raises(MetricsApiStartupError, match="from_cluster needs exporter.kube"):
-        resolve_auth(config)
-
-
 def test_unreadable_ca_file_is_a_clear_start_error(pki, tmp_path):
     config = build_config(pki, free_port())
     auth = config.metrics_api.authentication.model_copy(
@@ -176,48 +160,41 @@ def test_unreadable_ca_file_is_a_clear_start_error(pki, tmp_path):
         resolve_auth(config.model_copy(update={"metrics_api": api}))
 
 
-async def test_from_cluster_reads_the_front_proxy_ca_through_exporter_kube(pki, monkeypatch):
-    """The seam: exporter.kube.read_front_proxy_auth (the Kubernetes side, tested with the fake
-    API server on its own branch) supplies the CA and names; here it is stood in for."""
-    calls = []
-
-    def read_front_proxy_auth(api=None, timeout=None):
-        calls.append(timeout)
-        return (pki.front_proxy_ca.pem, ["front-proxy-client"], [], ["X-Remote-Group"])
-
-    monkeypatch.setitem(
-        sys.modules,
-        "exporter.kube",
-        types.SimpleNamespace(read_front_proxy_auth=read_front_proxy_auth),
-    )
-    config = build_config(pki, free_port())
+def _from_cluster(config, kubeconfig: str):
     data = config.model_dump()
     data["metrics_api"]["authentication"] = {"from_cluster": True}
-    config = type(config).model_validate(data)
-    async with running_api(config) as api:
-        async with client(pki, pki.proxy) as c:
-            assert (await c.get(api.url + EXTERNAL)).status_code == 200
-        async with client(pki, pki.stranger) as c:
-            _status(await c.get(api.url + EXTERNAL), 403, "Forbidden")
-        async with client(pki, None) as c:
-            _status(await c.get(api.url + EXTERNAL), 401, "Unauthorized")
-    assert calls and calls[0] > 0  # read with a timeout
+    data["kubernetes"] = {"enabled": "on", "kubeconfig": kubeconfig}
+    return type(config).model_validate(data)
 
 
-def test_from_cluster_failure_is_a_clear_start_error(pki, monkeypatch):
-    def read_front_proxy_auth(api=None, timeout=None):
-        raise RuntimeError("HTTP 403 Forbidden")
+async def test_from_cluster_reads_the_front_proxy_ca_from_kubernetes(pki):
+    """kube-system/extension-apiserver-authentication, served by the fake API server in the
+    real API's shapes and read with the official client, configures the listener."""
+    with FakeKube() as kube:
+        kube.set_configmap(
+            "kube-system",
+            "extension-apiserver-authentication",
+            auth_configmap_data(pki.front_proxy_ca.pem, allowed_names=["front-proxy-client"]),
+        )
+        config = _from_cluster(build_config(pki, free_port()), kube.kubeconfig())
+        async with running_api(config) as api:
+            async with client(pki, pki.proxy) as c:
+                assert (await c.get(api.url + EXTERNAL)).status_code == 200
+            async with client(pki, pki.stranger) as c:
+                _status(await c.get(api.url + EXTERNAL), 403, "Forbidden")
+            async with client(pki, None) as c:
+                _status(await c.get(api.url + EXTERNAL), 401, "Unauthorized")
+        assert (
+            "GET",
+            "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication",
+        ) in kube.requests
 
-    monkeypatch.setitem(
-        sys.modules,
-        "exporter.kube",
-        types.SimpleNamespace(read_front_proxy_auth=read_front_proxy_auth),
-    )
-    config = build_config(pki, free_port())
-    data = config.model_dump()
-    data["metrics_api"]["authentication"] = {"from_cluster": True}
-    with pytest.raises(MetricsApiStartupError, match="HTTP 403 Forbidden"):
-        resolve_auth(type(config).model_validate(data))
+
+def test_from_cluster_without_the_configmap_is_a_clear_start_error(pki):
+    with FakeKube() as kube:  # no configmap: the API answers 404
+        config = _from_cluster(build_config(pki, free_port()), kube.kubeconfig())
+        with pytest.raises(MetricsApiStartupError, match="extension-apiserver-authentication"):
+            resolve_auth(config)
 
 
 @pytest.mark.parametrize("protocol", ["h11", "httptools"])

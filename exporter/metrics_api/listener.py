@@ -36,7 +36,7 @@ def resolve_auth(config: Config) -> FrontProxyAuth | None:
     """Front-proxy auth from the cluster or the config; None means unauthenticated."""
     auth = config.metrics_api.authentication
     if auth.from_cluster:
-        return _auth_from_cluster()
+        return _auth_from_cluster(config)
     if auth.requestheader_client_ca_file:
         try:
             ca = Path(auth.requestheader_client_ca_file).read_text()
@@ -73,19 +73,20 @@ def resolve_auth(config: Config) -> FrontProxyAuth | None:
 CLUSTER_READ_TIMEOUT_S = 10.0
 
 
-def _auth_from_cluster() -> FrontProxyAuth:
-    """The seam to exporter.kube (the Kubernetes client side, built separately):
-    `read_front_proxy_auth(timeout=...)` returns (client CA PEM, allowed names, username
-    headers, group headers) from kube-system/extension-apiserver-authentication."""
+def _auth_from_cluster(config: Config) -> FrontProxyAuth:
+    """Through exporter.kube, with the config's Kubernetes access (service account in a pod,
+    or `kubernetes.kubeconfig`): `read_front_proxy_auth(api, timeout)` returns (client CA PEM,
+    allowed names, username headers, group headers) from
+    kube-system/extension-apiserver-authentication."""
     try:
-        from exporter.kube import read_front_proxy_auth  # type: ignore[attr-defined]
+        from exporter.kube import core_v1, read_front_proxy_auth
     except ImportError as exc:
         raise MetricsApiStartupError(
             f"metrics_api.authentication.from_cluster needs exporter.kube: {exc}"
         ) from None
     try:
         ca, allowed, user_headers, group_headers = read_front_proxy_auth(
-            timeout=CLUSTER_READ_TIMEOUT_S
+            core_v1(config.kubernetes), timeout=CLUSTER_READ_TIMEOUT_S
         )
     except Exception as exc:
         raise MetricsApiStartupError(
