@@ -16,6 +16,7 @@ come from our API over TLS, exactly as the HPA would read them.
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -98,3 +99,42 @@ def test_the_formula_itself():
     assert desired_replicas(21, 10, 2, 1, 20) == 10  # 21/20 = 1.05: within tolerance
     assert desired_replicas(23, 10, 2, 1, 20) == 12  # 1.15: scale to ceil(11.5)
     assert desired_replicas(0.5, 1, 2, 1, 8) == 1
+
+
+def test_replicas_follow_a_real_redis_queue(redis):
+    """The same computation end to end: jobs pushed to and popped from a real Redis list,
+    read by the real queue collector in `exporter serve`, answered over HTTPS."""
+    import httpx
+    import redis as redis_lib
+
+    from tests.servers import exporter_process, wait_for
+    from tests.test_metrics_api_freshness import QUEUE, _config
+
+    key = f"hpa:{time.time_ns()}"
+    r = redis_lib.Redis.from_url(redis.extra["url"])
+    https = free_port()
+    base = f"https://127.0.0.1:{https}"
+    current, seen = 1, []  # gpu: 2 jobs per replica, 1..8 replicas
+    with exporter_process(_config(free_port(), https, redis.extra["url"], key)):
+        with httpx.Client(verify=False, timeout=2) as c:
+
+            def answer(want: int) -> tuple[float] | None:
+                """The API's total once it shows `want` (a tuple: 0 jobs is a real answer)."""
+                resp = c.get(base + QUEUE, params={"labelSelector": "component_class=gpu"})
+                if resp.status_code != 200 or not resp.json()["items"]:
+                    return None
+                value = sum(parse_quantity(i["value"]) for i in resp.json()["items"])
+                return (value,) if value == want else None
+
+            for depth in (0, 7, 20, 11, 3, 0):
+                have = r.llen(key)
+                if depth > have:
+                    r.lpush(key, *range(depth - have))
+                elif depth < have:
+                    r.rpop(key, have - depth)  # workers take the oldest jobs
+                [value] = wait_for(lambda d=depth: answer(d), timeout=10, what=f"{depth} jobs")
+                current = desired_replicas(value, current, 2, 1, 8)
+                seen.append(current)
+    r.delete(key)
+    # 11 jobs on 8 replicas: ratio 0.69 -> 6; 3 jobs -> 2; empty -> the minimum
+    assert seen == [1, 4, 8, 6, 2, 1]
