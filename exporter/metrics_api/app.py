@@ -158,7 +158,9 @@ class MetricsApiApp:
             if not accepts_json(accept):
                 raise ApiError(406, f"only application/json is served, not {accept!r}")
             query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-            body = await self._route(path, query, identity)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s for %s %s", scope["method"], path, identity.user, identity.groups)
+            body = await self._route(path, query)
             code = 200
         except ApiError as err:
             code, body = err.code, json.dumps(err.body()).encode()
@@ -188,7 +190,7 @@ class MetricsApiApp:
         )
 
     # --- routing ------------------------------------------------------------------------
-    async def _route(self, path: str, query: dict[str, list[str]], identity: Identity) -> bytes:
+    async def _route(self, path: str, query: dict[str, list[str]]) -> bytes:
         doc = self._docs.get(path.rstrip("/"))
         if doc is not None:
             return doc
