@@ -227,7 +227,7 @@ class MetricsApiApp:
             )
         return r
 
-    async def _answer(self, reader: Reader, req: Request, fallback_labels: dict) -> Answer:
+    async def _answer(self, reader: Reader, req: Request, fallback_labels: dict | None) -> Answer:
         try:
             answer = await reader.read(req, fallback_labels)
         except Unavailable as exc:
@@ -339,10 +339,8 @@ class MetricsApiApp:
             )
         both = Selector(pods_sel.requirements + metric_sel.requirements)
         req = Request(ns, both, placeholders=self._placeholders(ns, both, name=pod))
-        answer = await self._answer(reader, req, {"pod": pod} if pod != "*" else {})
-        if answer.fallback and pod == "*":
-            # no way to know which pods to attribute a fallback to
-            raise ApiError(503, f'metric "{metric}" is unavailable: {answer.reason}')
+        # a fallback stands for one named pod; for "*" there is no knowing which pods exist
+        answer = await self._answer(reader, req, {"pod": pod} if pod != "*" else None)
         items = []
         for p in sorted(answer.points, key=lambda p: p.labels.get("pod", "")):
             name = p.labels.get("pod")

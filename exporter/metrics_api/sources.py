@@ -208,12 +208,14 @@ class Reader:
         sample = Sample(catalog.METRICS_API_FALLBACK, labels, 1.0 if on else 0.0)
         self.snapshot.update(f"metrics_api/{self.api}/{self.metric.name}", [sample])
 
-    async def read(self, req: Request, fallback_labels: Mapping[str, str]) -> Answer:
-        """The source's points; on failure the fallback (one point) or Unavailable."""
+    async def read(self, req: Request, fallback_labels: Mapping[str, str] | None) -> Answer:
+        """The source's points; on failure the fallback (one point with `fallback_labels`) or
+        Unavailable. `fallback_labels=None`: the answer has no single series a fallback could
+        stand for (a list of pods), so failure is always Unavailable."""
         try:
             points = await self.source.points(req)
         except Unavailable as exc:
-            if self.metric.fallback is None:
+            if self.metric.fallback is None or fallback_labels is None:
                 self._flag(False)
                 raise
             self._flag(True)
