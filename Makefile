@@ -12,8 +12,11 @@ DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
 
+demo: deps venv ## exporter + an instrumented demo app + traffic (Redis/PostgreSQL if none); Ctrl-C stops
+	$(PY) -m demo.run
+
 test: deps venv ## everything: lint, unit, real-server and fault tests
-	$(PY) -m ruff check exporter tests bench
+	$(PY) -m ruff check exporter tests bench demo
 	$(PY) -m pytest
 
 deps:
@@ -33,18 +36,28 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: venv
-	$(PY) -m ruff check exporter tests bench
-	$(PY) -m ruff format --check exporter tests bench
+	$(PY) -m ruff check exporter tests bench demo
+	$(PY) -m ruff format --check exporter tests bench demo
 
 format: venv
-	$(PY) -m ruff format exporter tests bench
-	$(PY) -m ruff check --fix exporter tests bench
+	$(PY) -m ruff format exporter tests bench demo
+	$(PY) -m ruff check --fix exporter tests bench demo
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
 
+dashboards: venv ## Grafana dashboards JSON into dashboards/ (from the embedded default config)
+	$(PY) -m exporter generate dashboards
+
+alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promtool/amtool checks
+	$(PY) -m exporter generate alerts
+	promtool check rules alerts/rules.yml
+	promtool test rules alerts/tests/*.yml
+	amtool check-config alerts/alertmanager.yml
+
 bench: deps venv
 	$(PY) bench/scrape.py
+	$(PY) bench/middleware.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -390,15 +390,33 @@ class AlertThresholds(Strict):
     redis_memory_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
     queue_oldest_age_seconds: Annotated[float, Field(gt=0)] = 300.0
     gpu_temperature_celsius: Annotated[float, Field(gt=0)] = 85.0
+    # QueueBacklogGrowing fires when a queue keeps growing above this depth.
+    queue_backlog_depth: Annotated[float, Field(gt=0)] = 100.0
+    # PodRestartingFrequently fires above this many container restarts in an hour.
+    pod_restarts_per_hour: Annotated[int, Field(ge=1)] = 3
+
+
+def _secret_file_path(v: str) -> str:
+    """An absolute path to a mounted secret; the value is never echoed (it may be the secret)."""
+    if not v.startswith("/") or "://" in v or any(c.isspace() for c in v):
+        raise ValueError(
+            "must be the absolute path of a file holding the secret (the secret itself "
+            "never goes into the config)"
+        )
+    return v
 
 
 class PagerDutyReceiver(Strict):
     routing_key_file: str = "/etc/alertmanager/secrets/pagerduty-routing-key"
 
+    _path = field_validator("routing_key_file")(_secret_file_path)
+
 
 class SlackReceiver(Strict):
     api_url_file: str = "/etc/alertmanager/secrets/slack-webhook-url"
     channel: str = "#platform-alerts"
+
+    _path = field_validator("api_url_file")(_secret_file_path)
 
 
 class Alerting(Strict):
@@ -406,6 +424,16 @@ class Alerting(Strict):
     runbook_base_url: str = "https://github.com/example/exporter/blob/main/docs/runbook.md"
     pagerduty: PagerDutyReceiver = PagerDutyReceiver()
     slack: SlackReceiver = SlackReceiver()
+    # The `job` label Prometheus gives the exporter's scrape. Unset: the Service name
+    # (deployment.name), which is what the generated ServiceMonitor yields.
+    exporter_job: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _runbook_url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("http", "https") or "#" in v:
+            raise ValueError(f"must be an http(s) URL without a #fragment, got {v!r}")
+        return v
 
 
 class KubernetesAccess(Strict):
@@ -595,6 +623,11 @@ class Config(Strict):
                         f"served by metrics_api.external (have {sorted(api_metrics)})"
                     )
         return self
+
+    @property
+    def exporter_job(self) -> str:
+        """The Prometheus `job` of the exporter's own scrape, named once."""
+        return self.alerting.exporter_job or self.deployment.name
 
     def component_class(self, name: str) -> ComponentClass:
         for cls in self.component_classes:

@@ -1,0 +1,1 @@
+"""A demo component server instrumented with `exporter.instrument` (see `make demo`)."""

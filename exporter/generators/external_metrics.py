@@ -1,0 +1,53 @@
+"""Metrics our alerts and dashboards read but other exporters emit.
+
+Declared once here, in the catalog's shape, for the same reason as `exporter.catalog`: a
+rename is one edit. Prometheus's own `up`, kube-state-metrics and the kubelet's cAdvisor.
+"""
+
+from __future__ import annotations
+
+from exporter.catalog import MetricSpec
+
+UP = MetricSpec("up", "gauge", "1 if Prometheus's last scrape of the target succeeded.", ("job",))
+
+# kube-state-metrics
+KUBE_POD_STATUS_READY = MetricSpec(
+    "kube_pod_status_ready",
+    "gauge",
+    "Pod's Ready condition, one series per condition value (true/false/unknown).",
+    ("namespace", "pod", "condition"),
+)
+KUBE_POD_CONTAINER_RESTARTS = MetricSpec(
+    "kube_pod_container_status_restarts_total",
+    "counter",
+    "Container restarts.",
+    ("namespace", "pod", "container"),
+)
+KUBE_POD_CONTAINER_LIMITS = MetricSpec(
+    "kube_pod_container_resource_limits",
+    "gauge",
+    "Container resource limits (cpu in cores, memory in bytes).",
+    ("namespace", "pod", "container", "resource", "unit"),
+)
+
+# kubelet / cAdvisor
+CONTAINER_MEMORY_WORKING_SET = MetricSpec(
+    "container_memory_working_set_bytes",
+    "gauge",
+    "Container working-set memory (what the OOM killer looks at).",
+    ("namespace", "pod", "container"),
+    "bytes",
+)
+CONTAINER_CPU_USAGE = MetricSpec(
+    "container_cpu_usage_seconds_total",
+    "counter",
+    "Container CPU time consumed.",
+    ("namespace", "pod", "container"),
+    "seconds",
+)
+KUBE_POD_STATUS_PHASE = MetricSpec(
+    "kube_pod_status_phase",
+    "gauge",
+    "Pod phase, one series per phase (Pending/Running/Succeeded/Failed/Unknown).",
+    ("namespace", "pod", "phase"),
+)

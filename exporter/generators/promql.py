@@ -1,0 +1,82 @@
+"""PromQL built from metric specs, so dashboards and alerts never type a metric name twice.
+
+Every label a query filters or groups on is checked against the spec's declared labels
+(plus the ones Prometheus adds on scrape), so a typo fails at generation time rather than
+as an empty panel in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from exporter.catalog import MetricSpec
+
+# Labels Prometheus attaches to every scraped series, and `le` on histogram buckets.
+SCRAPE_LABELS = frozenset({"job", "instance", "namespace", "pod", "container"})
+
+
+def _check_labels(spec: MetricSpec, labels: Iterable[str], suffix: str = "") -> None:
+    allowed = set(spec.labels) | SCRAPE_LABELS
+    if suffix == "_bucket":
+        allowed.add("le")
+    unknown = [label for label in labels if label not in allowed]
+    if unknown:
+        raise ValueError(f"{spec.name} has no label(s) {unknown}; declared: {list(spec.labels)}")
+
+
+def sel(spec: MetricSpec, suffix: str = "", **matchers: str) -> str:
+    """`name_suffix{label<op>"value",...}`; a matcher value is `=~"x"`, `!="y"` or a plain
+    string (meaning `="value"`)."""
+    _check_labels(spec, matchers, suffix)
+    parts = []
+    for label, value in matchers.items():
+        if value[:2] in ("=~", "!=", "!~") or value[:1] == "=":
+            parts.append(f"{label}{value}")
+        else:
+            parts.append(f'{label}="{value}"')
+    body = "{" + ", ".join(parts) + "}" if parts else ""
+    return f"{spec.name}{suffix}{body}"
+
+
+def by(spec: MetricSpec, *labels: str, suffix: str = "") -> str:
+    """`by (a, b)` after checking the labels exist on the spec."""
+    _check_labels(spec, labels, suffix)
+    return f"by ({', '.join(labels)})"
+
+
+def rate(spec: MetricSpec, window: str, suffix: str = "", func: str = "rate", **matchers) -> str:
+    return f"{func}({sel(spec, suffix, **matchers)}[{window}])"
+
+
+def sum_rate(
+    spec: MetricSpec, group: tuple[str, ...], window: str, suffix: str = "", **matchers: str
+) -> str:
+    inner = rate(spec, window, suffix, **matchers)
+    if not group:
+        return f"sum({inner})"
+    return f"sum {by(spec, *group, suffix=suffix)} ({inner})"
+
+
+def quantile(
+    q: float, spec: MetricSpec, group: tuple[str, ...], window: str, **matchers: str
+) -> str:
+    """histogram_quantile over the summed bucket rates, keeping `group` labels."""
+    if spec.type != "histogram":
+        raise ValueError(f"{spec.name} is a {spec.type}, not a histogram")
+    buckets = sum_rate(spec, (*group, "le"), window, "_bucket", **matchers)
+    return f"histogram_quantile({q}, {buckets})"
+
+
+def mean(spec: MetricSpec, group: tuple[str, ...], window: str, **matchers: str) -> str:
+    """Average observation of a histogram over the window: sum rate / count rate."""
+    total = sum_rate(spec, group, window, "_sum", **matchers)
+    count = sum_rate(spec, group, window, "_count", **matchers)
+    return f"{total} / {count}"
+
+
+def agg(func: str, spec: MetricSpec, group: tuple[str, ...] = (), **matchers: str) -> str:
+    """`func by (group) (selector)`: sum, max, min or avg of a gauge."""
+    inner = sel(spec, **matchers)
+    if not group:
+        return f"{func}({inner})"
+    return f"{func} {by(spec, *group)} ({inner})"

@@ -1,0 +1,148 @@
+"""Service instrumentation for the platform's FastAPI/Starlette services.
+
+    from exporter.instrument import instrument, observe_batch
+    instrument(app, component_class="gpu")            # metrics + /metrics
+    instrument(app, component_class="gpu", tracing=True)  # + OpenTelemetry, exemplars
+
+    @app.post("/embed")
+    async def embed(request: Request, items: list[str]):
+        observe_batch(request, len(items))
+
+Metric names and labels come from `exporter.catalog`. Under several workers set
+`PROMETHEUS_MULTIPROC_DIR` (an empty directory per pod start): `/metrics` then serves the
+sum over workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from exporter.instrument.exposition import metrics_app, render
+from exporter.instrument.metrics import ServiceMetrics, service_metrics
+from exporter.instrument.middleware import SCOPE_KEY, InstrumentMiddleware
+from exporter.instrument.routes import UNMATCHED
+
+__all__ = [
+    "UNMATCHED",
+    "InstrumentMiddleware",
+    "ServiceMetrics",
+    "instrument",
+    "metrics_app",
+    "observe_batch",
+    "service_metrics",
+]
+
+DEFAULT_EXCLUDE_PATHS = ("/healthz", "/readyz", "/livez")
+
+
+def instrument(
+    app: Any,
+    component_class: str,
+    *,
+    tracing: bool = False,
+    exclude_paths: Iterable[str] = DEFAULT_EXCLUDE_PATHS,
+    metrics_path: str | None = "/metrics",
+    registry: CollectorRegistry | None = None,
+    tracer_provider: Any = None,
+) -> Any:
+    """Measure every request of a FastAPI or Starlette `app`; returns the app.
+
+    component_class: the `component_class` label (cpu, gpu, memory, ...).
+    tracing: also trace with OpenTelemetry; trace ids become latency exemplars.
+    exclude_paths: request paths (below root_path) that are not measured at all.
+    metrics_path: where the app serves its own metrics (None: add no route).
+    registry: prometheus_client registry (default: the global REGISTRY).
+    tracer_provider: for tracing; default the global SDK provider, else a fresh one.
+    """
+    from starlette.applications import Starlette
+
+    if not isinstance(app, Starlette):
+        raise TypeError(
+            f"instrument() takes a FastAPI or Starlette app, not {type(app).__name__}; "
+            "wrap other ASGI apps in InstrumentMiddleware"
+        )
+    if getattr(app, "_exporter_instrumented", False):
+        raise RuntimeError("instrument(): this app is already instrumented")
+    if not isinstance(component_class, str) or not component_class.strip():
+        raise ValueError("instrument(): component_class must be a non-empty string")
+    excluded = [str(p) for p in exclude_paths]
+    for p in excluded:
+        if not p.startswith("/"):
+            raise ValueError(f"instrument(): excluded path {p!r} must start with '/'")
+    if metrics_path is not None:
+        if not metrics_path.startswith("/"):
+            raise ValueError(f"instrument(): metrics_path {metrics_path!r} must start with '/'")
+        excluded.append(metrics_path)
+
+    exemplar = None
+    if tracing:
+        from exporter.instrument.tracing import enable_tracing, trace_exemplar
+
+        exemplar = trace_exemplar
+    # raises if the app has started already, before anything else changed
+    app.add_middleware(
+        InstrumentMiddleware,
+        metrics=service_metrics(registry),
+        component_class=component_class,
+        routes=lambda: app.routes,
+        exclude_paths=excluded,
+        exemplar=exemplar,
+    )
+    app._exporter_instrumented = True
+    if metrics_path is not None:
+        _add_metrics_route(app, metrics_path, registry)
+    if tracing:
+        # after ours: FastAPI's instrumentor wraps the whole stack; Starlette's
+        # middleware is added outside ours. Either way its span is current inside.
+        enable_tracing(
+            app,
+            service_name=f"component-{component_class}",
+            excluded_paths=excluded,
+            tracer_provider=tracer_provider,
+        )
+    return app
+
+
+def _add_metrics_route(app: Any, path: str, registry: CollectorRegistry | None) -> None:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = render(registry, request.headers.get("accept"))
+        return Response(body, headers={"content-type": content_type})
+
+    app.add_route(path, metrics, methods=["GET"], include_in_schema=False)
+
+
+def observe_batch(
+    request_or_route: Any,
+    size: float,
+    *,
+    component_class: str | None = None,
+    registry: CollectorRegistry | None = None,
+) -> None:
+    """Record one batch of `size` items in the `batch_size` histogram.
+
+    Pass the Starlette `Request` (or its ASGI scope) of an instrumented app: the route
+    template and component class come from the middleware. Or pass a route template
+    string with `component_class` (and `registry` if not the global one).
+    """
+    if isinstance(size, bool) or not isinstance(size, int | float) or not size >= 0:
+        raise ValueError(f"observe_batch(): size must be a number >= 0, not {size!r}")
+    if isinstance(request_or_route, str):
+        if not component_class:
+            raise ValueError("observe_batch(route, size) needs component_class=")
+        service_metrics(registry).batch_size.labels(component_class, request_or_route).observe(size)
+        return
+    scope = getattr(request_or_route, "scope", request_or_route)
+    found = scope.get(SCOPE_KEY) if isinstance(scope, dict) else None
+    if found is None:
+        raise LookupError(
+            "observe_batch(): this request did not pass through instrument()'s middleware "
+            "(app not instrumented, or the path is excluded)"
+        )
+    middleware, route = found
+    middleware.observe_batch(route, size)

@@ -1,0 +1,47 @@
+"""The instrumented app's own `/metrics`: text or OpenMetrics by content negotiation,
+and the sum over workers in multiprocess mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from exporter.instrument.multiprocess import multiprocess_dir, multiprocess_registry
+
+
+def render(registry: CollectorRegistry | None, accept: str | None) -> tuple[bytes, str]:
+    """(body, content type) for a scrape with this Accept header."""
+    path = multiprocess_dir()
+    source = multiprocess_registry(path) if path else (registry or REGISTRY)
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(source), content_type
+
+
+def metrics_app(registry: CollectorRegistry | None = None) -> Any:
+    """A pure ASGI app serving the metrics; mount it anywhere (`app.mount("/metrics", ...)`)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await _reply(send, 405, b"method not allowed\n", "text/plain", [(b"allow", b"GET")])
+            return
+        accept = None
+        for name, value in scope.get("headers", ()):
+            if name == b"accept":
+                accept = value.decode("latin-1")
+        body, content_type = render(registry, accept)
+        await _reply(send, 200, b"" if scope["method"] == "HEAD" else body, content_type)
+
+    return app
+
+
+async def _reply(
+    send: Any, status: int, body: bytes, content_type: str, extra: list | None = None
+) -> None:
+    headers = [(b"content-type", content_type.encode()), *(extra or [])]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,222 @@
+"""The pure ASGI middleware: requests, latency, in-flight, exceptions and SSE streams.
+
+No `BaseHTTPMiddleware`: that buffers nothing but runs the app in a separate task and
+costs far more per request. Per-request state lives in locals of `__call__` and its `send`
+closure; the instance only holds memo caches of metric children (label lookups are the
+expensive part of prometheus_client), which are safe to share between requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from time import perf_counter
+from typing import Any
+
+from exporter.instrument.metrics import ServiceMetrics
+from exporter.instrument.routes import RouteResolver, route_path
+from exporter.instrument.sse import EventCounter
+
+# The scope key through which `observe_batch` finds the middleware and the route.
+SCOPE_KEY = "exporter.instrument"
+
+# Methods kept as they are in the `method` label; anything else is "other", so a client
+# inventing methods cannot create series.
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+# Status label for a request that ended with no response at all (client gone, cancelled),
+# as nginx logs it.
+CLIENT_CLOSED = 499
+
+ASGIApp = Callable[..., Any]
+
+
+class _RouteMetrics:
+    """The metric children of one (method, route), looked up once."""
+
+    __slots__ = ("in_flight", "duration", "_requests", "_counter", "_labels")
+
+    def __init__(self, metrics: ServiceMetrics, component_class: str, method: str, route: str):
+        labels = (component_class, method, route)
+        self.in_flight = metrics.in_flight.labels(*labels)
+        self.duration = metrics.duration.labels(*labels)
+        self._counter = metrics.requests
+        self._labels = labels
+        self._requests: dict[int, Any] = {}
+
+    def requests(self, status: int) -> Any:
+        child = self._requests.get(status)
+        if child is None:
+            child = self._requests[status] = self._counter.labels(*self._labels, str(status))
+        return child
+
+
+class _StreamMetrics:
+    __slots__ = ("active", "events", "stream_events", "first_event", "duration", "disconnects")
+
+    def __init__(self, metrics: ServiceMetrics, component_class: str, route: str):
+        self.active = metrics.sse_active.labels(component_class, route)
+        self.events = metrics.sse_events.labels(component_class, route)
+        self.stream_events = metrics.sse_stream_events.labels(component_class, route)
+        self.first_event = metrics.sse_first_event.labels(component_class, route)
+        self.duration = metrics.sse_duration.labels(component_class, route)
+        self.disconnects = metrics.sse_disconnects.labels(component_class, route)
+
+
+class _Stream:
+    """One open `text/event-stream` response."""
+
+    __slots__ = ("metrics", "counter", "start", "events")
+
+    def __init__(self, metrics: _StreamMetrics, start: float, parse: bool) -> None:
+        self.metrics = metrics
+        self.counter = EventCounter() if parse else None
+        self.start = start
+        self.events = 0
+        metrics.active.inc()
+
+    def feed(self, body: bytes) -> None:
+        if self.counter is None:
+            return
+        n = self.counter.feed(body)
+        if n:
+            if not self.events:  # the bytes that complete the first event go out now
+                self.metrics.first_event.observe(perf_counter() - self.start)
+            self.events += n
+            self.metrics.events.inc(n)
+
+    def close(self, duration: float, disconnected: bool) -> None:
+        m = self.metrics
+        m.active.dec()
+        m.stream_events.observe(self.events)
+        m.duration.observe(duration)
+        if disconnected:
+            m.disconnects.inc()
+
+
+def _sse_kind(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bool, bool]:
+    """(is an event stream, body is plain enough to parse) from response headers."""
+    is_sse = False
+    encoded = False
+    for name, value in headers:
+        name = name.lower()
+        if name == b"content-type":
+            is_sse = value[:17].lower() == b"text/event-stream"
+        elif name == b"content-encoding":
+            encoded = value.strip().lower() not in (b"", b"identity")
+    return is_sse, not encoded
+
+
+class InstrumentMiddleware:
+    """Measures every HTTP request of the wrapped app; see `exporter.instrument`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServiceMetrics,
+        component_class: str,
+        routes: Callable[[], Sequence[Any]] | None = None,
+        exclude_paths: Iterable[str] = (),
+        exemplar: Callable[[], dict[str, str] | None] | None = None,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.component_class = component_class
+        self.resolver = RouteResolver(routes)
+        self.exclude_paths = frozenset(exclude_paths)
+        self.exemplar = exemplar
+        self._routes: dict[tuple[str, str], _RouteMetrics] = {}
+        self._streams: dict[str, _StreamMetrics] = {}
+        self._batches: dict[str, Any] = {}
+
+    def _route_metrics(self, method: str, route: str) -> _RouteMetrics:
+        found = self._routes[(method, route)] = _RouteMetrics(
+            self.metrics, self.component_class, method, route
+        )
+        return found
+
+    def _stream_metrics(self, route: str) -> _StreamMetrics:
+        found = self._streams.get(route)
+        if found is None:
+            found = self._streams[route] = _StreamMetrics(self.metrics, self.component_class, route)
+        return found
+
+    def observe_batch(self, route: str, size: float) -> None:
+        child = self._batches.get(route)
+        if child is None:
+            child = self._batches[route] = self.metrics.batch_size.labels(
+                self.component_class, route
+            )
+        child.observe(size)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        if path in self.exclude_paths:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        route = self.resolver.resolve(method, path)
+        if method not in METHODS:
+            method = "other"
+        rm = self._routes.get((method, route)) or self._route_metrics(method, route)
+        scope[SCOPE_KEY] = (self, route)
+
+        start = perf_counter()
+        status = 0
+        stream: _Stream | None = None
+        finished = False  # the last body message went out: the client got it all
+        client_gone = False  # send raised: the connection is closed
+
+        async def instrumented_send(message: dict[str, Any]) -> None:
+            nonlocal status, stream, finished, client_gone
+            kind = message["type"]
+            if kind == "http.response.body":
+                if stream is not None:
+                    body = message.get("body")
+                    if body:
+                        stream.feed(body)
+                if not message.get("more_body", False):
+                    try:
+                        await send(message)
+                    except OSError:
+                        client_gone = True
+                        raise
+                    finished = True
+                    return
+            elif kind == "http.response.start":
+                status = message["status"]
+                is_sse, parse = _sse_kind(message.get("headers", ()))
+                if is_sse:
+                    stream = _Stream(self._stream_metrics(route), start, parse)
+            try:
+                await send(message)
+            except OSError:
+                client_gone = True
+                raise
+
+        rm.in_flight.inc()
+        failed = False
+        try:
+            await self.app(scope, receive, instrumented_send)
+        except Exception as exc:
+            # A failed send means the client left, not that the handler broke.
+            if not client_gone:
+                failed = True
+                self.metrics.exceptions.labels(
+                    self.component_class, route, type(exc).__name__
+                ).inc()
+                if not status:
+                    status = 500  # what the server-error middleware outside will send
+            raise
+        finally:
+            duration = perf_counter() - start
+            rm.in_flight.dec()
+            rm.requests(status or CLIENT_CLOSED).inc()
+            rm.duration.observe(duration, self.exemplar() if self.exemplar else None)
+            if stream is not None:
+                stream.close(duration, disconnected=not finished and not failed)
