@@ -592,18 +592,6 @@ class Config(Strict):
         classes = [c.name for c in self.component_classes]
         if len(classes) != len(set(classes)):
             raise ValueError("component class names must be unique")
-        auth = self.metrics_api.authentication
-        if (
-            self.environment == "production"
-            and self.metrics_api.enabled
-            and not auth.from_cluster
-            and not auth.requestheader_client_ca_file
-        ):
-            raise ValueError(
-                "metrics_api.authentication: the production environment needs "
-                "requestheader_client_ca_file or from_cluster: true (the metrics API must "
-                "not accept unauthenticated requests)"
-            )
         pg = {t.name for t in self.postgres}
         rd = {t.name for t in self.redis}
         api_metrics = {m.name for m in self.metrics_api.external}

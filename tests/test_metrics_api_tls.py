@@ -10,12 +10,11 @@ import httpx
 import pytest
 
 from exporter import catalog
-from exporter.config import ConfigError, load_config
 from exporter.metrics_api.listener import MetricsApiStartupError, resolve_auth
 from exporter.snapshot import Sample
 from tests.fake_kube import FakeKube, auth_configmap_data
 from tests.metrics_api_harness import build_config, client, make_pki, running_api
-from tests.servers import free_port
+from tests.servers import exporter_process, free_port
 
 EXTERNAL = "/apis/external.metrics.k8s.io/v1beta1/namespaces/platform/queue_depth"
 
@@ -133,17 +132,19 @@ async def test_self_signed_certificate_covers_loopback():
             assert (await c.get(api.url + "/healthz")).status_code == 200
 
 
-def test_production_without_a_ca_is_a_config_error(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_text("environment: production\n")
-    with pytest.raises(
-        ConfigError, match="production environment needs requestheader_client_ca_file"
-    ):
-        load_config(path, environ={})
+def test_exporter_serve_refuses_production_without_a_ca():
+    config = f"""
+environment: production
+listen: {{http: "127.0.0.1:{free_port()}", https: "127.0.0.1:{free_port()}"}}
+"""
+    with exporter_process(config) as exporter:
+        assert exporter.proc.wait(20) == 1
+        log = exporter.extra["log"].read_text()
+    assert "refusing to serve the metrics API unauthenticated in production" in log
+    assert "Traceback" not in log
 
 
-def test_production_refuses_to_start_unauthenticated_even_past_validation(pki):
-    # e.g. a config object built without validation of this rule: the listener checks again
+def test_production_without_a_ca_refuses_to_resolve_auth(pki):
     config = build_config(None, free_port())
     config = config.model_copy(update={"environment": "production"})
     with pytest.raises(MetricsApiStartupError, match="refusing to serve the metrics API"):
