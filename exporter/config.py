@@ -312,6 +312,9 @@ class ApiMetric(Strict):
     metric: str | None = None
     query: str | None = None
     fallback: float | None = None  # served (and flagged) when the source fails; None -> 503
+    # The span a value summarises (e.g. 60 for a rate over [1m]); served as `window` /
+    # `windowSeconds`. None for point-in-time gauges such as queue depth.
+    window_seconds: Annotated[int, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _source_fields(self) -> ApiMetric:
@@ -319,6 +322,19 @@ class ApiMetric(Strict):
             raise ValueError("a promql metric needs query")
         if self.source == "snapshot" and self.query:
             raise ValueError("a snapshot metric takes no query")
+        if self.source == "snapshot":
+            from exporter.catalog import CATALOG  # late: the catalog is data, config is schema
+
+            name = self.metric or self.name
+            spec = CATALOG.get(name)
+            if spec is None or spec.type == "histogram":
+                raise ValueError(
+                    f"snapshot metric {name!r} is not a gauge or counter in the metric catalog"
+                )
+        if self.source == "promql" and self.metric:
+            raise ValueError("a promql metric takes no metric (the query says what to read)")
+        if self.fallback is not None and not (self.fallback >= 0 and self.fallback < float("inf")):
+            raise ValueError("fallback must be a finite number >= 0")
         return self
 
 
@@ -354,6 +370,14 @@ class MetricsApi(Strict):
         ApiMetric(name="gpu_utilization_ratio", source="snapshot"),
     ]
     custom: list[ApiMetric] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> MetricsApi:
+        for api, items in (("external", self.external), ("custom", self.custom)):
+            names = [m.name for m in items]
+            if len(names) != len(set(names)):
+                raise ValueError(f"metrics_api.{api} metric names must be unique")
+        return self
 
 
 class AlertThresholds(Strict):

@@ -18,6 +18,7 @@ from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config, parse_host_port
 from exporter.http_app import create_app
+from exporter.metrics_api.listener import https_listeners
 from exporter.runtime import Collector, Runtime
 from exporter.snapshot import Sample, Snapshot
 
@@ -70,6 +71,7 @@ def make_server(app, **kwargs) -> _Server:
 # return (server, socket) pairs; kept as a list so optional parts plug in without edits here.
 ListenerFactory = Callable[[Config, Snapshot, Runtime], list[tuple[uvicorn.Server, socket.socket]]]
 EXTRA_LISTENERS: list[ListenerFactory] = []
+EXTRA_LISTENERS.append(https_listeners)  # the Kubernetes metrics APIs (HTTPS)
 
 
 async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = None) -> None:

@@ -188,6 +188,53 @@ def exporter_process(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def prometheus_process(scrape_configs: list[dict], scrape_interval: str = "1s") -> Iterator[Server]:
+    """The Debian `prometheus` binary with these `scrape_configs` (full Prometheus syntax, so
+    targets can carry labels such as the pod/namespace ones kubernetes_sd adds). Yields once
+    `/-/ready` answers; `server.extra["url"]` is the base URL. Ports: `server.port`."""
+    import yaml
+
+    workdir = Path(tempfile.mkdtemp(prefix="exporter-prom-"))
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": scrape_interval, "scrape_timeout": scrape_interval},
+        "scrape_configs": scrape_configs,
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    log = open(workdir / "log", "w")
+    proc = subprocess.Popen(
+        ["prometheus", f"--config.file={workdir / 'prometheus.yml'}",
+         f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+         "--log.level=warn"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+    )  # fmt: skip
+    server = Server("prometheus", port, proc=proc, workdir=workdir)
+    server.extra["url"] = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200
+            ),
+            timeout=30,
+            what="prometheus /-/ready",
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"prometheus exited: {(workdir / 'log').read_text()[-2000:]}")
+        yield server
+    finally:
+        server.resume()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def scrape(url: str, timeout: float = 5.0, openmetrics: bool = False) -> str:
     headers = {"Accept": "application/openmetrics-text; version=1.0.0"} if openmetrics else {}
     resp = httpx.get(url, timeout=timeout, headers=headers)

@@ -1,0 +1,145 @@
+"""The HTTPS listener factory that `exporter.service.serve` runs next to the HTTP one.
+
+It resolves front-proxy authentication (config files, or the cluster's
+`kube-system/extension-apiserver-authentication` ConfigMap through
+`exporter.kube.read_front_proxy_auth`), the serving certificate (files, or a self-signed
+one generated at start), and returns a uvicorn server sharing the process's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from exporter.config import Config
+from exporter.runtime import Runtime
+from exporter.snapshot import Snapshot
+
+from .app import create_app
+from .auth import FrontProxyAuth
+from .tls import TLSInfoProtocol, certificate_fingerprint, self_signed_files, server_context
+
+log = logging.getLogger(__name__)
+
+
+class MetricsApiStartupError(OSError):
+    """The metrics API cannot start safely (bad TLS/auth files, unauthenticated production).
+
+    An OSError so that `exporter serve` reports it like a busy port: one line, exit 1.
+    """
+
+
+def resolve_auth(config: Config) -> FrontProxyAuth | None:
+    """Front-proxy auth from the cluster or the config; None means unauthenticated."""
+    auth = config.metrics_api.authentication
+    if auth.from_cluster:
+        return _auth_from_cluster(config)
+    if auth.requestheader_client_ca_file:
+        try:
+            ca = Path(auth.requestheader_client_ca_file).read_text()
+        except OSError as exc:
+            raise MetricsApiStartupError(
+                f"metrics_api.authentication.requestheader_client_ca_file "
+                f"{auth.requestheader_client_ca_file!r}: {exc.strerror}"
+            ) from None
+        if "BEGIN CERTIFICATE" not in ca:
+            raise MetricsApiStartupError(
+                f"metrics_api.authentication.requestheader_client_ca_file "
+                f"{auth.requestheader_client_ca_file!r} holds no PEM certificate"
+            )
+        return FrontProxyAuth(
+            client_ca_pem=ca,
+            allowed_names=tuple(auth.requestheader_allowed_names),
+            username_headers=tuple(auth.username_headers),
+            group_headers=tuple(auth.group_headers),
+        )
+    if config.environment == "production":
+        raise MetricsApiStartupError(
+            "refusing to serve the metrics API unauthenticated in production: set "
+            "metrics_api.authentication.requestheader_client_ca_file or from_cluster: true"
+        )
+    log.warning(
+        "!!! metrics API on https://%s accepts UNAUTHENTICATED requests: no front-proxy CA "
+        "is configured (metrics_api.authentication). Fine for local use only. !!!",
+        config.listen.https,
+    )
+    return None
+
+
+# kube-apiserver needs a moment at most; a hung API server must not hang start-up for long.
+CLUSTER_READ_TIMEOUT_S = 10.0
+
+
+def _auth_from_cluster(config: Config) -> FrontProxyAuth:
+    """Through exporter.kube, with the config's Kubernetes access (service account in a pod,
+    or `kubernetes.kubeconfig`): `read_front_proxy_auth(api, timeout)` returns (client CA PEM,
+    allowed names, username headers, group headers) from
+    kube-system/extension-apiserver-authentication."""
+    try:
+        from exporter.kube import core_v1, read_front_proxy_auth
+    except ImportError as exc:
+        raise MetricsApiStartupError(
+            f"metrics_api.authentication.from_cluster needs exporter.kube: {exc}"
+        ) from None
+    try:
+        ca, allowed, user_headers, group_headers = read_front_proxy_auth(
+            core_v1(config.kubernetes), timeout=CLUSTER_READ_TIMEOUT_S
+        )
+    except Exception as exc:
+        raise MetricsApiStartupError(
+            "cannot read kube-system/extension-apiserver-authentication: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if "BEGIN CERTIFICATE" not in ca:
+        raise MetricsApiStartupError(
+            "extension-apiserver-authentication: requestheader-client-ca-file holds no PEM"
+        )
+    return FrontProxyAuth(
+        client_ca_pem=ca,
+        allowed_names=tuple(allowed),
+        username_headers=tuple(user_headers) or ("X-Remote-User",),
+        group_headers=tuple(group_headers) or ("X-Remote-Group",),
+    )
+
+
+def serving_files(config: Config) -> tuple[str, str]:
+    tls = config.metrics_api.tls
+    if tls.cert_file and tls.key_file:
+        for f in (tls.cert_file, tls.key_file):
+            if not Path(f).is_file():
+                raise MetricsApiStartupError(f"metrics_api.tls: cannot read {f!r}")
+        return tls.cert_file, tls.key_file
+    cert, key = self_signed_files(config.namespace)
+    log.info(
+        "metrics API serving certificate: self-signed, SHA-256 %s", certificate_fingerprint(cert)
+    )
+    return cert, key
+
+
+def https_listeners(
+    config: Config, snapshot: Snapshot, runtime: Runtime
+) -> list[tuple[uvicorn.Server, socket.socket]]:
+    """EXTRA_LISTENERS factory: the metrics API on config.listen.https (none when disabled)."""
+    if not config.metrics_api.enabled:
+        return []
+    from exporter.service import bind, make_server  # late: service imports this module
+
+    # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    auth = resolve_auth(config)
+    cert, key = serving_files(config)
+    try:
+        context = server_context(cert, key, auth.client_ca_pem if auth else None)
+    except Exception as exc:  # ssl.SSLError, ValueError: a bad PEM
+        raise MetricsApiStartupError(f"metrics API TLS setup failed: {exc}") from None
+    app = create_app(config, snapshot, runtime.ready.is_set, auth)
+    server = make_server(
+        app,
+        http=TLSInfoProtocol,
+        ssl_context_factory=lambda _config, _default: context,
+        timeout_keep_alive=30,  # kube-apiserver keeps its proxy connections open
+    )
+    return [(server, bind(config.listen.https))]
