@@ -55,9 +55,11 @@ alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promt
 	promtool test rules alerts/tests/*.yml
 	amtool check-config alerts/alertmanager.yml
 
-bench: deps venv
+bench: deps venv ## every benchmark, each printing its figures next to the peers it compares with
 	$(PY) bench/scrape.py
 	$(PY) bench/middleware.py
+	$(PY) bench/queues.py
+	$(PY) bench/metrics_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
