@@ -189,16 +189,32 @@ def exporter_process(
 
 
 @contextlib.contextmanager
-def prometheus_process(scrape_configs: list[dict], scrape_interval: str = "1s") -> Iterator[Server]:
+def prometheus_process(
+    scrape_configs: list[dict],
+    scrape_interval: str = "1s",
+    rule_files: tuple[str | os.PathLike[str], ...] | list[str | os.PathLike[str]] = (),
+    evaluation_interval: str | None = None,
+) -> Iterator[Server]:
     """The Debian `prometheus` binary with these `scrape_configs` (full Prometheus syntax, so
-    targets can carry labels such as the pod/namespace ones kubernetes_sd adds). Yields once
-    `/-/ready` answers; `server.extra["url"]` is the base URL. Ports: `server.port`."""
+    targets can carry labels such as the pod/namespace ones kubernetes_sd adds) on a free
+    loopback port. Rule files are copied into the temp dir so the test's files stay untouched.
+    Yields once `/-/ready` answers; `server.extra["url"]` is the base URL."""
     import yaml
 
     workdir = Path(tempfile.mkdtemp(prefix="exporter-prom-"))
     port = free_port()
+    rules = []
+    for i, path in enumerate(rule_files):
+        dest = workdir / f"rules-{i}-{Path(path).name}"
+        shutil.copyfile(path, dest)
+        rules.append(str(dest))
     config = {
-        "global": {"scrape_interval": scrape_interval, "scrape_timeout": scrape_interval},
+        "global": {
+            "scrape_interval": scrape_interval,
+            "scrape_timeout": scrape_interval,
+            "evaluation_interval": evaluation_interval or scrape_interval,
+        },
+        "rule_files": rules,
         "scrape_configs": scrape_configs,
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -211,11 +227,12 @@ def prometheus_process(scrape_configs: list[dict], scrape_interval: str = "1s") 
     )  # fmt: skip
     server = Server("prometheus", port, proc=proc, workdir=workdir)
     server.extra["url"] = f"http://127.0.0.1:{port}"
+    server.extra["log"] = workdir / "log"
     try:
         wait_for(
             lambda: (
                 proc.poll() is not None
-                or httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200
+                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
             ),
             timeout=30,
             what="prometheus /-/ready",
@@ -260,68 +277,18 @@ def prometheus_server(
     scrape_interval: str = "1s",
     evaluation_interval: str | None = None,
 ) -> Iterator[Server]:
-    """The Debian `prometheus` binary scraping `scrape_targets` on a free loopback port.
-
-    `scrape_targets` maps job name -> ["host:port", ...] (a plain list becomes job
-    `targets`). Rule files are copied into the temp dir so the test's files stay untouched.
-    `server.extra["url"]` is the base URL; yields once `/-/ready` answers 200.
-    """
-    import yaml
-
+    """`prometheus_process` with static targets: `scrape_targets` maps job name ->
+    ["host:port", ...] (a plain list becomes job `targets`)."""
     if isinstance(scrape_targets, list):
         scrape_targets = {"targets": scrape_targets}
-    workdir = Path(tempfile.mkdtemp(prefix="exporter-prom-"))
-    port = free_port()
-    rules = []
-    for i, path in enumerate(rule_files):
-        dest = workdir / f"rules-{i}-{Path(path).name}"
-        shutil.copyfile(path, dest)
-        rules.append(str(dest))
-    config = {
-        "global": {
-            "scrape_interval": scrape_interval,
-            "scrape_timeout": scrape_interval,
-            "evaluation_interval": evaluation_interval or scrape_interval,
-        },
-        "rule_files": rules,
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": list(targets)}]}
-            for job, targets in scrape_targets.items()
-        ],
-    }
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    log = open(workdir / "log", "w")
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={workdir / 'prometheus.yml'}",
-         f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--web.enable-lifecycle", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-    )  # fmt: skip
-    server = Server("prometheus", port, proc=proc, workdir=workdir)
-    server.extra["url"] = f"http://127.0.0.1:{port}"
-    server.extra["log"] = workdir / "log"
-    try:
-        wait_for(
-            lambda: (
-                proc.poll() is not None
-                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
-            ),
-            timeout=30,
-            what="prometheus /-/ready",
-        )
-        if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited: {(workdir / 'log').read_text()[-2000:]}")
+    scrape_configs = [
+        {"job_name": job, "static_configs": [{"targets": list(targets)}]}
+        for job, targets in scrape_targets.items()
+    ]
+    with prometheus_process(
+        scrape_configs, scrape_interval, rule_files, evaluation_interval
+    ) as server:
         yield server
-    finally:
-        server.resume()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def prometheus_query(base_url: str, expr: str, timeout: float = 10.0) -> list[dict]:
