@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.instrument_apps import scrape_text, total
-from tests.servers import REPO, children_of, free_port, wait_for
+from tests.servers import REPO, children_of, free_port, stop_process, wait_for
 
 
 @pytest.fixture
@@ -36,12 +36,7 @@ def two_workers(tmp_path: Path):
         yield {"url": url, "dir": mp_dir, "proc": proc}
     finally:
         kids = children_of(proc.pid)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         for pid in kids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -32,6 +32,7 @@ from tests.servers import (
     free_port,
     prometheus_query,
     prometheus_server,
+    stop_process,
     wait_for,
 )
 from tests.test_dashboards import metric_names
@@ -109,12 +110,7 @@ def demo_app() -> Iterator[str]:
     finally:
         for proc in (traffic, app):
             if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc)
 
 
 def substitute(expr: str, variables: dict[str, list[str]]) -> str:
