@@ -1,0 +1,135 @@
+"""Redis: the config's Redis targets (up, clients, memory, evictions, persistence)."""
+
+from __future__ import annotations
+
+from grafanalib.core import Dashboard
+
+from exporter import catalog
+from exporter.config import Config
+from exporter.generators.dashboards.kit import (
+    COUNT,
+    PER_S,
+    RATE_INTERVAL,
+    STATE,
+    TARGET,
+    UNIT,
+    PanelSpec,
+    Query,
+    custom_var,
+    dashboard,
+)
+from exporter.generators.promql import agg, by, dedup, sel
+
+
+def build(config: Config) -> Dashboard:
+    t = config.alerting.thresholds
+    targets = [r.name for r in config.redis]
+    panels = [
+        PanelSpec(
+            "Up",
+            "Whether any exporter replica reaches the target.",
+            STATE,
+            [Query(agg("max", catalog.REDIS_UP, ("target",), target=TARGET), "{{target}}")],
+            kind="stat",
+            up_down=True,
+            width=6,
+        ),
+        PanelSpec(
+            "Last save / AOF write OK",
+            "1 if the last RDB save and the last AOF write succeeded.",
+            STATE,
+            [
+                Query(
+                    agg("min", catalog.REDIS_RDB_LAST_SAVE_OK, ("target",), target=TARGET),
+                    "{{target}} rdb",
+                ),
+                Query(
+                    agg("min", catalog.REDIS_AOF_LAST_WRITE_OK, ("target",), target=TARGET),
+                    "{{target}} aof",
+                ),
+            ],
+            kind="stat",
+            up_down=True,
+            width=6,
+        ),
+        PanelSpec(
+            "Probe duration",
+            "Time the last probe took. The red line is the collection timeout: a probe that "
+            "reaches it fails.",
+            UNIT["seconds"],
+            [Query(dedup(catalog.REDIS_PROBE_DURATION, target=TARGET), "{{target}} {{instance}}")],
+            limit=config.collection.timeout_seconds,
+        ),
+        PanelSpec(
+            "Clients",
+            "Connected clients, and clients blocked on BLPOP/XREAD and friends.",
+            COUNT,
+            [
+                Query(
+                    dedup(catalog.REDIS_CONNECTED_CLIENTS, target=TARGET), "{{target}} connected"
+                ),
+                Query(dedup(catalog.REDIS_BLOCKED_CLIENTS, target=TARGET), "{{target}} blocked"),
+            ],
+        ),
+        PanelSpec(
+            "Memory",
+            "Memory used and the maxmemory limit (0 means no limit).",
+            UNIT["bytes"],
+            [
+                Query(dedup(catalog.REDIS_MEMORY_USED, target=TARGET), "{{target}} used"),
+                Query(dedup(catalog.REDIS_MEMORY_MAX, target=TARGET), "{{target}} max"),
+            ],
+        ),
+        PanelSpec(
+            "Memory used ratio",
+            "Memory used over maxmemory, for targets with a limit. The red line is the "
+            "RedisMemoryHigh threshold.",
+            UNIT["ratio"],
+            [
+                Query(
+                    f"{dedup(catalog.REDIS_MEMORY_USED, target=TARGET)}\n/ on (target)\n"
+                    f"({dedup(catalog.REDIS_MEMORY_MAX, target=TARGET)} > 0)",
+                    "{{target}}",
+                )
+            ],
+            limit=t.redis_memory_ratio,
+            max_value=1,
+        ),
+        PanelSpec(
+            "Evicted keys per second",
+            "Keys evicted to stay under maxmemory (queues lose jobs this way).",
+            PER_S,
+            [
+                Query(
+                    f"max {by(catalog.REDIS_EVICTED_KEYS, 'target')} "
+                    f"(rate({sel(catalog.REDIS_EVICTED_KEYS, target=TARGET)}[{RATE_INTERVAL}]))",
+                    "{{target}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Rejected connections per second",
+            "Connections refused because maxclients was reached.",
+            PER_S,
+            [
+                Query(
+                    f"max {by(catalog.REDIS_REJECTED_CONNECTIONS, 'target')} "
+                    f"(rate({sel(catalog.REDIS_REJECTED_CONNECTIONS, target=TARGET)}[{RATE_INTERVAL}]))",
+                    "{{target}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Writes since last save",
+            "Writes not yet in an RDB snapshot: what a crash would lose without AOF.",
+            COUNT,
+            [Query(dedup(catalog.REDIS_RDB_CHANGES_SINCE_SAVE, target=TARGET), "{{target}}")],
+        ),
+    ]
+    return dashboard(
+        "exporter-redis",
+        "Redis",
+        "Redis targets from the exporter config.",
+        panels,
+        [custom_var("target", "Target", targets)],
+    )

@@ -1,0 +1,135 @@
+"""SSE streaming: how many streams, time to first event, lifetime, client disconnects."""
+
+from __future__ import annotations
+
+from grafanalib.core import Dashboard
+
+from exporter import catalog
+from exporter.config import Config
+from exporter.generators.dashboards.kit import (
+    CLASS,
+    COUNT,
+    PER_S,
+    RATE_INTERVAL,
+    UNIT,
+    PanelSpec,
+    Query,
+    class_var,
+    dashboard,
+)
+from exporter.generators.promql import agg, quantile, sum_rate
+
+
+def build(config: Config) -> Dashboard:
+    t = config.alerting.thresholds
+    cr = ("component_class", "route")
+    panels = [
+        PanelSpec(
+            "Active streams",
+            "SSE streams open right now, per class and route.",
+            COUNT,
+            [
+                Query(
+                    agg("sum", catalog.SSE_STREAMS_ACTIVE, cr, component_class=CLASS),
+                    "{{component_class}} {{route}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Events per second",
+            "Server-Sent Events sent per second (events, not body chunks).",
+            PER_S,
+            [
+                Query(
+                    sum_rate(catalog.SSE_EVENTS, cr, RATE_INTERVAL, component_class=CLASS),
+                    "{{component_class}} {{route}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Events per stream",
+            "Events sent per finished stream: median and 95th percentile.",
+            COUNT,
+            [
+                Query(
+                    quantile(
+                        0.5, catalog.SSE_STREAM_EVENTS, cr, RATE_INTERVAL, component_class=CLASS
+                    ),
+                    "p50 {{route}}",
+                ),
+                Query(
+                    quantile(
+                        0.95, catalog.SSE_STREAM_EVENTS, cr, RATE_INTERVAL, component_class=CLASS
+                    ),
+                    "p95 {{route}}",
+                ),
+            ],
+        ),
+        PanelSpec(
+            "Time to first event",
+            "From request start to the first event's bytes (what a user waits for the first "
+            "token). The red line is the latency objective, applied to p95.",
+            UNIT["seconds"],
+            [
+                Query(
+                    quantile(q, catalog.SSE_FIRST_EVENT, cr, RATE_INTERVAL, component_class=CLASS),
+                    f"p{int(q * 100)} {{{{route}}}}",
+                )
+                for q in (0.5, 0.95, 0.99)
+            ],
+            limit=t.latency_p95_seconds,
+        ),
+        PanelSpec(
+            "Stream duration",
+            "Lifetime of finished streams: median and 95th percentile.",
+            UNIT["seconds"],
+            [
+                Query(
+                    quantile(
+                        0.5, catalog.SSE_STREAM_DURATION, cr, RATE_INTERVAL, component_class=CLASS
+                    ),
+                    "p50 {{route}}",
+                ),
+                Query(
+                    quantile(
+                        0.95, catalog.SSE_STREAM_DURATION, cr, RATE_INTERVAL, component_class=CLASS
+                    ),
+                    "p95 {{route}}",
+                ),
+            ],
+        ),
+        PanelSpec(
+            "Client disconnects per second",
+            "Streams whose client left before the stream ended.",
+            PER_S,
+            [
+                Query(
+                    sum_rate(
+                        catalog.SSE_CLIENT_DISCONNECTS, cr, RATE_INTERVAL, component_class=CLASS
+                    ),
+                    "{{component_class}} {{route}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Disconnect ratio",
+            "Share of finished streams that ended by the client leaving early.",
+            UNIT["ratio"],
+            [
+                Query(
+                    f"{sum_rate(catalog.SSE_CLIENT_DISCONNECTS, cr, RATE_INTERVAL, component_class=CLASS)}\n/\n"
+                    f"{sum_rate(catalog.SSE_STREAM_DURATION, cr, RATE_INTERVAL, '_count', component_class=CLASS)}",
+                    "{{component_class}} {{route}}",
+                )
+            ],
+            max_value=1,
+        ),
+    ]
+    return dashboard(
+        "exporter-sse-streaming",
+        "SSE streaming",
+        "Server-Sent-Events streams: how many, how fast the first event comes, how long they "
+        "last and how often clients leave.",
+        panels,
+        [class_var(config)],
+    )
