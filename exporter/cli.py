@@ -17,7 +17,7 @@ EXIT_CONFIG = 2
 GENERATORS = {
     "dashboards": ("exporter.generators.dashboards", "dashboards"),
     "alerts": ("exporter.generators.alerts", "alerts"),
-    "manifests": ("exporter.generators.manifests", "k8s"),
+    "manifests": ("exporter.generators.k8s", "k8s"),
 }
 
 

@@ -259,11 +259,11 @@ def test_every_alert_has_a_runbook_section():
 
 def test_lint_alert_metrics_come_from_the_catalog(groups):
     from exporter.catalog import CATALOG, MetricSpec
-    from exporter.generators import external_metrics
+    from exporter.generators import peer_metrics
     from tests.test_dashboards import metric_names
 
     known = set(CATALOG) | {
-        v.name for v in vars(external_metrics).values() if isinstance(v, MetricSpec)
+        v.name for v in vars(peer_metrics).values() if isinstance(v, MetricSpec)
     }
     known |= {f"{n}{s}" for n in list(known) for s in ("_bucket", "_sum", "_count")}
     known |= {r["record"] for g in groups for r in g["rules"] if "record" in r}

@@ -149,10 +149,10 @@ def test_lint_rates_use_rate_interval(models):
 
 def test_lint_metric_names_come_from_the_catalog(models):
     from exporter.catalog import CATALOG, MetricSpec
-    from exporter.generators import external_metrics
+    from exporter.generators import peer_metrics
 
     known = set(CATALOG) | {
-        v.name for v in vars(external_metrics).values() if isinstance(v, MetricSpec)
+        v.name for v in vars(peer_metrics).values() if isinstance(v, MetricSpec)
     }
     known |= {f"{n}{s}" for n in list(known) for s in ("_bucket", "_sum", "_count")}
     for model in models.values():

@@ -6,7 +6,7 @@ import pytest
 
 from exporter.collectors.hpa import HpaCollector
 from exporter.config import Config, load_config
-from exporter.generators import manifests
+from exporter.generators.k8s.autoscalers import horizontal_pod_autoscaler
 from exporter.runtime import Runtime
 from exporter.service import build_collectors
 from exporter.snapshot import Snapshot
@@ -42,7 +42,7 @@ def config_for(fake: FakeKube, **env: str) -> Config:
 
 
 def hpa_of(config: Config, cls: str) -> dict:
-    return manifests.horizontal_pod_autoscaler(config, config.component_class(cls))
+    return horizontal_pod_autoscaler(config, config.component_class(cls))
 
 
 def values(snapshot: Snapshot, cls: str, hpa: str) -> dict[str, float | None]:

@@ -9,7 +9,7 @@ from kubernetes import client
 
 from exporter import kube
 from exporter.config import KubernetesAccess, load_config
-from exporter.generators import manifests
+from exporter.generators.k8s.autoscalers import horizontal_pod_autoscaler
 from tests.fake_kube import FakeKube, auth_configmap_data, hpa_status, self_signed
 
 NS, NAME = kube.AUTH_CONFIGMAP
@@ -124,7 +124,7 @@ def test_enabled(monkeypatch, tmp_path):
 def test_fake_serves_hpas_the_official_client_can_read(fake):
     """The fake's shapes deserialize into the client's typed models, list, get and 404."""
     config = load_config(None, environ={})
-    hpa = manifests.horizontal_pod_autoscaler(config, config.component_classes[0])
+    hpa = horizontal_pod_autoscaler(config, config.component_classes[0])
     fake.set_hpa(hpa, hpa_status(current=3, desired=5))
     api = kube.api_client(KubernetesAccess(kubeconfig=fake.kubeconfig()))
     autoscaling = client.AutoscalingV2Api(api)

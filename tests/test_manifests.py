@@ -6,7 +6,6 @@ import base64
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import jsonschema
@@ -15,7 +14,10 @@ import pytest
 import yaml
 
 from exporter.config import Config, ConfigError, load_config
-from exporter.generators import hpas, manifests, pod_config
+from exporter.generators import alerts, k8s
+from exporter.generators.k8s import monitoring, names, network, pod_config, workloads
+from exporter.generators.k8s.autoscalers import horizontal_pod_autoscaler
+from exporter.metrics_api.quantity import format_exact_quantity
 from tests.crd_schemas import SCHEMAS
 from tests.fake_kube import self_signed
 
@@ -102,7 +104,7 @@ def test_validation_catches_mistakes(objects):
 
 
 def test_committed_k8s_matches_the_generator(tmp_path):
-    written = manifests.generate(load_config(None, environ={}), tmp_path)
+    written = k8s.generate(load_config(None, environ={}), tmp_path)
     assert sorted(Path(p).name for p in written) == sorted(p.name for p in K8S.glob("*.yaml"))
     for path in written:
         committed = (K8S / Path(path).name).read_text()
@@ -214,7 +216,7 @@ component_classes:
     workload: {name: ui}
 """
     )
-    docs = manifests.documents(config)
+    docs = k8s.documents(config)
     (engine,) = docs["hpa-engine.yaml"]
     spec = engine["spec"]
     assert spec["scaleTargetRef"]["kind"] == "StatefulSet"
@@ -251,9 +253,7 @@ def test_partial_behavior_keeps_the_other_defaults():
         "component_classes: [{name: a, workload: {name: a}, "
         "behavior: {scale_down: {stabilization_window_seconds: 600}}}]"
     )
-    behavior = manifests.horizontal_pod_autoscaler(config, config.component_classes[0])["spec"][
-        "behavior"
-    ]
+    behavior = horizontal_pod_autoscaler(config, config.component_classes[0])["spec"]["behavior"]
     assert behavior["scaleDown"] == {
         **DEFAULT_BEHAVIOR["scaleDown"],
         "stabilizationWindowSeconds": 600,
@@ -265,7 +265,7 @@ def test_partial_behavior_keeps_the_other_defaults():
     ("value", "text"), [(10, "10"), (2.0, "2"), (0.5, "500m"), (1.25, "1250m"), (0.0005, "0.0005")]
 )
 def test_quantity(value, text):
-    assert hpas.quantity(value) == text
+    assert format_exact_quantity(value) == text
 
 
 # --- the exporter's own objects --------------------------------------------------------------
@@ -289,10 +289,10 @@ def test_deployment_is_locked_down(objects):
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
-    assert volumes[mounts[manifests.TLS_DIR]]["secret"]["secretName"] == "exporter-serving-cert"
-    cm_name = volumes[mounts[manifests.CONFIG_DIR]]["configMap"]["name"]
+    assert volumes[mounts[names.TLS_DIR]]["secret"]["secretName"] == "exporter-serving-cert"
+    cm_name = volumes[mounts[names.CONFIG_DIR]]["configMap"]["name"]
     assert ("ConfigMap", cm_name) in objects
-    assert c["args"][-1] == f"{manifests.CONFIG_DIR}/{manifests.CONFIG_KEY}"
+    assert c["args"][-1] == f"{names.CONFIG_DIR}/{names.CONFIG_KEY}"
 
 
 def test_names_agree_across_objects(objects):
@@ -375,7 +375,7 @@ def test_network_policy(objects):
 
 def test_network_policy_api_server_cidrs():
     config = config_from("deployment: {api_server_cidrs: ['10.0.0.0/24']}")
-    spec = manifests.network_policy(config)["spec"]
+    spec = network.network_policy(config)["spec"]
     assert spec["ingress"][1]["from"] == [{"ipBlock": {"cidr": "10.0.0.0/24"}}]
     with pytest.raises(ValueError, match="not a CIDR"):
         config_from("deployment: {api_server_cidrs: ['10.0.0.300/24']}")
@@ -403,7 +403,7 @@ def test_gpu_daemon_set(objects):
 
 
 def test_no_gpu_agent_when_gpu_off():
-    docs = manifests.documents(config_from("gpu: 'off'"))
+    docs = k8s.documents(config_from("gpu: 'off'"))
     assert "daemonset-gpu.yaml" not in docs
     assert [s["metadata"]["name"] for s in docs["service.yaml"]] == ["exporter"]
     assert len(docs["configmap.yaml"]) == 1
@@ -415,19 +415,19 @@ def test_config_map_holds_a_loadable_cluster_config(objects):
     cluster = Config.model_validate(yaml.safe_load(text))
     assert cluster.component_classes == source.component_classes
     assert cluster.redis == source.redis
-    assert cluster.metrics_api.tls.cert_file == f"{manifests.TLS_DIR}/tls.crt"
+    assert cluster.metrics_api.tls.cert_file == f"{names.TLS_DIR}/tls.crt"
     assert cluster.metrics_api.authentication.from_cluster is True
     assert "deployment" not in yaml.safe_load(text)
     # A config change changes the pod template, so the pods roll.
     checksum = objects[("Deployment", "exporter")]["spec"]["template"]["metadata"]["annotations"]
-    assert checksum["checksum/config"] == manifests._checksum(
+    assert checksum["checksum/config"] == workloads._checksum(
         objects[("ConfigMap", "exporter-config")]
     )
 
 
 def test_renamed_deployment_renames_everything():
     config = config_from("namespace: shop\ndeployment: {name: obs, serving_cert_secret: obs-tls}")
-    objs = by_kind(manifests.documents(config))
+    objs = by_kind(k8s.documents(config))
     assert ("Deployment", "obs") in objs and ("ServiceAccount", "obs") in objs
     assert (
         objs[("APIService", "v1beta1.external.metrics.k8s.io")]["spec"]["service"]["name"] == "obs"
@@ -446,7 +446,7 @@ def test_ca_bundle_from_file(tmp_path):
     ca = tmp_path / "ca.crt"
     ca.write_bytes(pem)
     config = config_from(f"deployment: {{ca_bundle_file: {ca}}}")
-    docs = manifests.documents(config)
+    docs = k8s.documents(config)
     assert "certificate.yaml" not in docs
     for api in docs["apiservice.yaml"]:
         assert base64.b64decode(api["spec"]["caBundle"]) == pem
@@ -470,25 +470,25 @@ def test_bad_deployment_settings_are_clear_errors(tmp_path):
 
 def test_inline_secrets_never_reach_the_config_map(tmp_path):
     config = config_from("postgres: [{name: main, dsn: 'postgresql://u:hunter2@db:5432/app'}]")
-    with pytest.raises(manifests.ManifestError, match=r"postgres\[0\]") as err:
-        manifests.documents(config)
+    with pytest.raises(k8s.ManifestError, match=r"postgres\[0\]") as err:
+        k8s.documents(config)
     assert "hunter2" not in str(err.value)
     env_config = Config.model_validate(
         yaml.safe_load("redis: [{name: main, url: 'redis://r:6379', password_env: RPW}]"),
         context={"environ": {"RPW": "x"}},
     )
-    with pytest.raises(manifests.ManifestError, match=r"redis\[0\]\.password_env"):
-        manifests.documents(env_config)
+    with pytest.raises(k8s.ManifestError, match=r"redis\[0\]\.password_env"):
+        k8s.documents(env_config)
     secret = tmp_path / "pg" / "password"
     secret.parent.mkdir()
     secret.write_text("hunter2")
     text = f"postgres: [{{name: main, dsn: 'postgresql://u@db/app', password_file: {secret}}}]"
-    with pytest.raises(manifests.ManifestError, match="under no deployment.secrets"):
-        manifests.documents(config_from(text))
+    with pytest.raises(k8s.ManifestError, match="under no deployment.secrets"):
+        k8s.documents(config_from(text))
     ok = config_from(
         text + f"\ndeployment: {{secrets: [{{secret: pg-auth, mount_path: {secret.parent}}}]}}"
     )
-    rendered = manifests.render(ok)
+    rendered = k8s.render(ok)
     assert "hunter2" not in "".join(rendered.values())
     dep = yaml.safe_load(rendered["deployment.yaml"].split("---\n")[-1])
     pod = dep["spec"]["template"]["spec"]
@@ -497,31 +497,27 @@ def test_inline_secrets_never_reach_the_config_map(tmp_path):
 
 
 def test_stale_generated_files_are_removed(tmp_path):
-    manifests.generate(load_config(None, environ={}), tmp_path)
+    k8s.generate(load_config(None, environ={}), tmp_path)
     (tmp_path / "mine.yaml").write_text("kind: Mine\n")
     fewer = config_from("component_classes: [{name: cpu, workload: {name: component-cpu}}]")
-    manifests.generate(fewer, tmp_path)
+    k8s.generate(fewer, tmp_path)
     assert not (tmp_path / "hpa-memory.yaml").exists()
     assert (tmp_path / "hpa-cpu.yaml").exists()
     assert (tmp_path / "mine.yaml").read_text() == "kind: Mine\n"
 
 
-def test_prometheus_rule_embeds_the_alert_groups(monkeypatch):
-    group = {"name": "exporter.queues", "rules": [{"alert": "QueueStuck", "expr": "queue_depth > 0", "for": "10m"}]}  # fmt: skip
-    fake_alerts = types.ModuleType("exporter.generators.alerts")
-    fake_alerts.rule_groups = lambda config: [group]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "exporter.generators.alerts", fake_alerts)
-    rule = manifests.prometheus_rule(load_config(None, environ={}))
-    assert rule["spec"]["groups"] == [group]
+def test_prometheus_rule_embeds_the_alert_groups():
+    config = load_config(None, environ={})
+    rule = monitoring.prometheus_rule(config)
+    groups = rule["spec"]["groups"]
+    assert groups == alerts.rule_groups(config)
+    assert {g["name"] for g in groups} >= {"exporter.recording", "exporter.http"}
     validate(rule)
-    del fake_alerts.rule_groups
-    with pytest.raises(manifests.ManifestError, match="rule_groups"):
-        manifests.prometheus_rule(load_config(None, environ={}))
 
 
 def test_operator_labels_reach_service_monitor_and_rule():
     config = config_from("deployment: {prometheus_operator_labels: {release: kube-prometheus}}")
-    for obj in (manifests.service_monitor(config), manifests.prometheus_rule(config)):
+    for obj in (monitoring.service_monitor(config), monitoring.prometheus_rule(config)):
         assert obj["metadata"]["labels"]["release"] == "kube-prometheus"
 
 

@@ -8,20 +8,9 @@ per 60 s after a 300 s stabilisation window).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from exporter.config import ComponentClass, Config, ScalingRules
-from exporter.generators.k8s_common import Manifest, hpa_name, meta
-
-
-def quantity(value: float) -> str:
-    """A Kubernetes Quantity string: 10 -> "10", 0.5 -> "500m", 0.0005 -> "0.0005"."""
-    if value == int(value):
-        return str(int(value))
-    milli = Decimal(repr(value)) * 1000
-    if milli == milli.to_integral_value():
-        return f"{int(milli)}m"
-    return format(Decimal(repr(value)), "f")
+from exporter.generators.k8s.names import Manifest, hpa_name, meta
+from exporter.metrics_api.quantity import format_exact_quantity
 
 
 def _scaling_rules(rules: ScalingRules) -> Manifest:
@@ -49,16 +38,16 @@ def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
             "type": "External",
             "external": {
                 "metric": {
-                    "name": s.metric,
+                    "name": scale.metric,
                     "selector": {"matchLabels": {"component_class": cls.name}},
                 },
                 "target": {
                     "type": "AverageValue",
-                    "averageValue": quantity(s.target_average_value),
+                    "averageValue": format_exact_quantity(scale.target_average_value),
                 },
             },
         }
-        for s in cls.scale_on
+        for scale in cls.scale_on
     ]
     for resource, target in (("cpu", cls.cpu_utilization), ("memory", cls.memory_utilization)):
         if target is not None:
@@ -71,8 +60,8 @@ def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
                     },
                 }
             )
-    m = meta(config, hpa_name(cls), "autoscaling")
-    m["labels"]["component_class"] = cls.name
+    metadata = meta(config, hpa_name(cls), "autoscaling")
+    metadata["labels"]["component_class"] = cls.name
     spec: Manifest = {
         "scaleTargetRef": {
             "apiVersion": "apps/v1",
@@ -91,6 +80,6 @@ def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": m,
+        "metadata": metadata,
         "spec": spec,
     }

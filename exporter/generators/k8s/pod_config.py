@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from exporter.config import Config
-from exporter.generators.k8s_common import TLS_DIR, ManifestError
+from exporter.generators.k8s.names import TLS_DIR, ManifestError
 
 
 def _check_cluster_secrets(config: Config) -> None:
