@@ -52,6 +52,13 @@ def rate(spec: MetricSpec, window: str, suffix: str = "", func: str = "rate", **
     return f"{func}({sel(spec, suffix, **matchers)}[{window}])"
 
 
+def max_rate(
+    spec: MetricSpec, group: tuple[str, ...], window: str, func: str = "rate", **matchers: str
+) -> str:
+    """`max by (group) (rate(...))`: a counter's rate (or increase, deriv) over replicas."""
+    return f"max {by(spec, *group)} ({rate(spec, window, func=func, **matchers)})"
+
+
 def sum_rate(
     spec: MetricSpec, group: tuple[str, ...], window: str, suffix: str = "", **matchers: str
 ) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from exporter import catalog
 from exporter.config import Config
 from exporter.generators.alerts.rule import Alert, num
-from exporter.generators.promql import agg, by, pg_connection_ratio, sel
+from exporter.generators.promql import agg, max_rate, pg_connection_ratio
 
 
 def dependency_alerts(config: Config) -> list[Alert]:
@@ -31,8 +31,7 @@ def dependency_alerts(config: Config) -> list[Alert]:
         ),
         Alert(
             "PostgresDeadlocks",
-            f"max {by(catalog.PG_DEADLOCKS, *catalog.PG_DEADLOCKS.labels)} "
-            f"(increase({sel(catalog.PG_DEADLOCKS)}[10m])) > 0",
+            f"{max_rate(catalog.PG_DEADLOCKS, catalog.PG_DEADLOCKS.labels, '10m', 'increase')} > 0",
             "warning",
             "PostgreSQL is detecting deadlocks.",
             "Database {{ $labels.datname }} on PostgreSQL target {{ $labels.target }} had "
@@ -61,8 +60,7 @@ def dependency_alerts(config: Config) -> list[Alert]:
         ),
         Alert(
             "RedisRejectedConnections",
-            f"max {by(catalog.REDIS_REJECTED_CONNECTIONS, 'target')} "
-            f"(increase({sel(catalog.REDIS_REJECTED_CONNECTIONS)}[10m])) > 0",
+            f"{max_rate(catalog.REDIS_REJECTED_CONNECTIONS, ('target',), '10m', 'increase')} > 0",
             "warning",
             "Redis is rejecting client connections.",
             "Redis target {{ $labels.target }} rejected {{ $value | humanize }} connections "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from exporter.config import Config
 from exporter.generators import peer_metrics
 from exporter.generators.alerts.rule import Alert, num
-from exporter.generators.promql import agg, by, sel, sum_rate
+from exporter.generators.promql import agg, max_rate, sum_rate
 
 
 def kubernetes_alerts(config: Config) -> list[Alert]:
@@ -28,8 +28,7 @@ def kubernetes_alerts(config: Config) -> list[Alert]:
         ),
         Alert(
             "PodRestartingFrequently",
-            f"max {by(peer_metrics.KUBE_POD_CONTAINER_RESTARTS, *ctr)} "
-            f"(increase({sel(peer_metrics.KUBE_POD_CONTAINER_RESTARTS, namespace=ns)}[1h])) "
+            f"{max_rate(peer_metrics.KUBE_POD_CONTAINER_RESTARTS, ctr, '1h', 'increase', namespace=ns)} "
             f"> {t.pod_restarts_per_hour}",
             "warning",
             "A container keeps restarting.",

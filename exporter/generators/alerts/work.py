@@ -5,7 +5,7 @@ from __future__ import annotations
 from exporter import catalog
 from exporter.config import Config
 from exporter.generators.alerts.rule import Alert, num
-from exporter.generators.promql import agg, by, dedup, sel
+from exporter.generators.promql import agg, dedup, max_rate
 
 
 def work_alerts(config: Config) -> list[Alert]:
@@ -16,7 +16,7 @@ def work_alerts(config: Config) -> list[Alert]:
         Alert(
             "QueueBacklogGrowing",
             f"{dedup(catalog.QUEUE_DEPTH)} > {num(t.queue_backlog_depth)}\nand\n"
-            f"max {by(catalog.QUEUE_DEPTH, *queue)} (deriv({sel(catalog.QUEUE_DEPTH)}[15m])) > 0",
+            f"{max_rate(catalog.QUEUE_DEPTH, queue, '15m', 'deriv')} > 0",
             "warning",
             "A work queue keeps growing.",
             "Queue {{ $labels.queue }} of component class {{ $labels.component_class }} holds "

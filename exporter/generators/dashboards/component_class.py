@@ -6,21 +6,8 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards.kit import (
-    CLASS,
-    COUNT,
-    PER_S,
-    RATE_INTERVAL,
-    REQ_PER_S,
-    UNIT,
-    PanelSpec,
-    Query,
-    class_var,
-    dashboard,
-    dedup_sum,
-    error_ratio,
-    latency_quantile,
-)
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import agg, dedup, mean, quantile, sum_rate
 
 
@@ -31,14 +18,14 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Requests per second by route and status",
             "Requests handled per second, by route template, method and status code.",
-            REQ_PER_S,
+            kit.REQ_PER_S,
             [
                 Query(
                     sum_rate(
                         catalog.HTTP_REQUESTS,
                         (*cr, "method", "status"),
-                        RATE_INTERVAL,
-                        component_class=CLASS,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "{{method}} {{route}} {{status}}",
                 )
@@ -48,17 +35,17 @@ def build(config: Config) -> Dashboard:
             "Error ratio by route (5xx)",
             "Share of each route's requests answered with a 5xx. The red line is the "
             "HighErrorRate threshold.",
-            UNIT["ratio"],
-            [Query(error_ratio(cr), "{{route}}")],
+            kit.UNIT["ratio"],
+            [Query(kit.error_ratio(cr), "{{route}}")],
             limit=t.error_rate_ratio,
         ),
         PanelSpec(
             "Latency p50 / p95 / p99 (non-streaming)",
             "Request latency quantiles over the class's non-streaming routes. The red line is "
             "the p95 objective (HighLatencyP95).",
-            UNIT["seconds"],
+            kit.UNIT["seconds"],
             [
-                Query(latency_quantile(q, ("component_class",)), f"p{int(q * 100)}")
+                Query(kit.latency_quantile(q, ("component_class",)), f"p{int(q * 100)}")
                 for q in (0.5, 0.95, 0.99)
             ],
             limit=t.latency_p95_seconds,
@@ -66,15 +53,15 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Latency p95 by route",
             "95th percentile duration per route; for SSE routes this is the stream's lifetime.",
-            UNIT["seconds"],
+            kit.UNIT["seconds"],
             [
                 Query(
                     quantile(
                         0.95,
                         catalog.HTTP_REQUEST_DURATION,
                         cr,
-                        RATE_INTERVAL,
-                        component_class=CLASS,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "{{route}}",
                 )
@@ -83,10 +70,10 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Requests in flight by route",
             "Requests being handled right now, per route.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    agg("sum", catalog.HTTP_REQUESTS_IN_FLIGHT, cr, component_class=CLASS),
+                    agg("sum", catalog.HTTP_REQUESTS_IN_FLIGHT, cr, component_class=kit.CLASS),
                     "{{route}}",
                 )
             ],
@@ -94,14 +81,14 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Exceptions per second by type",
             "Unhandled exceptions raised by route handlers, by route and exception type.",
-            PER_S,
+            kit.PER_S,
             [
                 Query(
                     sum_rate(
                         catalog.HTTP_REQUEST_EXCEPTIONS,
                         (*cr, "exception"),
-                        RATE_INTERVAL,
-                        component_class=CLASS,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "{{route}} {{exception}}",
                 )
@@ -110,18 +97,22 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Batch size",
             "Items per batch on batch endpoints: median, 95th percentile and mean.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    quantile(0.5, catalog.BATCH_SIZE, cr, RATE_INTERVAL, component_class=CLASS),
+                    quantile(
+                        0.5, catalog.BATCH_SIZE, cr, kit.RATE_INTERVAL, component_class=kit.CLASS
+                    ),
                     "p50 {{route}}",
                 ),
                 Query(
-                    quantile(0.95, catalog.BATCH_SIZE, cr, RATE_INTERVAL, component_class=CLASS),
+                    quantile(
+                        0.95, catalog.BATCH_SIZE, cr, kit.RATE_INTERVAL, component_class=kit.CLASS
+                    ),
                     "p95 {{route}}",
                 ),
                 Query(
-                    mean(catalog.BATCH_SIZE, cr, RATE_INTERVAL, component_class=CLASS),
+                    mean(catalog.BATCH_SIZE, cr, kit.RATE_INTERVAL, component_class=kit.CLASS),
                     "mean {{route}}",
                 ),
             ],
@@ -130,9 +121,9 @@ def build(config: Config) -> Dashboard:
             "Replicas",
             "The class's HPA: replicas running, wanted, and its min/max bounds (max is the "
             "ceiling HpaMaxedOut watches).",
-            COUNT,
+            kit.COUNT,
             [
-                Query(dedup_sum(spec, ("component_class",), component_class=CLASS), name)
+                Query(kit.dedup_sum(spec, ("component_class",), component_class=kit.CLASS), name)
                 for spec, name in (
                     (catalog.HPA_CURRENT_REPLICAS, "current"),
                     (catalog.HPA_DESIRED_REPLICAS, "desired"),
@@ -144,23 +135,23 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Queue depth",
             "Jobs waiting in this class's queues.",
-            COUNT,
-            [Query(dedup(catalog.QUEUE_DEPTH, component_class=CLASS), "{{queue}}")],
+            kit.COUNT,
+            [Query(dedup(catalog.QUEUE_DEPTH, component_class=kit.CLASS), "{{queue}}")],
         ),
         PanelSpec(
             "Oldest job age",
             "How long the oldest waiting job has waited. The red line is the QueueJobTooOld "
             "threshold.",
-            UNIT["seconds"],
-            [Query(dedup(catalog.QUEUE_OLDEST_AGE, component_class=CLASS), "{{queue}}")],
+            kit.UNIT["seconds"],
+            [Query(dedup(catalog.QUEUE_OLDEST_AGE, component_class=kit.CLASS), "{{queue}}")],
             limit=t.queue_oldest_age_seconds,
         ),
     ]
-    return dashboard(
+    return kit.dashboard(
         "exporter-component-class",
         "Component class",
         "One component class: traffic, errors, latency quantiles, in-flight work, batch "
         "sizes, replicas and its queues.",
         panels,
-        [class_var(config, multi=False)],
+        [kit.class_var(config, multi=False)],
     )

@@ -7,16 +7,8 @@ from grafanalib.core import Dashboard
 from exporter import catalog
 from exporter.config import Config
 from exporter.generators import peer_metrics
-from exporter.generators.dashboards.kit import (
-    PER_S,
-    RATE_INTERVAL,
-    REQ_PER_S,
-    STATE,
-    UNIT,
-    PanelSpec,
-    Query,
-    dashboard,
-)
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import agg, sel, sum_rate
 
 
@@ -27,7 +19,7 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Scrape up",
             "Whether Prometheus's last scrape of each exporter replica succeeded.",
-            STATE,
+            kit.STATE,
             [Query(sel(peer_metrics.UP, job=config.exporter_job), "{{instance}}")],
             kind="stat",
             up_down=True,
@@ -36,7 +28,7 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Build",
             "Exporter version, Python version and environment of each replica.",
-            STATE,
+            kit.STATE,
             [
                 Query(
                     agg("max", catalog.EXPORTER_BUILD_INFO, ("version", "python", "environment")),
@@ -49,14 +41,14 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Collector up",
             "1 if the collector's last run for the target succeeded, per replica.",
-            STATE,
+            kit.STATE,
             [Query(sel(catalog.EXPORTER_COLLECTOR_UP), "{{collector}} {{target}} {{instance}}")],
         ),
         PanelSpec(
             "Collector duration",
             "How long each collector's last run took. The red line is the collection "
             "timeout: a run that reaches it is cancelled and counted as an error.",
-            UNIT["seconds"],
+            kit.UNIT["seconds"],
             [
                 Query(
                     agg("max", catalog.EXPORTER_COLLECTOR_DURATION, ct), "{{collector}} {{target}}"
@@ -67,10 +59,12 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Collector errors per second",
             "Failed or timed-out collector runs.",
-            PER_S,
+            kit.PER_S,
             [
                 Query(
-                    sum_rate(catalog.EXPORTER_COLLECTOR_ERRORS, (*ct, "instance"), RATE_INTERVAL),
+                    sum_rate(
+                        catalog.EXPORTER_COLLECTOR_ERRORS, (*ct, "instance"), kit.RATE_INTERVAL
+                    ),
                     "{{collector}} {{target}} {{instance}}",
                 )
             ],
@@ -79,7 +73,7 @@ def build(config: Config) -> Dashboard:
             "Seconds since last success",
             f"Age of each collector's freshest good data. The red line is three collection "
             f"intervals ({3 * interval:g} s): past it the values served are stale.",
-            UNIT["seconds"],
+            kit.UNIT["seconds"],
             [
                 Query(
                     f"time() - {agg('max', catalog.EXPORTER_COLLECTOR_LAST_SUCCESS, ct)}",
@@ -91,10 +85,10 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Metrics API requests per second",
             "Requests to the Kubernetes external/custom metrics APIs, by API and status code.",
-            REQ_PER_S,
+            kit.REQ_PER_S,
             [
                 Query(
-                    sum_rate(catalog.METRICS_API_REQUESTS, ("api", "code"), RATE_INTERVAL),
+                    sum_rate(catalog.METRICS_API_REQUESTS, ("api", "code"), kit.RATE_INTERVAL),
                     "{{api}} {{code}}",
                 )
             ],
@@ -103,7 +97,7 @@ def build(config: Config) -> Dashboard:
             "Metrics API fallbacks",
             "1 while a metrics-API metric is served from its configured fallback value "
             "because its source failed.",
-            STATE,
+            kit.STATE,
             [
                 Query(
                     agg("max", catalog.METRICS_API_FALLBACK, ("api", "metric")),
@@ -112,7 +106,7 @@ def build(config: Config) -> Dashboard:
             ],
         ),
     ]
-    return dashboard(
+    return kit.dashboard(
         "exporter-self-health",
         "Exporter self-health",
         "Is the exporter itself healthy: scrapes, collectors, freshness, metrics API.",

@@ -6,7 +6,8 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards.kit import UNIT, PanelSpec, Query, dashboard
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import dedup
 
 
@@ -17,14 +18,14 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "GPU utilisation",
             "Share of the last sample period each GPU was busy.",
-            UNIT["ratio"],
+            kit.UNIT["ratio"],
             [Query(dedup(catalog.GPU_UTILIZATION), legend)],
             max_value=1,
         ),
         PanelSpec(
             "GPU memory used ratio",
             "Memory in use over memory installed, per GPU. The red line is the memory threshold.",
-            UNIT["ratio"],
+            kit.UNIT["ratio"],
             [
                 Query(
                     f"{dedup(catalog.GPU_MEMORY_USED)}\n/\n{dedup(catalog.GPU_MEMORY_TOTAL)}",
@@ -37,13 +38,13 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "GPU memory used",
             "Memory in use per GPU.",
-            UNIT["bytes"],
+            kit.UNIT["bytes"],
             [Query(dedup(catalog.GPU_MEMORY_USED), legend)],
         ),
         PanelSpec(
             "GPU temperature",
             "Core temperature per GPU. The red line is the GpuTemperatureHigh threshold.",
-            UNIT["celsius"],
+            kit.UNIT["celsius"],
             [Query(dedup(catalog.GPU_TEMPERATURE), legend)],
             limit=t.gpu_temperature_celsius,
         ),
@@ -54,4 +55,4 @@ def build(config: Config) -> Dashboard:
             [Query(dedup(catalog.GPU_POWER), legend)],
         ),
     ]
-    return dashboard("exporter-gpu", "GPU", "NVIDIA GPUs read through NVML.", panels, [])
+    return kit.dashboard("exporter-gpu", "GPU", "NVIDIA GPUs read through NVML.", panels, [])

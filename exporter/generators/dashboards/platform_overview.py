@@ -6,21 +6,8 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards.kit import (
-    CLASS,
-    COUNT,
-    RATE_INTERVAL,
-    REQ_PER_S,
-    STATE,
-    UNIT,
-    PanelSpec,
-    Query,
-    class_var,
-    dashboard,
-    dedup_sum,
-    error_ratio,
-    latency_quantile,
-)
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import agg, sum_rate
 
 
@@ -31,10 +18,12 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Requests per second",
             "Requests handled per second by each component class (traffic).",
-            REQ_PER_S,
+            kit.REQ_PER_S,
             [
                 Query(
-                    sum_rate(catalog.HTTP_REQUESTS, cc, RATE_INTERVAL, component_class=CLASS),
+                    sum_rate(
+                        catalog.HTTP_REQUESTS, cc, kit.RATE_INTERVAL, component_class=kit.CLASS
+                    ),
                     "{{component_class}}",
                 )
             ],
@@ -43,25 +32,25 @@ def build(config: Config) -> Dashboard:
             "Error ratio (5xx)",
             "Share of requests answered with a 5xx, per class (errors). The red line is the "
             "HighErrorRate threshold.",
-            UNIT["ratio"],
-            [Query(error_ratio(cc), "{{component_class}}")],
+            kit.UNIT["ratio"],
+            [Query(kit.error_ratio(cc), "{{component_class}}")],
             limit=t.error_rate_ratio,
         ),
         PanelSpec(
             "Latency p95 (non-streaming)",
             "95th percentile request latency per class, SSE routes excluded (latency). The red "
             "line is the HighLatencyP95 threshold.",
-            UNIT["seconds"],
-            [Query(latency_quantile(0.95, cc), "{{component_class}}")],
+            kit.UNIT["seconds"],
+            [Query(kit.latency_quantile(0.95, cc), "{{component_class}}")],
             limit=t.latency_p95_seconds,
         ),
         PanelSpec(
             "Requests in flight",
             "Requests being handled right now per class (saturation).",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    agg("sum", catalog.HTTP_REQUESTS_IN_FLIGHT, cc, component_class=CLASS),
+                    agg("sum", catalog.HTTP_REQUESTS_IN_FLIGHT, cc, component_class=kit.CLASS),
                     "{{component_class}}",
                 )
             ],
@@ -70,10 +59,10 @@ def build(config: Config) -> Dashboard:
             "Active SSE streams",
             "Server-Sent-Events streams open right now per class (saturation of streaming "
             "engines).",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    agg("sum", catalog.SSE_STREAMS_ACTIVE, cc, component_class=CLASS),
+                    agg("sum", catalog.SSE_STREAMS_ACTIVE, cc, component_class=kit.CLASS),
                     "{{component_class}}",
                 )
             ],
@@ -81,20 +70,21 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Queue depth",
             "Jobs waiting in each class's queues (saturation of workers).",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    dedup_sum(catalog.QUEUE_DEPTH, cc, component_class=CLASS), "{{component_class}}"
+                    kit.dedup_sum(catalog.QUEUE_DEPTH, cc, component_class=kit.CLASS),
+                    "{{component_class}}",
                 )
             ],
         ),
         PanelSpec(
             "Replicas",
             "Replicas each class's HPA runs now.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    dedup_sum(catalog.HPA_CURRENT_REPLICAS, cc, component_class=CLASS),
+                    kit.dedup_sum(catalog.HPA_CURRENT_REPLICAS, cc, component_class=kit.CLASS),
                     "{{component_class}}",
                 )
             ],
@@ -102,7 +92,7 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "PostgreSQL up",
             "Whether any exporter replica reaches each PostgreSQL target.",
-            STATE,
+            kit.STATE,
             [Query(agg("max", catalog.PG_UP, ("target",)), "{{target}}")],
             kind="stat",
             up_down=True,
@@ -111,17 +101,17 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Redis up",
             "Whether any exporter replica reaches each Redis target.",
-            STATE,
+            kit.STATE,
             [Query(agg("max", catalog.REDIS_UP, ("target",)), "{{target}}")],
             kind="stat",
             up_down=True,
             width=6,
         ),
     ]
-    return dashboard(
+    return kit.dashboard(
         "exporter-platform-overview",
         "Platform overview",
         "Golden signals (traffic, errors, latency, saturation) per component class.",
         panels,
-        [class_var(config)],
+        [kit.class_var(config)],
     )

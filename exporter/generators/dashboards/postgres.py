@@ -6,19 +6,9 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards.kit import (
-    COUNT,
-    PER_S,
-    RATE_INTERVAL,
-    STATE,
-    TARGET,
-    UNIT,
-    PanelSpec,
-    Query,
-    custom_var,
-    dashboard,
-)
-from exporter.generators.promql import agg, by, dedup, pg_connection_ratio, sel
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
+from exporter.generators.promql import agg, dedup, max_rate, pg_connection_ratio
 
 
 def build(config: Config) -> Dashboard:
@@ -28,8 +18,8 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Up",
             "Whether any exporter replica reaches the target.",
-            STATE,
-            [Query(agg("max", catalog.PG_UP, ("target",), target=TARGET), "{{target}}")],
+            kit.STATE,
+            [Query(agg("max", catalog.PG_UP, ("target",), target=kit.TARGET), "{{target}}")],
             kind="stat",
             up_down=True,
             width=6,
@@ -37,8 +27,12 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "In recovery",
             "1 when the server is a standby replaying WAL.",
-            STATE,
-            [Query(agg("max", catalog.PG_IN_RECOVERY, ("target",), target=TARGET), "{{target}}")],
+            kit.STATE,
+            [
+                Query(
+                    agg("max", catalog.PG_IN_RECOVERY, ("target",), target=kit.TARGET), "{{target}}"
+                )
+            ],
             kind="stat",
             width=6,
         ),
@@ -46,18 +40,18 @@ def build(config: Config) -> Dashboard:
             "Probe duration",
             "Time the last probe took. The red line is the collection timeout: a probe that "
             "reaches it fails.",
-            UNIT["seconds"],
-            [Query(dedup(catalog.PG_PROBE_DURATION, target=TARGET), "{{target}} {{instance}}")],
+            kit.UNIT["seconds"],
+            [Query(dedup(catalog.PG_PROBE_DURATION, target=kit.TARGET), "{{target}} {{instance}}")],
             limit=config.collection.timeout_seconds,
         ),
         PanelSpec(
             "Connections by state",
             "Backend connections by state (pg_stat_activity) and the max_connections limit.",
-            COUNT,
+            kit.COUNT,
             [
-                Query(dedup(catalog.PG_CONNECTIONS, target=TARGET), "{{target}} {{state}}"),
+                Query(dedup(catalog.PG_CONNECTIONS, target=kit.TARGET), "{{target}} {{state}}"),
                 Query(
-                    agg("max", catalog.PG_MAX_CONNECTIONS, ("target",), target=TARGET),
+                    agg("max", catalog.PG_MAX_CONNECTIONS, ("target",), target=kit.TARGET),
                     "{{target}} max",
                 ),
             ],
@@ -66,10 +60,10 @@ def build(config: Config) -> Dashboard:
             "Connections used",
             "Connections in use over max_connections. The red line is the "
             "PostgresConnectionsSaturated threshold.",
-            UNIT["ratio"],
+            kit.UNIT["ratio"],
             [
                 Query(
-                    pg_connection_ratio(target=TARGET),
+                    pg_connection_ratio(target=kit.TARGET),
                     "{{target}}",
                 )
             ],
@@ -79,11 +73,15 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Deadlocks per second",
             "Deadlocks detected per database; any is worth a look (PostgresDeadlocks).",
-            PER_S,
+            kit.PER_S,
             [
                 Query(
-                    f"max {by(catalog.PG_DEADLOCKS, 'target', 'datname')} "
-                    f"(rate({sel(catalog.PG_DEADLOCKS, target=TARGET)}[{RATE_INTERVAL}]))",
+                    max_rate(
+                        catalog.PG_DEADLOCKS,
+                        ("target", "datname"),
+                        kit.RATE_INTERVAL,
+                        target=kit.TARGET,
+                    ),
                     "{{target}} {{datname}}",
                 )
             ],
@@ -91,26 +89,26 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Longest transaction",
             "Age of the oldest open transaction: long ones hold locks and block vacuum.",
-            UNIT["seconds"],
-            [Query(dedup(catalog.PG_LONGEST_TRANSACTION, target=TARGET), "{{target}}")],
+            kit.UNIT["seconds"],
+            [Query(dedup(catalog.PG_LONGEST_TRANSACTION, target=kit.TARGET), "{{target}}")],
         ),
         PanelSpec(
             "Replication lag",
             "Replay lag when the target is a standby (0 on a primary).",
-            UNIT["seconds"],
-            [Query(dedup(catalog.PG_REPLICATION_LAG, target=TARGET), "{{target}}")],
+            kit.UNIT["seconds"],
+            [Query(dedup(catalog.PG_REPLICATION_LAG, target=kit.TARGET), "{{target}}")],
         ),
         PanelSpec(
             "Database size",
             "On-disk size of each database.",
-            UNIT["bytes"],
-            [Query(dedup(catalog.PG_DATABASE_SIZE, target=TARGET), "{{target}} {{datname}}")],
+            kit.UNIT["bytes"],
+            [Query(dedup(catalog.PG_DATABASE_SIZE, target=kit.TARGET), "{{target}} {{datname}}")],
         ),
     ]
-    return dashboard(
+    return kit.dashboard(
         "exporter-postgres",
         "PostgreSQL",
         "PostgreSQL targets from the exporter config.",
         panels,
-        [custom_var("target", "Target", targets)],
+        [kit.custom_var("target", "Target", targets)],
     )

@@ -6,16 +6,8 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards.kit import (
-    CLASS,
-    COUNT,
-    STATE,
-    UNIT,
-    PanelSpec,
-    Query,
-    class_var,
-    dashboard,
-)
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import agg, dedup
 
 
@@ -27,7 +19,7 @@ def _depth_per_replica(cls_name: str, target: float) -> PanelSpec:
         f"Jobs waiting per running replica of class {cls_name} (1 replica assumed until its "
         f"HPA reports). The red line is the HPA's AverageValue target ({target:g}): above it "
         "the HPA adds replicas.",
-        COUNT,
+        kit.COUNT,
         [Query(f"{depth}\n/\nclamp_min({replicas} or vector(1), 1)", cls_name)],
         limit=target,
         width=8,
@@ -41,10 +33,10 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Queue depth",
             "Jobs waiting, per class and queue.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    dedup(catalog.QUEUE_DEPTH, component_class=CLASS),
+                    dedup(catalog.QUEUE_DEPTH, component_class=kit.CLASS),
                     "{{component_class}} {{queue}}",
                 )
             ],
@@ -53,10 +45,10 @@ def build(config: Config) -> Dashboard:
             "Oldest job age",
             "How long the oldest waiting job has waited. The red line is the QueueJobTooOld "
             "threshold.",
-            UNIT["seconds"],
+            kit.UNIT["seconds"],
             [
                 Query(
-                    dedup(catalog.QUEUE_OLDEST_AGE, component_class=CLASS),
+                    dedup(catalog.QUEUE_OLDEST_AGE, component_class=kit.CLASS),
                     "{{component_class}} {{queue}}",
                 )
             ],
@@ -66,14 +58,14 @@ def build(config: Config) -> Dashboard:
             "Stream lag and pending",
             "Redis stream queues: entries not yet delivered to the group (lag) and delivered "
             "but unacknowledged (pending).",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    dedup(catalog.QUEUE_STREAM_LAG, component_class=CLASS),
+                    dedup(catalog.QUEUE_STREAM_LAG, component_class=kit.CLASS),
                     "lag {{component_class}} {{queue}}",
                 ),
                 Query(
-                    dedup(catalog.QUEUE_STREAM_PENDING, component_class=CLASS),
+                    dedup(catalog.QUEUE_STREAM_PENDING, component_class=kit.CLASS),
                     "pending {{component_class}} {{queue}}",
                 ),
             ],
@@ -81,20 +73,22 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Queue readable",
             "1 if the queue was read in the last collection cycle.",
-            STATE,
+            kit.STATE,
             [
                 Query(
-                    dedup(catalog.QUEUE_UP, component_class=CLASS), "{{component_class}} {{queue}}"
+                    dedup(catalog.QUEUE_UP, component_class=kit.CLASS),
+                    "{{component_class}} {{queue}}",
                 )
             ],
         ),
         PanelSpec(
             "HPA replicas: current / desired / max",
             "Per class: replicas running, replicas the HPA wants, and its ceiling.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    agg("max", spec, hpa, component_class=CLASS), f"{{{{component_class}}}} {name}"
+                    agg("max", spec, hpa, component_class=kit.CLASS),
+                    f"{{{{component_class}}}} {name}",
                 )
                 for spec, name in (
                     (catalog.HPA_CURRENT_REPLICAS, "current"),
@@ -107,14 +101,14 @@ def build(config: Config) -> Dashboard:
             "HPA able to scale",
             "The HPA's AbleToScale and ScalingActive conditions (1 = True). ScalingActive 0 "
             "usually means its metric cannot be read.",
-            STATE,
+            kit.STATE,
             [
                 Query(
-                    agg("max", catalog.HPA_ABLE_TO_SCALE, hpa, component_class=CLASS),
+                    agg("max", catalog.HPA_ABLE_TO_SCALE, hpa, component_class=kit.CLASS),
                     "{{component_class}} able",
                 ),
                 Query(
-                    agg("max", catalog.HPA_SCALING_ACTIVE, hpa, component_class=CLASS),
+                    agg("max", catalog.HPA_SCALING_ACTIVE, hpa, component_class=kit.CLASS),
                     "{{component_class}} active",
                 ),
             ],
@@ -124,10 +118,10 @@ def build(config: Config) -> Dashboard:
         for target in cls.scale_on:
             if target.metric == catalog.QUEUE_DEPTH.name:
                 panels.append(_depth_per_replica(cls.name, target.target_average_value))
-    return dashboard(
+    return kit.dashboard(
         "exporter-queues-autoscaling",
         "Queues and autoscaling",
         "Work waiting per component class and what each class's HPA does about it.",
         panels,
-        [class_var(config)],
+        [kit.class_var(config)],
     )

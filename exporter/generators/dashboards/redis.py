@@ -6,19 +6,9 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards.kit import (
-    COUNT,
-    PER_S,
-    RATE_INTERVAL,
-    STATE,
-    TARGET,
-    UNIT,
-    PanelSpec,
-    Query,
-    custom_var,
-    dashboard,
-)
-from exporter.generators.promql import agg, by, dedup, sel
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
+from exporter.generators.promql import agg, dedup, max_rate
 
 
 def build(config: Config) -> Dashboard:
@@ -28,8 +18,8 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Up",
             "Whether any exporter replica reaches the target.",
-            STATE,
-            [Query(agg("max", catalog.REDIS_UP, ("target",), target=TARGET), "{{target}}")],
+            kit.STATE,
+            [Query(agg("max", catalog.REDIS_UP, ("target",), target=kit.TARGET), "{{target}}")],
             kind="stat",
             up_down=True,
             width=6,
@@ -37,14 +27,14 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Last save / AOF write OK",
             "1 if the last RDB save and the last AOF write succeeded.",
-            STATE,
+            kit.STATE,
             [
                 Query(
-                    agg("min", catalog.REDIS_RDB_LAST_SAVE_OK, ("target",), target=TARGET),
+                    agg("min", catalog.REDIS_RDB_LAST_SAVE_OK, ("target",), target=kit.TARGET),
                     "{{target}} rdb",
                 ),
                 Query(
-                    agg("min", catalog.REDIS_AOF_LAST_WRITE_OK, ("target",), target=TARGET),
+                    agg("min", catalog.REDIS_AOF_LAST_WRITE_OK, ("target",), target=kit.TARGET),
                     "{{target}} aof",
                 ),
             ],
@@ -56,39 +46,47 @@ def build(config: Config) -> Dashboard:
             "Probe duration",
             "Time the last probe took. The red line is the collection timeout: a probe that "
             "reaches it fails.",
-            UNIT["seconds"],
-            [Query(dedup(catalog.REDIS_PROBE_DURATION, target=TARGET), "{{target}} {{instance}}")],
+            kit.UNIT["seconds"],
+            [
+                Query(
+                    dedup(catalog.REDIS_PROBE_DURATION, target=kit.TARGET),
+                    "{{target}} {{instance}}",
+                )
+            ],
             limit=config.collection.timeout_seconds,
         ),
         PanelSpec(
             "Clients",
             "Connected clients, and clients blocked on BLPOP/XREAD and friends.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    dedup(catalog.REDIS_CONNECTED_CLIENTS, target=TARGET), "{{target}} connected"
+                    dedup(catalog.REDIS_CONNECTED_CLIENTS, target=kit.TARGET),
+                    "{{target}} connected",
                 ),
-                Query(dedup(catalog.REDIS_BLOCKED_CLIENTS, target=TARGET), "{{target}} blocked"),
+                Query(
+                    dedup(catalog.REDIS_BLOCKED_CLIENTS, target=kit.TARGET), "{{target}} blocked"
+                ),
             ],
         ),
         PanelSpec(
             "Memory",
             "Memory used and the maxmemory limit (0 means no limit).",
-            UNIT["bytes"],
+            kit.UNIT["bytes"],
             [
-                Query(dedup(catalog.REDIS_MEMORY_USED, target=TARGET), "{{target}} used"),
-                Query(dedup(catalog.REDIS_MEMORY_MAX, target=TARGET), "{{target}} max"),
+                Query(dedup(catalog.REDIS_MEMORY_USED, target=kit.TARGET), "{{target}} used"),
+                Query(dedup(catalog.REDIS_MEMORY_MAX, target=kit.TARGET), "{{target}} max"),
             ],
         ),
         PanelSpec(
             "Memory used ratio",
             "Memory used over maxmemory, for targets with a limit. The red line is the "
             "RedisMemoryHigh threshold.",
-            UNIT["ratio"],
+            kit.UNIT["ratio"],
             [
                 Query(
-                    f"{dedup(catalog.REDIS_MEMORY_USED, target=TARGET)}\n/ on (target)\n"
-                    f"({dedup(catalog.REDIS_MEMORY_MAX, target=TARGET)} > 0)",
+                    f"{dedup(catalog.REDIS_MEMORY_USED, target=kit.TARGET)}\n/ on (target)\n"
+                    f"({dedup(catalog.REDIS_MEMORY_MAX, target=kit.TARGET)} > 0)",
                     "{{target}}",
                 )
             ],
@@ -98,11 +96,15 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Evicted keys per second",
             "Keys evicted to stay under maxmemory (queues lose jobs this way).",
-            PER_S,
+            kit.PER_S,
             [
                 Query(
-                    f"max {by(catalog.REDIS_EVICTED_KEYS, 'target')} "
-                    f"(rate({sel(catalog.REDIS_EVICTED_KEYS, target=TARGET)}[{RATE_INTERVAL}]))",
+                    max_rate(
+                        catalog.REDIS_EVICTED_KEYS,
+                        ("target",),
+                        kit.RATE_INTERVAL,
+                        target=kit.TARGET,
+                    ),
                     "{{target}}",
                 )
             ],
@@ -110,11 +112,15 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Rejected connections per second",
             "Connections refused because maxclients was reached.",
-            PER_S,
+            kit.PER_S,
             [
                 Query(
-                    f"max {by(catalog.REDIS_REJECTED_CONNECTIONS, 'target')} "
-                    f"(rate({sel(catalog.REDIS_REJECTED_CONNECTIONS, target=TARGET)}[{RATE_INTERVAL}]))",
+                    max_rate(
+                        catalog.REDIS_REJECTED_CONNECTIONS,
+                        ("target",),
+                        kit.RATE_INTERVAL,
+                        target=kit.TARGET,
+                    ),
                     "{{target}}",
                 )
             ],
@@ -122,14 +128,14 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Writes since last save",
             "Writes not yet in an RDB snapshot: what a crash would lose without AOF.",
-            COUNT,
-            [Query(dedup(catalog.REDIS_RDB_CHANGES_SINCE_SAVE, target=TARGET), "{{target}}")],
+            kit.COUNT,
+            [Query(dedup(catalog.REDIS_RDB_CHANGES_SINCE_SAVE, target=kit.TARGET), "{{target}}")],
         ),
     ]
-    return dashboard(
+    return kit.dashboard(
         "exporter-redis",
         "Redis",
         "Redis targets from the exporter config.",
         panels,
-        [custom_var("target", "Target", targets)],
+        [kit.custom_var("target", "Target", targets)],
     )

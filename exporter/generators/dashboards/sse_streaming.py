@@ -6,17 +6,8 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards.kit import (
-    CLASS,
-    COUNT,
-    PER_S,
-    RATE_INTERVAL,
-    UNIT,
-    PanelSpec,
-    Query,
-    class_var,
-    dashboard,
-)
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import agg, quantile, sum_rate
 
 
@@ -27,10 +18,10 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Active streams",
             "SSE streams open right now, per class and route.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
-                    agg("sum", catalog.SSE_STREAMS_ACTIVE, cr, component_class=CLASS),
+                    agg("sum", catalog.SSE_STREAMS_ACTIVE, cr, component_class=kit.CLASS),
                     "{{component_class}} {{route}}",
                 )
             ],
@@ -38,10 +29,10 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Events per second",
             "Server-Sent Events sent per second (events, not body chunks).",
-            PER_S,
+            kit.PER_S,
             [
                 Query(
-                    sum_rate(catalog.SSE_EVENTS, cr, RATE_INTERVAL, component_class=CLASS),
+                    sum_rate(catalog.SSE_EVENTS, cr, kit.RATE_INTERVAL, component_class=kit.CLASS),
                     "{{component_class}} {{route}}",
                 )
             ],
@@ -49,17 +40,25 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Events per stream",
             "Events sent per finished stream: median and 95th percentile.",
-            COUNT,
+            kit.COUNT,
             [
                 Query(
                     quantile(
-                        0.5, catalog.SSE_STREAM_EVENTS, cr, RATE_INTERVAL, component_class=CLASS
+                        0.5,
+                        catalog.SSE_STREAM_EVENTS,
+                        cr,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "p50 {{route}}",
                 ),
                 Query(
                     quantile(
-                        0.95, catalog.SSE_STREAM_EVENTS, cr, RATE_INTERVAL, component_class=CLASS
+                        0.95,
+                        catalog.SSE_STREAM_EVENTS,
+                        cr,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "p95 {{route}}",
                 ),
@@ -69,10 +68,12 @@ def build(config: Config) -> Dashboard:
             "Time to first event",
             "From request start to the first event's bytes (what a user waits for the first "
             "token). The red line is the latency objective, applied to p95.",
-            UNIT["seconds"],
+            kit.UNIT["seconds"],
             [
                 Query(
-                    quantile(q, catalog.SSE_FIRST_EVENT, cr, RATE_INTERVAL, component_class=CLASS),
+                    quantile(
+                        q, catalog.SSE_FIRST_EVENT, cr, kit.RATE_INTERVAL, component_class=kit.CLASS
+                    ),
                     f"p{int(q * 100)} {{{{route}}}}",
                 )
                 for q in (0.5, 0.95, 0.99)
@@ -82,17 +83,25 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Stream duration",
             "Lifetime of finished streams: median and 95th percentile.",
-            UNIT["seconds"],
+            kit.UNIT["seconds"],
             [
                 Query(
                     quantile(
-                        0.5, catalog.SSE_STREAM_DURATION, cr, RATE_INTERVAL, component_class=CLASS
+                        0.5,
+                        catalog.SSE_STREAM_DURATION,
+                        cr,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "p50 {{route}}",
                 ),
                 Query(
                     quantile(
-                        0.95, catalog.SSE_STREAM_DURATION, cr, RATE_INTERVAL, component_class=CLASS
+                        0.95,
+                        catalog.SSE_STREAM_DURATION,
+                        cr,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "p95 {{route}}",
                 ),
@@ -101,11 +110,14 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Client disconnects per second",
             "Streams whose client left before the stream ended.",
-            PER_S,
+            kit.PER_S,
             [
                 Query(
                     sum_rate(
-                        catalog.SSE_CLIENT_DISCONNECTS, cr, RATE_INTERVAL, component_class=CLASS
+                        catalog.SSE_CLIENT_DISCONNECTS,
+                        cr,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
                     ),
                     "{{component_class}} {{route}}",
                 )
@@ -114,22 +126,22 @@ def build(config: Config) -> Dashboard:
         PanelSpec(
             "Disconnect ratio",
             "Share of finished streams that ended by the client leaving early.",
-            UNIT["ratio"],
+            kit.UNIT["ratio"],
             [
                 Query(
-                    f"{sum_rate(catalog.SSE_CLIENT_DISCONNECTS, cr, RATE_INTERVAL, component_class=CLASS)}\n/\n"
-                    f"{sum_rate(catalog.SSE_STREAM_DURATION, cr, RATE_INTERVAL, '_count', component_class=CLASS)}",
+                    f"{sum_rate(catalog.SSE_CLIENT_DISCONNECTS, cr, kit.RATE_INTERVAL, component_class=kit.CLASS)}\n/\n"
+                    f"{sum_rate(catalog.SSE_STREAM_DURATION, cr, kit.RATE_INTERVAL, '_count', component_class=kit.CLASS)}",
                     "{{component_class}} {{route}}",
                 )
             ],
             max_value=1,
         ),
     ]
-    return dashboard(
+    return kit.dashboard(
         "exporter-sse-streaming",
         "SSE streaming",
         "Server-Sent-Events streams: how many, how fast the first event comes, how long they "
         "last and how often clients leave.",
         panels,
-        [class_var(config)],
+        [kit.class_var(config)],
     )
