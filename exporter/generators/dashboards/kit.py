@@ -15,7 +15,7 @@ from grafanalib import core as g
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.promql import SERVER_ERROR, by, dedup, sel, streaming_routes, sum_rate
+from exporter.generators.promql import SERVER_ERROR, agg, by, dedup, sel, streaming_routes, sum_rate
 
 RATE_INTERVAL = "$__rate_interval"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -207,3 +207,27 @@ def error_ratio(group: tuple[str, ...]) -> str:
 def dedup_sum(spec: catalog.MetricSpec, group: tuple[str, ...], **matchers: str) -> str:
     """Sum over `group` of the replica-deduplicated series."""
     return f"sum {by(spec, *group)} ({dedup(spec, **matchers)})"
+
+
+# --- panels every dependency dashboard (PostgreSQL, Redis) has -------------------------------
+def target_up_panel(up: catalog.MetricSpec) -> PanelSpec:
+    return PanelSpec(
+        "Up",
+        "Whether any exporter replica reaches the target.",
+        STATE,
+        [Query(agg("max", up, ("target",), target=TARGET), "{{target}}")],
+        kind="stat",
+        up_down=True,
+        width=6,
+    )
+
+
+def probe_duration_panel(duration: catalog.MetricSpec, config: Config) -> PanelSpec:
+    return PanelSpec(
+        "Probe duration",
+        "Time the last probe took. The red line is the collection timeout: a probe that "
+        "reaches it fails.",
+        UNIT["seconds"],
+        [Query(dedup(duration, target=TARGET), "{{target}} {{instance}}")],
+        limit=config.collection.timeout_seconds,
+    )

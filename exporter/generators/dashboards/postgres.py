@@ -15,15 +15,7 @@ def build(config: Config) -> Dashboard:
     t = config.alerting.thresholds
     targets = [pg.name for pg in config.postgres]
     panels = [
-        PanelSpec(
-            "Up",
-            "Whether any exporter replica reaches the target.",
-            kit.STATE,
-            [Query(agg("max", catalog.PG_UP, ("target",), target=kit.TARGET), "{{target}}")],
-            kind="stat",
-            up_down=True,
-            width=6,
-        ),
+        kit.target_up_panel(catalog.PG_UP),
         PanelSpec(
             "In recovery",
             "1 when the server is a standby replaying WAL.",
@@ -36,14 +28,7 @@ def build(config: Config) -> Dashboard:
             kind="stat",
             width=6,
         ),
-        PanelSpec(
-            "Probe duration",
-            "Time the last probe took. The red line is the collection timeout: a probe that "
-            "reaches it fails.",
-            kit.UNIT["seconds"],
-            [Query(dedup(catalog.PG_PROBE_DURATION, target=kit.TARGET), "{{target}} {{instance}}")],
-            limit=config.collection.timeout_seconds,
-        ),
+        kit.probe_duration_panel(catalog.PG_PROBE_DURATION, config),
         PanelSpec(
             "Connections by state",
             "Backend connections by state (pg_stat_activity) and the max_connections limit.",

@@ -15,15 +15,7 @@ def build(config: Config) -> Dashboard:
     t = config.alerting.thresholds
     targets = [r.name for r in config.redis]
     panels = [
-        PanelSpec(
-            "Up",
-            "Whether any exporter replica reaches the target.",
-            kit.STATE,
-            [Query(agg("max", catalog.REDIS_UP, ("target",), target=kit.TARGET), "{{target}}")],
-            kind="stat",
-            up_down=True,
-            width=6,
-        ),
+        kit.target_up_panel(catalog.REDIS_UP),
         PanelSpec(
             "Last save / AOF write OK",
             "1 if the last RDB save and the last AOF write succeeded.",
@@ -42,19 +34,7 @@ def build(config: Config) -> Dashboard:
             up_down=True,
             width=6,
         ),
-        PanelSpec(
-            "Probe duration",
-            "Time the last probe took. The red line is the collection timeout: a probe that "
-            "reaches it fails.",
-            kit.UNIT["seconds"],
-            [
-                Query(
-                    dedup(catalog.REDIS_PROBE_DURATION, target=kit.TARGET),
-                    "{{target}} {{instance}}",
-                )
-            ],
-            limit=config.collection.timeout_seconds,
-        ),
+        kit.probe_duration_panel(catalog.REDIS_PROBE_DURATION, config),
         PanelSpec(
             "Clients",
             "Connected clients, and clients blocked on BLPOP/XREAD and friends.",
