@@ -99,18 +99,7 @@ def build(config: Config) -> Dashboard:
             "Items per batch on batch endpoints: median, 95th percentile and mean.",
             kit.COUNT,
             [
-                Query(
-                    quantile(
-                        0.5, catalog.BATCH_SIZE, cr, kit.RATE_INTERVAL, component_class=kit.CLASS
-                    ),
-                    "p50 {{route}}",
-                ),
-                Query(
-                    quantile(
-                        0.95, catalog.BATCH_SIZE, cr, kit.RATE_INTERVAL, component_class=kit.CLASS
-                    ),
-                    "p95 {{route}}",
-                ),
+                *kit.class_quantiles(catalog.BATCH_SIZE, cr, (0.5, 0.95)),
                 Query(
                     mean(catalog.BATCH_SIZE, cr, kit.RATE_INTERVAL, component_class=kit.CLASS),
                     "mean {{route}}",

@@ -15,7 +15,16 @@ from grafanalib import core as g
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.promql import SERVER_ERROR, agg, by, dedup, sel, streaming_routes, sum_rate
+from exporter.generators.promql import (
+    SERVER_ERROR,
+    agg,
+    by,
+    dedup,
+    quantile,
+    sel,
+    streaming_routes,
+    sum_rate,
+)
 
 RATE_INTERVAL = "$__rate_interval"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -202,6 +211,19 @@ def error_ratio(group: tuple[str, ...]) -> str:
     total = sum_rate(catalog.HTTP_REQUESTS, group, RATE_INTERVAL, component_class=CLASS)
     # `or 0 * total`: a class with traffic and no errors shows 0 %, not a gap.
     return f"({errors}\n  or 0 * {total})\n/\n{total}"
+
+
+def class_quantiles(
+    spec: catalog.MetricSpec, group: tuple[str, ...], quantiles: tuple[float, ...]
+) -> list[Query]:
+    """One query per quantile of a histogram for the selected classes, legend "p95 <route>"."""
+    return [
+        Query(
+            quantile(q, spec, group, RATE_INTERVAL, component_class=CLASS),
+            f"p{int(q * 100)} {{{{route}}}}",
+        )
+        for q in quantiles
+    ]
 
 
 def dedup_sum(spec: catalog.MetricSpec, group: tuple[str, ...], **matchers: str) -> str:

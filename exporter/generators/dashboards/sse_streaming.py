@@ -8,7 +8,7 @@ from exporter import catalog
 from exporter.config import Config
 from exporter.generators.dashboards import kit
 from exporter.generators.dashboards.kit import PanelSpec, Query
-from exporter.generators.promql import agg, quantile, sum_rate
+from exporter.generators.promql import agg, sum_rate
 
 
 def build(config: Config) -> Dashboard:
@@ -41,71 +41,21 @@ def build(config: Config) -> Dashboard:
             "Events per stream",
             "Events sent per finished stream: median and 95th percentile.",
             kit.COUNT,
-            [
-                Query(
-                    quantile(
-                        0.5,
-                        catalog.SSE_STREAM_EVENTS,
-                        cr,
-                        kit.RATE_INTERVAL,
-                        component_class=kit.CLASS,
-                    ),
-                    "p50 {{route}}",
-                ),
-                Query(
-                    quantile(
-                        0.95,
-                        catalog.SSE_STREAM_EVENTS,
-                        cr,
-                        kit.RATE_INTERVAL,
-                        component_class=kit.CLASS,
-                    ),
-                    "p95 {{route}}",
-                ),
-            ],
+            kit.class_quantiles(catalog.SSE_STREAM_EVENTS, cr, (0.5, 0.95)),
         ),
         PanelSpec(
             "Time to first event",
             "From request start to the first event's bytes (what a user waits for the first "
             "token). The red line is the latency objective, applied to p95.",
             kit.UNIT["seconds"],
-            [
-                Query(
-                    quantile(
-                        q, catalog.SSE_FIRST_EVENT, cr, kit.RATE_INTERVAL, component_class=kit.CLASS
-                    ),
-                    f"p{int(q * 100)} {{{{route}}}}",
-                )
-                for q in (0.5, 0.95, 0.99)
-            ],
+            kit.class_quantiles(catalog.SSE_FIRST_EVENT, cr, (0.5, 0.95, 0.99)),
             limit=t.latency_p95_seconds,
         ),
         PanelSpec(
             "Stream duration",
             "Lifetime of finished streams: median and 95th percentile.",
             kit.UNIT["seconds"],
-            [
-                Query(
-                    quantile(
-                        0.5,
-                        catalog.SSE_STREAM_DURATION,
-                        cr,
-                        kit.RATE_INTERVAL,
-                        component_class=kit.CLASS,
-                    ),
-                    "p50 {{route}}",
-                ),
-                Query(
-                    quantile(
-                        0.95,
-                        catalog.SSE_STREAM_DURATION,
-                        cr,
-                        kit.RATE_INTERVAL,
-                        component_class=kit.CLASS,
-                    ),
-                    "p95 {{route}}",
-                ),
-            ],
+            kit.class_quantiles(catalog.SSE_STREAM_DURATION, cr, (0.5, 0.95)),
         ),
         PanelSpec(
             "Client disconnects per second",
