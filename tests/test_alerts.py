@@ -273,6 +273,38 @@ def test_lint_alert_metrics_come_from_the_catalog(groups):
             assert names and names <= known, f"{rule}: unknown {names - known}"
 
 
+BURN = {
+    "long": "3d",
+    "short": "6h",
+    "factor": 1,
+    "severity": "info",
+    "for_duration": "1h",
+    "pace": "slowly",
+}
+
+
+def test_burn_rate_windows_come_from_config(tmp_path):
+    """A window added in config gets its recording rules and its alert; promtool accepts it."""
+    default = [w.model_dump() for w in default_config().alerting.burn_rates]
+    slow = {**BURN, "note": "Worth a ticket."}
+    config = config_for("dev", burn_rates=[*default, slow])
+    groups = alerts.rule_groups(config)
+    records = [r["record"] for r in groups[0]["rules"] if "ratio_rate" in r["record"]]
+    assert [r.rsplit("rate", 1)[1] for r in records] == ["5m", "30m", "1h", "6h", "3d"]
+    burns = [r for r in alert_rules(groups) if r["alert"] == "ErrorBudgetBurn"]
+    assert [(r["labels"]["window"], r["labels"]["severity"], r["for"]) for r in burns] == [
+        ("1h/5m", "critical", "2m"),
+        ("6h/30m", "warning", "15m"),
+        ("3d/6h", "info", "1h"),
+    ]
+    assert "ratio_rate3d > (1 * 0.001)\nand\n" in burns[2]["expr"]
+    assert burns[2]["annotations"]["summary"].endswith("burning slowly (1x over 3d and 6h).")
+    assert burns[2]["annotations"]["description"].endswith("over the last 3 days. Worth a ticket.")
+    rules = alerts.generate(config, tmp_path)[0]
+    result = run("promtool", "check", "rules", rules)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     "alerting,where",
     [
@@ -281,6 +313,10 @@ def test_lint_alert_metrics_come_from_the_catalog(groups):
         ({"exporter_job": ""}, "alerting.exporter_job"),
         ({"thresholds": {"pod_restarts_per_hour": 0}}, "alerting.thresholds.pod_restarts_per_hour"),
         ({"thresholds": {"queue_backlog_depth": -1}}, "alerting.thresholds.queue_backlog_depth"),
+        ({"burn_rates": []}, "alerting.burn_rates"),
+        ({"burn_rates": [{**BURN, "long": "1 hour"}]}, "alerting.burn_rates[0].long"),
+        ({"burn_rates": [{**BURN, "factor": 0}]}, "alerting.burn_rates[0].factor"),
+        ({"burn_rates": [{**BURN, "severity": "page"}]}, "alerting.burn_rates[0].severity"),
     ],
 )
 def test_alerting_config_errors_name_the_field(tmp_path, alerting, where):
