@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from grafanalib import core as g
+from grafanalib import core as grafana
 
 from exporter import catalog
 from exporter.config import Config
@@ -31,7 +31,7 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 CLASS = '=~"$component_class"'
 TARGET = '=~"$target"'
 REFRESH = "10s"
-TIME_RANGE = g.Time("now-1h", "now")
+TIME_RANGE = grafana.Time("now-1h", "now")
 TAGS = ["exporter", "generated"]
 
 # Grafana unit ids.
@@ -84,24 +84,26 @@ def _steps(limit: float | None, up_is_good: bool = False) -> list[dict[str, Any]
     return steps
 
 
-def _targets(queries: list[Query]) -> list[g.Target]:
+def _targets(queries: list[Query]) -> list[grafana.Target]:
     return [
-        g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), datasource=DATASOURCE)
+        grafana.Target(
+            expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), datasource=DATASOURCE
+        )
         for i, q in enumerate(queries)
     ]
 
 
-def _panel(p: PanelSpec, panel_id: int, pos: dict[str, int]) -> g.Panel:
+def _panel(p: PanelSpec, panel_id: int, pos: dict[str, int]) -> grafana.Panel:
     common = dict(
         title=p.title,
         description=p.description,
         dataSource=DATASOURCE,
         targets=_targets(p.queries),
         id=panel_id,
-        gridPos=g.GridPos(h=pos["h"], w=pos["w"], x=pos["x"], y=pos["y"]),
+        gridPos=grafana.GridPos(h=pos["h"], w=pos["w"], x=pos["x"], y=pos["y"]),
     )
     if p.kind == "stat":
-        panel = g.Stat(
+        panel = grafana.Stat(
             **common,
             format=p.unit,
             thresholds=_steps(p.limit, up_is_good=p.up_down),
@@ -112,7 +114,7 @@ def _panel(p: PanelSpec, panel_id: int, pos: dict[str, int]) -> g.Panel:
             noValue="no data",
         )
     else:
-        panel = g.TimeSeries(
+        panel = grafana.TimeSeries(
             **common,
             unit=p.unit,
             thresholds=_steps(p.limit),
@@ -129,7 +131,7 @@ def _panel(p: PanelSpec, panel_id: int, pos: dict[str, int]) -> g.Panel:
     return panel
 
 
-def _layout(panels: list[PanelSpec]) -> list[g.Panel]:
+def _layout(panels: list[PanelSpec]) -> list[grafana.Panel]:
     """Left to right, top to bottom, on Grafana's 24-column grid; ids from 1."""
     out, x, y, row_h = [], 0, 0, 0
     for i, p in enumerate(panels, start=1):
@@ -143,8 +145,8 @@ def _layout(panels: list[PanelSpec]) -> list[g.Panel]:
 
 
 # --- variables -----------------------------------------------------------------------------
-def _datasource_var() -> g.Template:
-    return g.Template(
+def _datasource_var() -> grafana.Template:
+    return grafana.Template(
         name="datasource",
         label="Data source",
         query="prometheus",
@@ -153,14 +155,14 @@ def _datasource_var() -> g.Template:
     )
 
 
-def custom_var(name: str, label: str, values: list[str], multi: bool = True) -> g.Template:
+def custom_var(name: str, label: str, values: list[str], multi: bool = True) -> grafana.Template:
     """A variable listing the config's names (classes, targets); `All` matches every value."""
     options = [{"text": v, "value": v, "selected": False} for v in values]
     if multi:
         options.insert(0, {"text": "All", "value": "$__all", "selected": True})
     elif options:
         options[0]["selected"] = True
-    return g.Template(
+    return grafana.Template(
         name=name,
         label=label,
         query=",".join(values),
@@ -172,16 +174,20 @@ def custom_var(name: str, label: str, values: list[str], multi: bool = True) -> 
     )
 
 
-def class_var(config: Config, multi: bool = True) -> g.Template:
+def class_var(config: Config, multi: bool = True) -> grafana.Template:
     return custom_var(
         "component_class", "Component class", [cls.name for cls in config.component_classes], multi
     )
 
 
 def dashboard(
-    uid: str, title: str, description: str, panels: list[PanelSpec], variables: list[g.Template]
-) -> g.Dashboard:
-    return g.Dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[PanelSpec],
+    variables: list[grafana.Template],
+) -> grafana.Dashboard:
+    return grafana.Dashboard(
         title=title,
         uid=uid,
         description=description,
@@ -190,7 +196,7 @@ def dashboard(
         time=TIME_RANGE,
         timezone="browser",
         panels=_layout(panels),
-        templating=g.Templating(list=[_datasource_var(), *variables]),
+        templating=grafana.Templating(list=[_datasource_var(), *variables]),
     )
 
 
