@@ -305,6 +305,12 @@ METRICS_API_REQUESTS = _m(
     "Requests to the Kubernetes metrics APIs by outcome.",
     ("api", "code"),
 )
+EXPORTER_APISERVICE_AVAILABLE = _m(
+    "exporter_apiservice_available",
+    "gauge",
+    "1 while the APIService registering our metrics API group version is Available.",
+    ("group", "version"),
+)
 
 # --- the exporter itself -------------------------------------------------------------------
 EXPORTER_COLLECTOR_UP = _m(
