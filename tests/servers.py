@@ -199,11 +199,13 @@ def prometheus_process(
     scrape_interval: str = "1s",
     rule_files: tuple[str | os.PathLike[str], ...] | list[str | os.PathLike[str]] = (),
     evaluation_interval: str | None = None,
+    alertmanagers: tuple[str, ...] | list[str] = (),
 ) -> Iterator[Server]:
     """The Debian `prometheus` binary with these `scrape_configs` (full Prometheus syntax, so
     targets can carry labels such as the pod/namespace ones kubernetes_sd adds) on a free
     loopback port. Rule files are copied into the temp dir so the test's files stay untouched.
-    Yields once `/-/ready` answers; `server.extra["url"]` is the base URL."""
+    Firing alerts go to `alertmanagers` ("host:port"). Yields once `/-/ready` answers;
+    `server.extra["url"]` is the base URL."""
     import yaml
 
     workdir = Path(tempfile.mkdtemp(prefix="exporter-prom-"))
@@ -222,6 +224,10 @@ def prometheus_process(
         "rule_files": rules,
         "scrape_configs": scrape_configs,
     }
+    if alertmanagers:
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+        }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     log = open(workdir / "log", "w")
     proc = subprocess.Popen(
@@ -247,6 +253,41 @@ def prometheus_process(
         yield server
     finally:
         server.resume()
+        stop_process(proc)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def alertmanager_server(config_text: str) -> Iterator[Server]:
+    """The Debian `prometheus-alertmanager` binary on this config, on a free loopback port,
+    clustering off. Yields once `/-/ready` answers; `server.extra["url"]` is the base URL."""
+    workdir = Path(tempfile.mkdtemp(prefix="exporter-am-"))
+    port = free_port()
+    (workdir / "alertmanager.yml").write_text(config_text)
+    log = open(workdir / "log", "w")
+    proc = subprocess.Popen(
+        ["prometheus-alertmanager", f"--config.file={workdir / 'alertmanager.yml'}",
+         f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+         "--cluster.listen-address=", "--log.level=warn"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+    )  # fmt: skip
+    server = Server("alertmanager", port, proc=proc, workdir=workdir)
+    server.extra["url"] = f"http://127.0.0.1:{port}"
+    server.extra["log"] = workdir / "log"
+    try:
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
+            ),
+            timeout=30,
+            what="alertmanager /-/ready",
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"alertmanager exited: {(workdir / 'log').read_text()[-2000:]}")
+        yield server
+    finally:
         stop_process(proc)
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
