@@ -79,7 +79,7 @@ def test_every_committed_manifest_validates(committed):
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding", "ConfigMap",
         "Deployment", "Service", "APIService", "PodDisruptionBudget", "NetworkPolicy",
         "DaemonSet", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule",
-        "Kustomization",
+        "Kustomization", "PodMonitor",
     }  # fmt: skip
 
 
@@ -105,7 +105,7 @@ def test_validation_catches_mistakes(objects):
 
 def test_committed_k8s_matches_the_generator(tmp_path):
     written = k8s.generate(load_config(None, environ={}), tmp_path)
-    assert sorted(Path(p).name for p in written) == sorted(p.name for p in K8S.glob("*.yaml"))
+    assert sorted(Path(p).name for p in written) == sorted(p.name for p in K8S.glob("*.y*ml"))
     for path in written:
         committed = (K8S / Path(path).name).read_text()
         assert Path(path).read_text() == committed, (
@@ -125,7 +125,7 @@ def test_cli_writes_the_same_files(tmp_path):
         cwd=REPO, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert sorted(Path(line).name for line in out.stdout.split()) == sorted(
-        p.name for p in K8S.glob("*.yaml")
+        p.name for p in K8S.glob("*.y*ml")
     )
     assert (tmp_path / "deployment.yaml").read_text() == (K8S / "deployment.yaml").read_text()
 

@@ -46,7 +46,10 @@ def _routes(environment: str) -> list[dict[str, Any]]:
     """
     slack = {"receiver": slack_receiver(environment), "matchers": ['severity=~"critical|warning"']}
     if environment == "production":
-        return [{"receiver": PAGERDUTY, "matchers": ['severity="critical"'], "continue": True}, slack]
+        return [
+            {"receiver": PAGERDUTY, "matchers": ['severity="critical"'], "continue": True},
+            slack,
+        ]
     if environment == "staging":
         return [slack]
     return []

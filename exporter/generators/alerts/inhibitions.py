@@ -28,7 +28,11 @@ COLLECTOR_FAILING = "ExporterCollectorFailing"
 EXPORTER_DOWN = "ExporterDown"
 # target kind -> (its down alert, the name prefix of its other alerts, collectors reading it)
 TARGETS = {
-    "postgres": ("PostgresDown", "Postgres", (PostgresCollector.name, PostgresQueuesCollector.name)),
+    "postgres": (
+        "PostgresDown",
+        "Postgres",
+        (PostgresCollector.name, PostgresQueuesCollector.name),
+    ),
     "redis": ("RedisDown", "Redis", (RedisCollector.name, RedisQueuesCollector.name)),
 }
 
@@ -39,7 +43,9 @@ def _one_of(names: list[str] | tuple[str, ...]) -> str:
 
 def exporter_fed_alerts(config: Config) -> list[str]:
     """The alerts that read only what the exporter exports (silenced by ExporterDown)."""
-    built = [a.name for b in (dependency_alerts, work_alerts, autoscaling_alerts) for a in b(config)]
+    built = [
+        a.name for b in (dependency_alerts, work_alerts, autoscaling_alerts) for a in b(config)
+    ]
     return sorted({*built, COLLECTOR_FAILING})
 
 
