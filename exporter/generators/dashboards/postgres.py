@@ -95,5 +95,5 @@ def build(config: Config) -> Dashboard:
         "PostgreSQL",
         "PostgreSQL targets from the exporter config.",
         panels,
-        [kit.custom_var("target", "Target", targets)],
+        [kit.label_var("target", "Target", targets, spec=catalog.PG_UP)],
     )

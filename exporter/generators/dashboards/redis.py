@@ -117,5 +117,5 @@ def build(config: Config) -> Dashboard:
         "Redis",
         "Redis targets from the exporter config.",
         panels,
-        [kit.custom_var("target", "Target", targets)],
+        [kit.label_var("target", "Target", targets, spec=catalog.REDIS_UP)],
     )
