@@ -194,6 +194,34 @@ def exporter_process(
 
 
 @contextlib.contextmanager
+def _ready_binary(name: str, workdir: Path, port: int, args: list[str]) -> Iterator[Server]:
+    """Run a Prometheus-family binary in `workdir` (its log in workdir/log) and yield once
+    `/-/ready` answers; raise with the log if it exits first. Stopped and removed after."""
+    log = open(workdir / "log", "w")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    server = Server(name, port, proc=proc, workdir=workdir)
+    server.extra["url"] = f"http://127.0.0.1:{port}"
+    server.extra["log"] = workdir / "log"
+    try:
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
+            ),
+            timeout=30,
+            what=f"{name} /-/ready",
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {(workdir / 'log').read_text()[-2000:]}")
+        yield server
+    finally:
+        server.resume()
+        stop_process(proc)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def prometheus_process(
     scrape_configs: list[dict],
     scrape_interval: str = "1s",
@@ -229,33 +257,13 @@ def prometheus_process(
             "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
         }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    log = open(workdir / "log", "w")
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={workdir / 'prometheus.yml'}",
-         f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-    )  # fmt: skip
-    server = Server("prometheus", port, proc=proc, workdir=workdir)
-    server.extra["url"] = f"http://127.0.0.1:{port}"
-    server.extra["log"] = workdir / "log"
-    try:
-        wait_for(
-            lambda: (
-                proc.poll() is not None
-                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
-            ),
-            timeout=30,
-            what="prometheus /-/ready",
-        )
-        if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited: {(workdir / 'log').read_text()[-2000:]}")
+    args = [
+        "prometheus", f"--config.file={workdir / 'prometheus.yml'}",
+        f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]  # fmt: skip
+    with _ready_binary("prometheus", workdir, port, args) as server:
         yield server
-    finally:
-        server.resume()
-        stop_process(proc)
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -265,32 +273,13 @@ def alertmanager_server(config_text: str) -> Iterator[Server]:
     workdir = Path(tempfile.mkdtemp(prefix="exporter-am-"))
     port = free_port()
     (workdir / "alertmanager.yml").write_text(config_text)
-    log = open(workdir / "log", "w")
-    proc = subprocess.Popen(
-        ["prometheus-alertmanager", f"--config.file={workdir / 'alertmanager.yml'}",
-         f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--cluster.listen-address=", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-    )  # fmt: skip
-    server = Server("alertmanager", port, proc=proc, workdir=workdir)
-    server.extra["url"] = f"http://127.0.0.1:{port}"
-    server.extra["log"] = workdir / "log"
-    try:
-        wait_for(
-            lambda: (
-                proc.poll() is not None
-                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
-            ),
-            timeout=30,
-            what="alertmanager /-/ready",
-        )
-        if proc.poll() is not None:
-            raise RuntimeError(f"alertmanager exited: {(workdir / 'log').read_text()[-2000:]}")
+    args = [
+        "prometheus-alertmanager", f"--config.file={workdir / 'alertmanager.yml'}",
+        f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=", "--log.level=warn",
+    ]  # fmt: skip
+    with _ready_binary("alertmanager", workdir, port, args) as server:
         yield server
-    finally:
-        stop_process(proc)
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def scrape(url: str, timeout: float = 5.0, openmetrics: bool = False) -> str:
