@@ -209,33 +209,32 @@ class MetricsApiApp:
         except UnrepresentableValue as exc:
             raise ApiError(503, f'metric "{metric}" is unavailable: {exc}') from None
 
+    def _item(self, head: dict, metric: str, value: MetricValue, window_key: str) -> dict:
+        """One item of a value list: `head`, then timestamp, value and the window if any."""
+        item = {
+            **head,
+            "timestamp": rfc3339(value.timestamp),
+            "value": self._quantity(metric, value.value),
+        }
+        if value.window_seconds:
+            item[window_key] = value.window_seconds
+        return item
+
     # --- external.metrics.k8s.io ----------------------------------------------------------
     async def _external(self, ns: str, metric: str, query: dict[str, list[str]]) -> bytes:
         ns = _valid_name("namespace", ns)
         selector = self._selector(query, "labelSelector")
         values = await self.provider.external_metric(ns, metric, selector)
-        items = []
-        for value in values:
-            item = {
-                "metricName": metric,
-                "metricLabels": dict(value.labels),
-                "timestamp": rfc3339(value.timestamp),
-                "value": self._quantity(metric, value.value),
-            }
-            if value.window_seconds:
-                item["window"] = value.window_seconds
-            items.append(item)
-        return json.dumps(
-            {
-                "kind": "ExternalMetricValueList",
-                "apiVersion": f"{discovery.EXTERNAL_GROUP}/{discovery.EXTERNAL_VERSION}",
-                "metadata": {},
-                "items": items,
-            }
-        ).encode()
+        items = [
+            self._item(
+                {"metricName": metric, "metricLabels": dict(value.labels)}, metric, value, "window"
+            )
+            for value in values
+        ]
+        return _value_list("ExternalMetricValueList", discovery.EXTERNAL_GROUP, items)
 
     # --- custom.metrics.k8s.io ------------------------------------------------------------
-    def _value_list(
+    def _custom_list(
         self, metric: str, items: list[tuple[dict, MetricValue]], selector: Selector
     ) -> bytes:
         described_metric: dict = {"name": metric}
@@ -244,25 +243,16 @@ class MetricsApiApp:
                 described_metric["selector"] = to_label_selector(selector)
             except SelectorError as exc:
                 raise ApiError(400, f"invalid metricLabelSelector: {exc}") from None
-        out = []
-        for described, value in items:
-            item = {
-                "describedObject": described,
-                "metric": described_metric,
-                "timestamp": rfc3339(value.timestamp),
-                "value": self._quantity(metric, value.value),
-            }
-            if value.window_seconds:
-                item["windowSeconds"] = value.window_seconds
-            out.append(item)
-        return json.dumps(
-            {
-                "kind": "MetricValueList",
-                "apiVersion": f"{discovery.CUSTOM_GROUP}/{discovery.CUSTOM_VERSION}",
-                "metadata": {},
-                "items": out,
-            }
-        ).encode()
+        out = [
+            self._item(
+                {"describedObject": described, "metric": described_metric},
+                metric,
+                value,
+                "windowSeconds",
+            )
+            for described, value in items
+        ]
+        return _value_list("MetricValueList", discovery.CUSTOM_GROUP, out)
 
     async def _pods(self, ns: str, pod: str, metric: str, query: dict[str, list[str]]) -> bytes:
         ns = _valid_name("namespace", ns)
@@ -280,7 +270,7 @@ class MetricsApiApp:
             )
             for value in values
         ]
-        return self._value_list(metric, items, metric_selector)
+        return self._custom_list(metric, items, metric_selector)
 
     async def _object(
         self, ns: str, resource: str, name: str, metric: str, query: dict[str, list[str]]
@@ -291,7 +281,7 @@ class MetricsApiApp:
         value = await self.provider.object_metric(ns, resource, name, metric, selector)
         kind, api_version = discovery.WORKLOAD_RESOURCES[resource]
         described = {"kind": kind, "namespace": ns, "name": name, "apiVersion": api_version}
-        return self._value_list(metric, [(described, value)], selector)
+        return self._custom_list(metric, [(described, value)], selector)
 
     async def _namespace(self, ns: str, metric: str, query: dict[str, list[str]]) -> bytes:
         ns = _valid_name("namespace", ns)
@@ -299,7 +289,18 @@ class MetricsApiApp:
         value = await self.provider.namespace_metric(ns, metric, selector)
         # The Namespace object is cluster-scoped: its reference carries no namespace.
         described = {"kind": "Namespace", "name": ns, "apiVersion": "v1"}
-        return self._value_list(metric, [(described, value)], selector)
+        return self._custom_list(metric, [(described, value)], selector)
+
+
+def _value_list(kind: str, group: str, items: list[dict]) -> bytes:
+    return json.dumps(
+        {
+            "kind": kind,
+            "apiVersion": f"{group}/{discovery.VERSIONS[group]}",
+            "metadata": {},
+            "items": items,
+        }
+    ).encode()
 
 
 def _api_of(path: str) -> str:

@@ -20,17 +20,6 @@ from typing import Protocol
 from ..discovery import CUSTOM_GROUP, EXTERNAL_GROUP, MetricInfo
 from ..selectors import Selector
 
-__all__ = [
-    "BadRequest",
-    "MetricInfo",
-    "MetricValue",
-    "MetricsProvider",
-    "NotFound",
-    "ProviderError",
-    "Unavailable",
-    "unknown_metric",
-]
-
 
 class ProviderError(Exception):
     """A call the provider cannot answer; `details` name the missing thing (for a Status)."""
@@ -86,15 +75,10 @@ class MetricsProvider(Protocol):
         ...
 
     async def pods_metric(
-        self,
-        namespace: str,
-        pod: str | None,
-        metric: str,
-        pod_selector: Selector,
-        metric_selector: Selector,
+        self, namespace: str, pod: str | None, metric: str, pods: Selector, selector: Selector
     ) -> list[MetricValue]:
         """A custom metric per pod (label `pod`), sorted by pod: the pod named `pod`, or
-        every pod `pod_selector` selects when `pod` is None."""
+        every pod `pods` selects; `selector` selects series when `pod` is None."""
         ...
 
     async def namespace_metric(

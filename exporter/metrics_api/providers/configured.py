@@ -203,12 +203,7 @@ class ConfiguredProvider:
         return await self._read(reader, req, selector.exact())
 
     async def pods_metric(
-        self,
-        namespace: str,
-        pod: str | None,
-        metric: str,
-        pod_selector: Selector,
-        metric_selector: Selector,
+        self, namespace: str, pod: str | None, metric: str, pods: Selector, selector: Selector
     ) -> list[MetricValue]:
         reader = self._reader("custom", metric, "pods")
         if self.pods_unsupported_reason:
@@ -216,7 +211,7 @@ class ConfiguredProvider:
                 f'metric "{metric}" is not available for pods: {self.pods_unsupported_reason}',
                 {"name": metric, "group": CUSTOM_GROUP, "kind": "pods"},
             )
-        both = Selector(pod_selector.requirements + metric_selector.requirements)
+        both = Selector(pods.requirements + selector.requirements)
         req = Request(namespace, both, placeholders=placeholders(namespace, both, name=pod or "*"))
         # a fallback stands for one named pod; for all pods there is no knowing which exist
         values = await self._read(reader, req, {"pod": pod} if pod else None)

@@ -54,15 +54,10 @@ class RoutingProvider:
         return await provider.object_metric(namespace, resource, name, metric, selector)
 
     async def pods_metric(
-        self,
-        namespace: str,
-        pod: str | None,
-        metric: str,
-        pod_selector: Selector,
-        metric_selector: Selector,
+        self, namespace: str, pod: str | None, metric: str, pods: Selector, selector: Selector
     ) -> list[MetricValue]:
         provider = self._provider("custom", metric, "pods")
-        return await provider.pods_metric(namespace, pod, metric, pod_selector, metric_selector)
+        return await provider.pods_metric(namespace, pod, metric, pods, selector)
 
     async def namespace_metric(
         self, namespace: str, metric: str, selector: Selector
