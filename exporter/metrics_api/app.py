@@ -48,7 +48,13 @@ HEALTH_PATHS = {"/healthz", "/livez", "/readyz"}
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 JSON = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private")]
-PROVIDER_ERROR_CODES = {NotFound: 404, BadRequest: 400, Unavailable: 503}
+# The provider's typed errors as Status codes (the provider itself knows no HTTP); any
+# other ProviderError is a bug, answered 500.
+PROVIDER_ERROR_CODES: dict[type[ProviderError], int] = {
+    NotFound: 404,
+    BadRequest: 400,
+    Unavailable: 503,
+}
 EXT = f"/apis/{discovery.EXTERNAL_GROUP}/{discovery.EXTERNAL_VERSION}/"
 CUS = f"/apis/{discovery.CUSTOM_GROUP}/{discovery.CUSTOM_VERSION}/"
 
@@ -145,7 +151,7 @@ class MetricsApiApp:
             body = await self._route(path, query)
             code = 200
         except ProviderError as err:
-            code = PROVIDER_ERROR_CODES[type(err)]
+            code = PROVIDER_ERROR_CODES.get(type(err), 500)
             body = json.dumps(ApiError(code, err.message, err.details).body()).encode()
         except ApiError as err:
             code, body = err.code, json.dumps(err.body()).encode()
