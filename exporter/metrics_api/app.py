@@ -70,18 +70,18 @@ def accepts_json(accept: str | None) -> bool:
         return True
     admitted = False
     for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
+        media, *params = (piece.strip() for piece in part.split(";"))
         media = media.lower()
-        q = 1.0
-        for p in params:
-            if p.lower().startswith("q="):
+        quality = 1.0
+        for param in params:
+            if param.lower().startswith("q="):
                 try:
-                    q = float(p[2:])
+                    quality = float(param[2:])
                 except ValueError:
-                    q = 0.0
-        if media == "application/json" and q <= 0:
+                    quality = 0.0
+        if media == "application/json" and quality <= 0:
             return False  # JSON explicitly refused
-        if media in ("*/*", "application/*", "application/json") and q > 0:
+        if media in ("*/*", "application/*", "application/json") and quality > 0:
             admitted = True
     return admitted
 
