@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import datetime as dt
-import ipaddress
 import json
 import re
 import shutil
@@ -24,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from exporter.certs import issue
 
 CREATED = "2026-01-01T00:00:00Z"
 
@@ -36,33 +32,9 @@ def self_signed(
     common_name: str, dns: list[str] | None = None, ip: bool = True
 ) -> tuple[bytes, bytes]:
     """(cert PEM, key PEM) of a self-signed CA certificate for `common_name`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns or []]
-    if ip:
-        sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    cert = builder.sign(key, hashes.SHA256())
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    hosts = [*(dns or []), *(["127.0.0.1"] if ip else [])]
+    pair = issue(common_name, hosts=hosts, ca=True)
+    return pair.cert_pem(), pair.key_pem()
 
 
 def status(code: int, reason: str, message: str, details: dict | None = None) -> dict[str, Any]:

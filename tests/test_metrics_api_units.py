@@ -9,6 +9,7 @@ import pytest
 
 from exporter.config import ApiMetric
 from exporter.metrics_api.app import accepts_json, rfc3339
+from exporter.metrics_api.providers.promql import render_query
 from exporter.metrics_api.quantity import UnrepresentableValue, format_quantity, parse_quantity
 from exporter.metrics_api.selectors import (
     SelectorError,
@@ -17,7 +18,6 @@ from exporter.metrics_api.selectors import (
     to_label_selector,
     to_promql_matchers,
 )
-from exporter.metrics_api.sources import render_query
 
 LABELS = {"component_class": "gpu", "queue": "jobs-gpu", "tier": "", "replicas": "3"}
 
