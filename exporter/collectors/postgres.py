@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from exporter import catalog
-from exporter.config import PostgresTarget
+from exporter.config import Config, PostgresTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
@@ -134,3 +134,9 @@ class PostgresCollector(Collector):
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
+
+
+def build(config: Config) -> list[Collector]:
+    """One health collector per PostgreSQL target."""
+    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    return [PostgresCollector(t, interval, timeout) for t in config.postgres]

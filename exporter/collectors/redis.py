@@ -9,7 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from exporter import catalog
-from exporter.config import RedisTarget
+from exporter.config import Config, RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
@@ -91,3 +91,9 @@ class RedisCollector(Collector):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def build(config: Config) -> list[Collector]:
+    """One health collector per Redis target."""
+    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    return [RedisCollector(t, interval, timeout) for t in config.redis]
