@@ -10,8 +10,7 @@ import pytest
 from exporter.collectors import postgres
 from exporter.collectors.postgres import CONNECTION_STATES, PostgresCollector
 from exporter.config import Config, PostgresTarget
-from exporter.runtime import Runtime
-from exporter.snapshot import Snapshot
+from tests.collector_checks import assert_cycle_fails_with_up_0
 from tests.servers import free_port
 
 
@@ -74,12 +73,4 @@ async def test_a_down_server_fails_the_cycle_and_reports_pg_up_0():
     collector = PostgresCollector(PostgresTarget(name="main", dsn=dsn), 5.0, 2.0)
     with pytest.raises(OSError):
         await collector.collect()
-    snapshot = Snapshot()
-    runtime = Runtime(snapshot, [collector])
-    try:
-        assert not await runtime.run_once(collector)
-    finally:
-        await collector.close()
-    assert snapshot.value("pg_up", {"target": "main"}) == 0
-    up = {"collector": "postgres", "target": "main"}
-    assert snapshot.value("exporter_collector_up", up) == 0
+    await assert_cycle_fails_with_up_0(collector, "pg_up")

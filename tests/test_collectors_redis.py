@@ -11,8 +11,7 @@ import redis.asyncio as aioredis
 from exporter.collectors import redis as redis_collectors
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config, RedisTarget
-from exporter.runtime import Runtime
-from exporter.snapshot import Snapshot
+from tests.collector_checks import assert_cycle_fails_with_up_0
 from tests.servers import free_port
 
 
@@ -74,12 +73,4 @@ async def test_a_down_server_fails_the_cycle_and_reports_redis_up_0():
     collector = RedisCollector(RedisTarget(name="main", url=url), 5.0, 2.0)
     with pytest.raises(redis_lib.ConnectionError):
         await collector.collect()
-    snapshot = Snapshot()
-    runtime = Runtime(snapshot, [collector])
-    try:
-        assert not await runtime.run_once(collector)
-    finally:
-        await collector.close()
-    assert snapshot.value("redis_up", {"target": "main"}) == 0
-    up = {"collector": "redis", "target": "main"}
-    assert snapshot.value("exporter_collector_up", up) == 0
+    await assert_cycle_fails_with_up_0(collector, "redis_up")

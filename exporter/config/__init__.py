@@ -4,10 +4,11 @@ A YAML file (or the embedded default) is merged with `EXPORTER_*` environment ov
 validated by pydantic; unknown keys are errors. Secrets come from env vars or mounted files
 and are held as `SecretStr`, so they never reach a log line, a metric or `check-config`.
 
-One module per job: `secrets` (secret sources, redaction), `targets` (the servers
-collectors connect to), `queues`, `classes` (component classes and HPA behaviour),
-`metrics_api`, `alerting`, `deployment`, `settings` (listen, collection, Prometheus,
-Kubernetes access), `model` (`Config`) and `loading` (YAML, env overrides, errors).
+One module per job: `base` (strictness, names, ConfigError), `secrets` (secret sources,
+the one redaction function), `targets` (what every server a collector connects to has),
+`queues`, `classes` (component classes, HPA behaviour), `metrics_api`, `alerting`,
+`deployment`, `settings` (listen, collection, Prometheus, Kubernetes access), `model`
+(`Config` and the kinds of server it lists) and `loading` (YAML, env overrides, errors).
 """
 
 from exporter.config.alerting import Alerting, AlertThresholds, PagerDutyReceiver, SlackReceiver
@@ -38,7 +39,7 @@ from exporter.config.loading import (
     redacted_dump,
 )
 from exporter.config.metrics_api import ApiMetric, Authentication, MetricsApi, TLSFiles
-from exporter.config.model import Config
+from exporter.config.model import Config, PostgresTarget, RedisTarget
 from exporter.config.queues import (
     QUEUE_KINDS,
     PostgresQueryQueue,
@@ -58,7 +59,7 @@ from exporter.config.settings import (
     PrometheusSource,
     parse_host_port,
 )
-from exporter.config.targets import PostgresTarget, RedisTarget, Target
+from exporter.config.targets import Target
 
 __all__ = [
     "ENV_PREFIX",

@@ -1,4 +1,10 @@
-"""`Config`: the one configuration object every output is derived from."""
+"""`Config`, the one configuration object every output is derived from, and the kinds of
+server it lists.
+
+A new kind of server is a `Target` subclass here and a `list[...]` field on `Config`:
+`targets()` finds it by that type, so redaction, reference checks and the cluster-secret
+checks need no edit.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,52 @@ from exporter.config.settings import (
     PrometheusSource,
     yaml_on_off,
 )
-from exporter.config.targets import PostgresTarget, RedisTarget, Target
+from exporter.config.targets import Target, checked_url, no_host
+
+
+class PostgresTarget(Target):
+    address_field = "dsn"
+
+    dsn: str
+    pool_size: Annotated[int, Field(ge=1, le=10)] = 2
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_shape(cls, v: str) -> str:
+        parts = checked_url(
+            v,
+            ("postgresql", "postgres"),
+            "must be a postgresql:// URL, got scheme {scheme!r} in {url!r}",
+        )
+        if not parts.hostname and "host=" not in parts.query:
+            raise no_host(v)
+        return v
+
+    @property
+    def safe_dsn(self) -> str:
+        return self.safe_address
+
+
+class RedisTarget(Target):
+    address_field = "url"
+
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, v: str) -> str:
+        parts = checked_url(
+            v,
+            ("redis", "rediss", "unix"),
+            "must be a redis://, rediss:// or unix:// URL, got {url!r}",
+        )
+        if parts.scheme != "unix" and not parts.hostname:
+            raise no_host(v)
+        return v
+
+    @property
+    def safe_url(self) -> str:
+        return self.safe_address
 
 
 class Config(Strict):

@@ -1,7 +1,8 @@
-"""The servers collectors connect to: one `Target` shape, one subclass per kind of server.
+"""What every server a collector connects to has: a name, an address, a password source.
 
-A target kind is a `Target` subclass plus a `list[...]` field on `Config`; redaction,
-reference checks and the cluster-secret checks find it through `Config.targets()`.
+The kinds of server (`PostgresTarget`, `RedisTarget`) live in `exporter.config.model`
+next to the `Config` fields that list them; redaction, reference checks and the
+cluster-secret checks find them all through `Config.targets()`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pydantic import (
     SecretStr,
     SerializerFunctionWrapHandler,
     ValidationInfo,
-    field_validator,
     model_serializer,
     model_validator,
 )
@@ -93,50 +93,6 @@ def checked_url(v: str, schemes: tuple[str, ...], wording: str) -> SplitResult:
     return parts
 
 
-def _no_host(v: str) -> ValueError:
+def no_host(v: str) -> ValueError:
+    """The error for an address without a host (password masked)."""
     return ValueError(f"has no host: {redact_url(v)!r}")
-
-
-class PostgresTarget(Target):
-    address_field = "dsn"
-
-    dsn: str
-    pool_size: Annotated[int, Field(ge=1, le=10)] = 2
-
-    @field_validator("dsn")
-    @classmethod
-    def _dsn_shape(cls, v: str) -> str:
-        parts = checked_url(
-            v,
-            ("postgresql", "postgres"),
-            "must be a postgresql:// URL, got scheme {scheme!r} in {url!r}",
-        )
-        if not parts.hostname and "host=" not in parts.query:
-            raise _no_host(v)
-        return v
-
-    @property
-    def safe_dsn(self) -> str:
-        return self.safe_address
-
-
-class RedisTarget(Target):
-    address_field = "url"
-
-    url: str
-
-    @field_validator("url")
-    @classmethod
-    def _url_shape(cls, v: str) -> str:
-        parts = checked_url(
-            v,
-            ("redis", "rediss", "unix"),
-            "must be a redis://, rediss:// or unix:// URL, got {url!r}",
-        )
-        if parts.scheme != "unix" and not parts.hostname:
-            raise _no_host(v)
-        return v
-
-    @property
-    def safe_url(self) -> str:
-        return self.safe_address
