@@ -48,10 +48,6 @@ class PostgresTarget(Target):
             raise no_host(v)
         return v
 
-    @property
-    def safe_dsn(self) -> str:
-        return self.safe_address
-
 
 class RedisTarget(Target):
     address_field = "url"
@@ -69,10 +65,6 @@ class RedisTarget(Target):
         if parts.scheme != "unix" and not parts.hostname:
             raise no_host(v)
         return v
-
-    @property
-    def safe_url(self) -> str:
-        return self.safe_address
 
 
 class Config(Strict):
