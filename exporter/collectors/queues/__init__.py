@@ -33,7 +33,9 @@ def build(config: Config) -> list[Collector]:
     ):
         refs = queues_by_target(config, kind)
         collectors += [
-            collector(t, refs[t.name], interval, timeout) for t in targets if t.name in refs
+            collector(target, refs[target.name], interval, timeout)
+            for target in targets
+            if target.name in refs
         ]
     return collectors
 
