@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from exporter.config import ConfigError, load_config, redacted_dump
+from exporter.config import Config, ConfigError, load_config, redacted_dump
 from tests.servers import REPO
 
 SECRET = "s3cr3t-Pa55word"
@@ -161,6 +161,33 @@ def test_inline_dsn_password_is_redacted_everywhere(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(bad, environ={})
     assert SECRET not in str(err.value) and "mysql://app:***@db/app" in str(err.value)
+
+
+def test_every_target_kind_is_listed_redacted_and_reference_checked(tmp_path):
+    text = (
+        f"postgres: [{{name: main, dsn: 'postgresql://app:{SECRET}@db/app', pool_size: 3}}]\n"
+        f"redis: [{{name: cache, url: 'redis://:{SECRET}@cache:6379/0'}}]\n"
+    )
+    config = load_config(write(tmp_path, text), environ={})
+    assert Config.target_fields() == ("postgres", "redis")
+    assert [(path, t.name) for path, t in config.located_targets()] == [
+        ("postgres[0]", "main"),
+        ("redis[0]", "cache"),
+    ]
+    dump = redacted_dump(config)
+    assert SECRET not in str(dump)
+    # Dumped in the order users write targets: name, the address, then the rest.
+    assert list(dump["postgres"][0]) == [
+        "name",
+        "dsn",
+        "password_file",
+        "password_env",
+        "pool_size",
+    ]
+    assert dump["redis"][0]["url"] == "redis://:***@cache:6379/0"
+    duplicate = text + "redis: [{name: a, url: 'redis://h'}, {name: a, url: 'redis://h'}]\n"
+    with pytest.raises(ConfigError, match="redis target names must be unique"):
+        load_config(write(tmp_path, duplicate), environ={})
 
 
 def test_cli_check_config_prints_redacted_effective_config(tmp_path):

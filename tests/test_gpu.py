@@ -11,12 +11,19 @@ import pytest
 
 from exporter.collectors import gpu as gpu_mod
 from exporter.collectors.gpu import GpuCollector
+from exporter.config import Collection, Config
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
 from tests.nvml_fake import FakeGpu, FakeNvml
 from tests.servers import exporter_process, free_port, sample_value, scrape, wait_for
 
 GIB = 1024**3
+
+
+def _build(mode: str, interval: float, timeout: float) -> list:
+    """The registry factory on a config holding only the gpu and collection settings."""
+    collection = Collection(interval_seconds=interval, timeout_seconds=timeout)
+    return gpu_mod.build(Config(gpu=mode, collection=collection))
 
 
 def _real_nvml_error() -> str | None:
@@ -49,7 +56,7 @@ def two_gpus(monkeypatch) -> FakeNvml:
 
 async def test_reads_every_gpu_in_base_units(two_gpus, monkeypatch):
     monkeypatch.setenv("NODE_NAME", "gpu-node-7")
-    col = gpu_mod.build("auto", 1.0, 1.0)[0]
+    col = _build("auto", 1.0, 1.0)[0]
     samples = await col.collect()
     v = _by_gpu(samples)
     assert v[("0", "gpu_utilization_ratio")] == pytest.approx(0.87)
@@ -105,14 +112,14 @@ async def test_lost_gpu_and_failing_uuid_do_not_hide_the_others(two_gpus, caplog
 
 def test_off_never_touches_nvml(monkeypatch):
     fake = FakeNvml([FakeGpu("GPU-x")]).install(monkeypatch)
-    assert gpu_mod.build("off", 1.0, 1.0) == []
+    assert _build("off", 1.0, 1.0) == []
     assert fake.init_calls == 0
 
 
 def test_auto_without_nvml_stays_off_with_one_info_line(monkeypatch, caplog):
     FakeNvml([], init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND).install(monkeypatch)
     with caplog.at_level(logging.DEBUG, logger="exporter.collectors.gpu"):
-        assert gpu_mod.build("auto", 1.0, 1.0) == []
+        assert _build("auto", 1.0, 1.0) == []
     assert len(caplog.records) == 1
     assert caplog.records[0].levelno == logging.INFO
     assert "NVML Shared Library Not Found" in caplog.records[0].getMessage()
@@ -124,7 +131,7 @@ async def test_on_without_nvml_is_an_error_until_nvml_loads(monkeypatch, caplog)
     )
     fake.install(monkeypatch)
     with caplog.at_level(logging.ERROR, logger="exporter.collectors.gpu"):
-        collectors = gpu_mod.build("on", 1.0, 1.0)
+        collectors = _build("on", 1.0, 1.0)
     assert len(collectors) == 1
     assert "gpu: on but NVML is not available" in caplog.records[0].getMessage()
     assert "Driver Not Loaded" in caplog.records[0].getMessage()
@@ -174,7 +181,7 @@ async def wait_for_async(predicate, timeout: float = 5.0) -> None:
 async def test_real_nvml(caplog):
     """Runs only where a GPU and its driver exist: the collector against the real NVML."""
     with caplog.at_level(logging.INFO):
-        collectors = gpu_mod.build("auto", 1.0, 5.0)
+        collectors = _build("auto", 1.0, 5.0)
     assert len(collectors) == 1
     samples = await collectors[0].collect()
     await collectors[0].close()

@@ -28,13 +28,17 @@ component_classes:
 @pytest.mark.parametrize(
     ("queue", "error"),
     [
-        ("{name: q, kind: redis_zset, key: k, age_field: ts}", "age_field and push apply to redis_list"),
+        ("{name: q, kind: redis_zset, key: k, age_field: ts}", "age_field applies to redis_list queues, not redis_zset"),
         ("{name: q, kind: redis_list, key: k, push: rpush}", "push only matters with age_field"),
-        ("{name: q, kind: redis_list, key: k, score_unit: seconds}", "score_unit applies to redis_zset"),
+        ("{name: q, kind: redis_list, key: k, score_unit: seconds}", "score_unit applies to redis_zset queues, not redis_list"),
         ("{name: q, kind: redis_zset, key: k, score_unit: hours}", "score_unit"),
         ("{name: q, kind: redis_stream, key: k}", "needs group"),
         ("{name: q, kind: postgres_query}", "needs query"),
         ("{name: q, kind: redis_list, key: k, target: other}", "no redis target named 'other'"),
+        ("{name: q, kind: redis_list}", "a redis_list queue needs key"),
+        ("{name: q, kind: postgres_query, query: '  '}", "needs query"),
+        ("{name: q, kind: postgres_query, query: q, key: k}", "key applies to redis_list, redis_zset"),
+        ("{name: q, kind: redis_fifo, key: k}", "kind: must be one of redis_list"),
     ],
 )  # fmt: skip
 def test_bad_queue_settings_are_clear_errors(tmp_path, queue, error):

@@ -11,14 +11,16 @@ import pytest
 
 from exporter.collectors.queues import PostgresQueuesCollector, QueueRef
 from exporter.collectors.queues.postgres_queues import EXAMPLE_QUERY
-from exporter.config import PostgresTarget, Queue
+from exporter.config import PostgresQueryQueue, PostgresTarget
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
 
 
 def _collector(dsn: str, *queries: tuple[str, str], timeout: float = 1.0):
     refs = [
-        QueueRef("cpu", Queue(name=name, kind="postgres_query", target="main", query=sql))
+        QueueRef(
+            "cpu", PostgresQueryQueue(name=name, kind="postgres_query", target="main", query=sql)
+        )
         for name, sql in queries
     ]
     return PostgresQueuesCollector(PostgresTarget(name="main", dsn=dsn), refs, 1.0, timeout)

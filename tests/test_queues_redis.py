@@ -13,7 +13,7 @@ import redis.asyncio.connection as aio_connection
 
 from exporter.collectors.queues import QueueRef, RedisQueuesCollector
 from exporter.collectors.queues.scripts import STREAM_LAG_COUNT_LIMIT
-from exporter.config import Queue, RedisTarget
+from exporter.config import RedisTarget, parse_queue
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
 
@@ -23,7 +23,7 @@ def _key(name: str) -> str:
 
 
 def _collector(url: str, *queues: dict, timeout: float = 1.0) -> RedisQueuesCollector:
-    refs = [QueueRef("gpu", Queue.model_validate(q)) for q in queues]
+    refs = [QueueRef("gpu", parse_queue(q)) for q in queues]
     return RedisQueuesCollector(RedisTarget(name="main", url=url), refs, 1.0, timeout)
 
 
