@@ -35,7 +35,9 @@ from exporter.autoscaling.spec import (
 NOW = 10_000.0
 
 
-def rules(pods: int, pods_period: int, percent: int, percent_period: int, window: int) -> ScalingRules:
+def rules(
+    pods: int, pods_period: int, percent: int, percent_period: int, window: int
+) -> ScalingRules:
     """generateScalingRules: Pods then Percent policies, selectPolicy Max."""
     policies = []
     if pods:
@@ -49,7 +51,8 @@ def uniform(raw: list[int], period: int) -> tuple[ScaleEvent, ...]:
     """generateEventsUniformDistribution: each event in the middle of its segment."""
     seg = period / len(raw)
     return tuple(
-        ScaleEvent(change, NOW - int(period - seg * (i + 1) + seg / 2)) for i, change in enumerate(raw)
+        ScaleEvent(change, NOW - int(period - seg * (i + 1) + seg / 2))
+        for i, change in enumerate(raw)
     )
 
 
@@ -134,6 +137,13 @@ def test_calculate_limits_with_select_policy_min():
     assert scale_down_limit(5, (), (), ScalingRules(300, "Min", both), NOW).limit == 3
 
 
+def test_percent_limits_round_as_the_controller_does():
+    # not an upstream case: pins int32() truncation down and math.Ceil up
+    half = ScalingRules(0, "Max", (ScalingPolicy("Percent", 50, 60),))
+    assert scale_down_limit(5, (), (), half, NOW).limit == 2  # int32(2.5)
+    assert scale_up_limit(5, (), (), half, NOW).limit == 8  # ceil(7.5)
+
+
 def test_select_policy_disabled_holds_the_size():
     off = ScalingRules(0, "Disabled", ())
     got = convert_with_behavior_rate(5, 9, 1, 10, off, DEFAULT_SCALE_DOWN, (), (), NOW)
@@ -154,7 +164,9 @@ CONVERT_WITH_RULES = [
 
 
 @pytest.mark.parametrize("case,current,desired,min_r,max_r,expected,condition", CONVERT_WITH_RULES)
-def test_convert_desired_replicas_with_rules(case, current, desired, min_r, max_r, expected, condition):
+def test_convert_desired_replicas_with_rules(
+    case, current, desired, min_r, max_r, expected, condition
+):
     got = convert_with_rules(current, desired, min_r, max_r)
     assert (got.replicas, got.reason) == (expected, condition), case
 

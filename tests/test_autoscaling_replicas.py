@@ -60,10 +60,24 @@ PODS = [
     # (upstream test, current, pods, AverageValue target, expected, expected average usage)
     ("TestReplicaCalcScaleUpCM", 3, pods(20, 10, 30), 15, 4, 20),
     ("TestReplicaCalcScaleUpCMUnreadyHotCpuNoLessScale", 3, pods(50, 10, 30), 15, 6, 30),
-    ("TestReplicaCalcScaleUpCMUnreadyHotCpuScaleWouldScaleDown", 3, pods(50, 15, 30), 15, 7, 31.666),
+    (
+        "TestReplicaCalcScaleUpCMUnreadyHotCpuScaleWouldScaleDown",
+        3,
+        pods(50, 15, 30),
+        15,
+        7,
+        31.666,
+    ),
     ("TestReplicaCalcScaleDownCM", 5, pods(12, 12, 12, 12, 12), 20, 3, 12),
     ("TestReplicaCalcToleranceCM", 3, pods(20, 21, 21), 20, 3, 20.666),
-    ("TestPlainMetricReplicaCalcMissingMetricsNoChangeEq", 5, pods(20, 19, 21, None, None), 20, 5, 20),
+    (
+        "TestPlainMetricReplicaCalcMissingMetricsNoChangeEq",
+        5,
+        pods(20, 19, 21, None, None),
+        20,
+        5,
+        20,
+    ),
     # horizontal_test.go reconcile cases on one Pods metric (no behavior, 2..6 replicas)
     ("TestScaleUpCM", 3, pods(20, 10, 30), 15, 4, 20),
     ("TestScaleUpCMUnreadyAndHotCpuNoLessScale", 3, pods(50, 10, 30), 15, 6, 30),
