@@ -20,6 +20,7 @@ from exporter.autoscaling.spec import (
     ScalingRules,
 )
 
+Events = tuple[ScaleEvent, ...]
 MIN_INT32, MAX_INT32 = -(2**31), 2**31 - 1
 SCALE_UP_LIMIT_FACTOR, SCALE_UP_LIMIT_MINIMUM = 2.0, 4.0
 
@@ -58,48 +59,43 @@ def _period_start(current: int, policy: ScalingPolicy, up: tuple[ScaleEvent, ...
     return current - added + deleted
 
 
-def scale_up_limit(
+def _policy_limits(
+    up: bool,
     current: int,
     up_events: tuple[ScaleEvent, ...],
     down_events: tuple[ScaleEvent, ...],
     rules: ScalingRules,
     now: float,
 ) -> RateLimit:
-    """calculateScaleUpLimitWithScalingRules: the most replicas the policies allow now."""
     if rules.select_policy == "Disabled":
         return RateLimit(current, "Disabled", (), None)
-    pick_min = rules.select_policy == "Min"  # the smallest change is the smallest limit
     limits = []
     for policy in rules.policies:
         start = _period_start(current, policy, up_events, down_events, now)
         if policy.type == "Pods":
-            proposed = start + policy.value
-        else:  # rounded up, or a small Percent could never add a pod
+            proposed = start + policy.value if up else start - policy.value
+        elif up:  # rounded up, or a small Percent could never add a pod
             proposed = math.ceil(start * (1 + policy.value / 100))
-        limits.append(PolicyLimit(policy, start, proposed))
-    return _select(limits, pick_min, MAX_INT32 if pick_min else MIN_INT32, rules)
-
-
-def scale_down_limit(
-    current: int,
-    up_events: tuple[ScaleEvent, ...],
-    down_events: tuple[ScaleEvent, ...],
-    rules: ScalingRules,
-    now: float,
-) -> RateLimit:
-    """calculateScaleDownLimitWithBehaviors: the fewest replicas the policies allow now."""
-    if rules.select_policy == "Disabled":
-        return RateLimit(current, "Disabled", (), None)
-    pick_max = rules.select_policy == "Min"  # the smallest change is the largest limit
-    limits = []
-    for policy in rules.policies:
-        start = _period_start(current, policy, up_events, down_events, now)
-        if policy.type == "Pods":
-            proposed = start - policy.value
         else:  # int32() truncates toward zero
             proposed = int(start * (1 - policy.value / 100))
         limits.append(PolicyLimit(policy, start, proposed))
-    return _select(limits, not pick_max, MAX_INT32 if not pick_max else MIN_INT32, rules)
+    # Max (the default) wants the largest change: the highest limit up, the lowest down.
+    take_min = (rules.select_policy == "Min") == up
+    return _select(limits, take_min, MAX_INT32 if take_min else MIN_INT32, rules)
+
+
+def scale_up_limit(
+    current: int, up: Events, down: Events, rules: ScalingRules, now: float
+) -> RateLimit:
+    """calculateScaleUpLimitWithScalingRules: the most replicas the policies allow now."""
+    return _policy_limits(True, current, up, down, rules, now)
+
+
+def scale_down_limit(
+    current: int, up: Events, down: Events, rules: ScalingRules, now: float
+) -> RateLimit:
+    """calculateScaleDownLimitWithBehaviors: the fewest replicas the policies allow now."""
+    return _policy_limits(False, current, up, down, rules, now)
 
 
 def _select(
@@ -181,17 +177,29 @@ def _log(
     return (*recs[:old_index], new, *recs[old_index + 1 :])
 
 
+# ScalingLimited condition reasons and their upstream messages.
+LIMIT_MESSAGES = {
+    "DesiredWithinRange": "the desired count is within the acceptable range",
+    "ScaleUpLimit": "the desired replica count is increasing faster than the maximum scale rate",
+    "TooManyReplicas": "the desired replica count is more than the maximum replica count",
+    "ScaleDownLimit": "the desired replica count is decreasing faster than the maximum scale rate",
+    "TooFewReplicas": "the desired replica count is less than the minimum replica count",
+}
+
+
 @dataclass(frozen=True)
 class Normalized:
     replicas: int
-    reason: (
-        str  # DesiredWithinRange | ScaleUpLimit | TooManyReplicas | ScaleDownLimit | TooFewReplicas
-    )
-    message: str
+    reason: str  # a key of LIMIT_MESSAGES
     rate: RateLimit | None  # the policy bound consulted, if any
 
+    @property
+    def message(self) -> str:
+        return LIMIT_MESSAGES[self.reason]
 
-WITHIN = ("DesiredWithinRange", "the desired count is within the acceptable range")
+
+def _upper(limit: int, max_replicas: int) -> tuple[int, str]:
+    return (limit, "ScaleUpLimit") if max_replicas > limit else (max_replicas, "TooManyReplicas")
 
 
 def convert_with_behavior_rate(
@@ -201,36 +209,29 @@ def convert_with_behavior_rate(
     max_replicas: int,
     scale_up: ScalingRules,
     scale_down: ScalingRules,
-    up_events: tuple[ScaleEvent, ...],
-    down_events: tuple[ScaleEvent, ...],
+    up_events: Events,
+    down_events: Events,
     now: float,
 ) -> Normalized:
     """convertDesiredReplicasWithBehaviorRate: clamp by the policies and min/max."""
     if desired > current:
         rate = scale_up_limit(current, up_events, down_events, scale_up, now)
-        limit = max(rate.limit, current)  # no further scale-up until old events expire
-        if max_replicas > limit:
-            allowed, reason = limit, "ScaleUpLimit"
-            message = "the desired replica count is increasing faster than the maximum scale rate"
-        else:
-            allowed, reason = max_replicas, "TooManyReplicas"
-            message = "the desired replica count is more than the maximum replica count"
+        # max(..., current): no further scale-up until old events expire
+        allowed, reason = _upper(max(rate.limit, current), max_replicas)
         if desired > allowed:
-            return Normalized(allowed, reason, message, rate)
-        return Normalized(desired, *WITHIN, rate)
+            return Normalized(allowed, reason, rate)
+        return Normalized(desired, "DesiredWithinRange", rate)
     if desired < current:
         rate = scale_down_limit(current, up_events, down_events, scale_down, now)
         limit = min(rate.limit, current)  # no further scale-down until old events expire
         if min_replicas < limit:
             allowed, reason = limit, "ScaleDownLimit"
-            message = "the desired replica count is decreasing faster than the maximum scale rate"
         else:
             allowed, reason = min_replicas, "TooFewReplicas"
-            message = "the desired replica count is less than the minimum replica count"
         if desired < allowed:
-            return Normalized(allowed, reason, message, rate)
-        return Normalized(desired, *WITHIN, rate)
-    return Normalized(desired, *WITHIN, None)
+            return Normalized(allowed, reason, rate)
+        return Normalized(desired, "DesiredWithinRange", rate)
+    return Normalized(desired, "DesiredWithinRange", None)
 
 
 def convert_with_rules(
@@ -238,16 +239,10 @@ def convert_with_rules(
 ) -> Normalized:
     """convertDesiredReplicasWithRules (no behavior): min, max and max(2 x current, 4)."""
     limit = int(max(SCALE_UP_LIMIT_FACTOR * current, SCALE_UP_LIMIT_MINIMUM))
-    legacy = RateLimit(limit, "Max", (), None)
-    if max_replicas > limit:
-        allowed, reason = limit, "ScaleUpLimit"
-        message = "the desired replica count is increasing faster than the maximum scale rate"
-    else:
-        allowed, reason = max_replicas, "TooManyReplicas"
-        message = "the desired replica count is more than the maximum replica count"
+    allowed, reason = _upper(limit, max_replicas)
     if desired < min_replicas:
-        msg = "the desired replica count is less than the minimum replica count"
-        return Normalized(min_replicas, "TooFewReplicas", msg, None)
+        return Normalized(min_replicas, "TooFewReplicas", None)
     if desired > allowed:
-        return Normalized(allowed, reason, message, legacy if reason == "ScaleUpLimit" else None)
-    return Normalized(desired, *WITHIN, None)
+        legacy = RateLimit(limit, "Max", (), None) if reason == "ScaleUpLimit" else None
+        return Normalized(allowed, reason, legacy)
+    return Normalized(desired, "DesiredWithinRange", None)
