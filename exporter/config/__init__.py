@@ -11,7 +11,13 @@ the one redaction function), `targets` (what every server a collector connects t
 (`Config` and the kinds of server it lists) and `loading` (YAML, env overrides, errors).
 """
 
-from exporter.config.alerting import Alerting, AlertThresholds, PagerDutyReceiver, SlackReceiver
+from exporter.config.alerting import (
+    Alerting,
+    AlertThresholds,
+    BurnRateWindow,
+    PagerDutyReceiver,
+    SlackReceiver,
+)
 from exporter.config.base import NAME_PATTERN, ConfigError, Strict
 from exporter.config.classes import (
     ComponentClass,
@@ -67,6 +73,7 @@ __all__ = [
     "QUEUE_KINDS",
     "REDACTED",
     "AlertThresholds",
+    "BurnRateWindow",
     "Alerting",
     "ApiMetric",
     "Authentication",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -40,8 +40,37 @@ class SlackReceiver(Strict):
     _path = field_validator("api_url_file")(secret_file_path)
 
 
+PromDuration = Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhd]$")]
+
+
+class BurnRateWindow(Strict):
+    """One multiwindow error-budget burn alert (Google SRE workbook, "Alerting on SLOs").
+
+    It fires when the 5xx ratio over both `long` and `short` exceeds `factor` times the
+    error budget (1 - thresholds.slo_availability); `pace` and `note` are its wording.
+    """
+
+    long: PromDuration
+    short: PromDuration
+    factor: Annotated[float, Field(gt=0)]
+    severity: Literal["critical", "warning", "info"]
+    for_duration: PromDuration
+    pace: Annotated[str, Field(min_length=1)]  # "The error budget is burning <pace>"
+    note: str = ""  # appended to the description
+
+
 class Alerting(Strict):
     thresholds: AlertThresholds = AlertThresholds()
+    burn_rates: Annotated[list[BurnRateWindow], Field(min_length=1)] = [
+        BurnRateWindow(
+            long="1h", short="5m", factor=14.4, severity="critical", for_duration="2m",
+            pace="fast", note="At this rate 2% of the 30-day budget goes every hour.",
+        ),
+        BurnRateWindow(
+            long="6h", short="30m", factor=6, severity="warning", for_duration="15m",
+            pace="steadily",
+        ),
+    ]  # fmt: skip
     runbook_base_url: str = "https://github.com/example/exporter/blob/main/docs/runbook.md"
     pagerduty: PagerDutyReceiver = PagerDutyReceiver()
     slack: SlackReceiver = SlackReceiver()
