@@ -23,7 +23,7 @@ from exporter.autoscaling import (
 )
 from exporter.autoscaling.from_config import hpa_spec
 from exporter.config import load_config
-from exporter.generators.hpas import horizontal_pod_autoscaler
+from exporter.generators.k8s.autoscalers import horizontal_pod_autoscaler
 from exporter.simulate.run import simulate_class
 from exporter.simulate.trace import Trace
 

@@ -1,6 +1,6 @@
 """The HPA spec a component class's generated HorizontalPodAutoscaler carries.
 
-Mirrors `exporter.generators.hpas.horizontal_pod_autoscaler` field by field, then applies what
+Mirrors `exporter.generators.k8s.autoscalers.horizontal_pod_autoscaler` field by field, then applies what
 the API server does to it: `scale_on` entries become External AverageValue metrics (the
 series selected by `component_class=<class>`, summed), `cpu_utilization` /
 `memory_utilization` become Resource Utilization metrics, no metric at all defaults to 80 %
