@@ -4,9 +4,9 @@ import types
 
 import pytest
 
-from tests.servers import postgres_server, redis_server
+from tests.support.servers import postgres_server, redis_server
 
-# The launchers in tests/servers.py that start a real server process.
+# The launchers in tests/support/servers.py that start a real server process.
 REAL_SERVER_LAUNCHERS = frozenset(
     {"postgres_server", "redis_server", "prometheus_process", "prometheus_server"}
 )
