@@ -58,10 +58,10 @@ def format_quantity(value: float) -> str:
 
 def parse_quantity(text: str) -> float:
     """A Quantity string ("1500m", "2k", "1Gi", "1e3" excepted) as a float."""
-    m = _PARSE.match(text.strip())
-    if not m:
+    match = _PARSE.match(text.strip())
+    if not match:
         raise ValueError(f"not a quantity: {text!r}")
-    return float(Decimal(m.group(1)) * _SCALE[m.group(2) or ""])
+    return float(Decimal(match.group(1)) * _SCALE[match.group(2) or ""])
 
 
 def format_exact_quantity(value: float) -> str:

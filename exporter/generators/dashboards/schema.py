@@ -4,7 +4,7 @@ grafanalib writes schemaVersion 12, keys Grafana dropped long ago (`rows`, `shar
 `hideControls`, panel `error`/`editable`, target `step`/`metric`...) and a null for every
 unset field. Grafana migrates such files on load, but strict consumers (Grafana's own SDK,
 `@grafana/schema`, provisioning diffs) reject or churn on them. `current_schema()` sets the
-schema version of the Grafana the SDK models (see tests/test_dashboard_schema.py), drops
+schema version of the Grafana the SDK models (see tests/generators/test_dashboard_schema.py), drops
 nulls and legacy keys, and fills the options the current panel schemas require.
 """
 
