@@ -493,6 +493,30 @@ class Toleration(Strict):
         return self
 
 
+class GpuAttribution(Strict):
+    """How the GPU collector learns which pod uses each GPU (on the GPU agent's node).
+
+    The kubelet's pod-resources socket names the container holding each GPU, MIG device or
+    time-sliced replica; the pod's `class_label` (read through the Kubernetes API, which
+    needs `kubernetes` access) gives `component_class`; `proc_root/<pid>/cgroup` maps GPU
+    processes to pods. A socket that is missing or answers garbage leaves the series
+    unlabelled (one log line), it never fails the collector.
+    """
+
+    enabled: bool = True
+    pod_resources_socket: Annotated[str, Field(pattern=r"^/[^\s]*$")] = (
+        "/var/lib/kubelet/pod-resources/kubelet.sock"
+    )
+    # The pod label whose value is the pod's component class (Kubernetes' recommended
+    # `app.kubernetes.io/component`, which the generated manifests also use).
+    class_label: Annotated[str, Field(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9_.-]+$")] = (
+        "app.kubernetes.io/component"
+    )
+    proc_root: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/proc"
+    # Pod labels are re-read when a pod appears that the cache lacks, and at least this often.
+    pod_refresh_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+
 class GpuAgent(Strict):
     """The per-node DaemonSet that runs the exporter with only the GPU collector."""
 
@@ -569,6 +593,7 @@ class Config(Strict):
     redis: list[RedisTarget] = []
     prometheus: PrometheusSource = PrometheusSource()
     gpu: Literal["on", "off", "auto"] = "auto"
+    gpu_attribution: GpuAttribution = GpuAttribution()
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
     alerting: Alerting = Alerting()

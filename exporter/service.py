@@ -33,7 +33,7 @@ def build_collectors(config: Config) -> list[Collector]:
     collectors += [PostgresCollector(t, interval, timeout) for t in config.postgres]
     collectors += [RedisCollector(t, interval, timeout) for t in config.redis]
     collectors += queues.build(config, interval, timeout)
-    collectors += gpu.build(config.gpu, interval, timeout)
+    collectors += gpu.build(config.gpu, interval, timeout, config)
     collectors += hpa.build(config)
     return collectors
 
