@@ -226,8 +226,15 @@ class GpuCollector(Collector):
 
     def _mig_devices(self, index: int, handle: Any, device: dict[str, str]) -> list[Sample]:
         """A MIG-enabled GPU's instances: memory per MIG device, labelled with its holder."""
-        mode = self._read(index, "mig", pynvml.nvmlDeviceGetMigMode, handle)
-        if not mode or mode[0] != pynvml.NVML_DEVICE_MIG_ENABLE:
+        try:
+            mode = pynvml.nvmlDeviceGetMigMode(handle)
+        except pynvml.NVMLError_NotSupported:
+            return []  # a board without MIG: nothing to say, nothing to log
+        except pynvml.NVMLError as exc:
+            self._degraded(index, "mig", exc)
+            return []
+        self._recovered(index, "mig")
+        if mode[0] != pynvml.NVML_DEVICE_MIG_ENABLE:
             return []
         slots = self._read(index, "mig", pynvml.nvmlDeviceGetMaxMigDeviceCount, handle) or 0
         out: list[Sample] = []

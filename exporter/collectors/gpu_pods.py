@@ -45,6 +45,14 @@ class PodInfo:
     containers: dict[str, str] = field(default_factory=dict)  # runtime container ID -> name
 
 
+def _one_line(exc: Exception) -> str:
+    """An API error without the response dump the kubernetes client puts in str(exc)."""
+    status = getattr(exc, "status", None)
+    if status is not None:
+        return f"HTTP {status} {getattr(exc, 'reason', '')}".strip()
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
 def _container_id(raw: str | None) -> str:
     """`containerd://<id>` -> `<id>` (the form the cgroup path carries)."""
     return (raw or "").rsplit("://", 1)[-1]
@@ -73,8 +81,8 @@ class PodDirectory:
         self._listed_at = self._clock()
         try:
             pods = self._list_pods()
-        except Exception as exc:  # KubeError, ApiException, urllib3 errors: keep the old list
-            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # ApiException, urllib3 errors: keep the old list
+            error = _one_line(exc)
             if self._failing is None:
                 log.warning("gpu: cannot list this node's pods (pod classes stale): %s", error)
             self._failing = error

@@ -87,6 +87,9 @@ class PodResourcesClient:
                 podresources_pb2.ListPodResourcesRequest(), timeout=self.timeout
             )
         except grpc.RpcError as exc:
+            # A fresh channel next time: a failed one backs off reconnecting for up to
+            # two minutes, and a restarted kubelet should be asked on the very next cycle.
+            self.close()
             code = exc.code() if isinstance(exc, grpc.Call) else None
             detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
             name = code.name if code is not None else "ERROR"
