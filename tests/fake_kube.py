@@ -274,18 +274,8 @@ class FakeKube:
             base = r"/apis/autoscaling/v2/namespaces/([^/]+)/horizontalpodautoscalers"
             if m := re.fullmatch(base, path):
                 ns = m.group(1)
-                items = []
-                for (item_ns, _), obj in sorted(self.hpas.items()):
-                    if item_ns == ns:
-                        item = copy.deepcopy(obj)
-                        del item["apiVersion"], item["kind"]  # list items carry neither
-                        items.append(item)
-                return 200, {
-                    "kind": "HorizontalPodAutoscalerList",
-                    "apiVersion": "autoscaling/v2",
-                    "metadata": {"resourceVersion": str(self._rv)},
-                    "items": items,
-                }
+                hpas = [obj for (item_ns, _), obj in sorted(self.hpas.items()) if item_ns == ns]
+                return 200, self._list("HorizontalPodAutoscalerList", "autoscaling/v2", hpas)
             if m := re.fullmatch(base + r"/([^/]+)", path):
                 ns, name = m.groups()
                 obj = self.hpas.get((ns, name))
@@ -301,15 +291,22 @@ class FakeKube:
             if key != "spec.nodeName" or not sep:  # the only field selector this fake knows
                 return 400, status(400, "BadRequest", f'field label not supported: "{key}"')
             node = value
+        pods = [
+            obj
+            for _, obj in sorted(self.pods.items())
+            if node is None or obj["spec"]["nodeName"] == node
+        ]
+        return 200, self._list("PodList", "v1", pods)
+
+    def _list(self, kind: str, api_version: str, objects: list[dict]) -> dict[str, Any]:
         items = []
-        for _, obj in sorted(self.pods.items()):
-            if node is None or obj["spec"]["nodeName"] == node:
-                item = copy.deepcopy(obj)
-                del item["apiVersion"], item["kind"]
-                items.append(item)
-        return 200, {
-            "kind": "PodList",
-            "apiVersion": "v1",
+        for obj in objects:
+            item = copy.deepcopy(obj)
+            del item["apiVersion"], item["kind"]  # list items carry neither
+            items.append(item)
+        return {
+            "kind": kind,
+            "apiVersion": api_version,
             "metadata": {"resourceVersion": str(self._rv)},
             "items": items,
         }
