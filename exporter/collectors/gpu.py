@@ -25,7 +25,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pynvml
 
@@ -35,11 +35,9 @@ from exporter.collectors import gpu_processes
 from exporter.collectors.gpu_health import HEALTH_FIELDS
 from exporter.collectors.gpu_pods import Attribution, build_attribution
 from exporter.collectors.gpu_xid import XidEvents
+from exporter.config import Config
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
-
-if TYPE_CHECKING:
-    from exporter.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -317,17 +315,18 @@ class GpuCollector(Collector):
         self._executor.shutdown(wait=False)
 
 
-def build(
-    mode: str, interval: float, timeout: float, config: Config | None = None
-) -> list[Collector]:
-    """The GPU collector the `gpu:` setting asks for (none for off, or auto without NVML);
-    with `config`, its `gpu_attribution` adds pod labels."""
+def build(config: Config) -> list[Collector]:
+    """The GPU collector the `gpu:` setting asks for (none for off, or auto without NVML),
+    with the pod attribution `gpu_attribution` asks for."""
+    mode = config.gpu
+    interval = config.collection.interval_seconds
+    timeout = config.collection.timeout_seconds
     if mode == "off":
         return []
     node = os.environ.get("NODE_NAME", "")
 
     def attribution() -> Attribution | None:
-        return build_attribution(config, node, interval, timeout) if config else None
+        return build_attribution(config, node, interval, timeout)
 
     error = try_init()
     if error is None:
