@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from exporter.config import load_config
+from exporter.generators.k8s.monitoring import gpu_service_monitor
 from exporter.metrics_api.quantity import parse_quantity
 from tests.support.fake_kube import FakeKube
 from tests.support.fake_kubelet import FakeKubelet, container, pod
@@ -26,6 +27,7 @@ from tests.support.servers import (
     exporter_process,
     free_port,
     prometheus_process,
+    prometheus_query,
     stop_process,
     wait_for,
 )
@@ -35,7 +37,7 @@ CLASS = "app.kubernetes.io/component"
 STALE_AFTER = 4  # the default query's 60 s freshness bound, shortened for the test
 # node -> GPUs (uuid, busy percent) and which pod (namespace platform) holds which GPU
 NODES = {
-    "node-a": ([("GPU-a0", 80), ("GPU-a1", 30)],
+    "node-a": ([("GPU-a0", 80), ("GPU-a1", 30), ("GPU-a2", 99)],  # GPU-a2: held by no pod
                [("gpu-worker-1", "gpu", ["GPU-a0"]), ("cpu-helper", "cpu", ["GPU-a1"])]),
     "node-b": ([("GPU-b0", 40), ("GPU-b1", 20), ("GPU-b2", 60)],
                [("gpu-worker-2", "gpu", ["GPU-b0"]), ("gpu-worker-3", "gpu", ["GPU-b1", "GPU-b2"])]),
@@ -105,19 +107,32 @@ class Agent:
         self.log.close()
 
 
+def agent_scrape_config(targets: list[str]) -> dict:
+    """The generated agents' ServiceMonitor endpoint as Prometheus config; the targets carry
+    the agent pod's namespace/pod/container, as prometheus-operator's relabelling adds them."""
+    (endpoint,) = gpu_service_monitor(load_config())["spec"]["endpoints"]
+    return {
+        "job_name": "gpu-agents",
+        "honor_labels": endpoint["honorLabels"],
+        "relabel_configs": [
+            {"action": r["action"], "regex": r["regex"]} for r in endpoint["relabelings"]
+        ],
+        "static_configs": [
+            {
+                "targets": targets,
+                "labels": {"namespace": "platform", "pod": "exporter-gpu-x7k2p",
+                           "container": "exporter"},
+            }
+        ],
+    }  # fmt: skip
+
+
 @pytest.fixture
 def stack(tmp_path):
     with FakeKube() as kube:
         agents = [Agent(node, tmp_path, kube) for node in NODES]
         try:
-            scrape = [
-                {
-                    "job_name": "gpu-agents",
-                    # as the generated agent ServiceMonitor does: the GPU's pod labels win
-                    "honor_labels": True,
-                    "static_configs": [{"targets": [f"127.0.0.1:{a.port}" for a in agents]}],
-                }
-            ]
+            scrape = [agent_scrape_config([f"127.0.0.1:{a.port}" for a in agents])]
             with prometheus_process(scrape) as prom:
                 http, https = free_port(), free_port()
                 api_config = {
@@ -162,6 +177,11 @@ def test_gpu_class_scales_on_its_pods_average_and_never_on_stale_values(stack):
     except TimeoutError:
         logs = "\n".join(a.log.name + ":\n" + Path(a.log.name).read_text()[-1500:] for a in agents)
         raise AssertionError(f"{ask(client, 'gpu').text}\n{logs}") from None
+    # The GPU no pod holds keeps no pod labels: not the agent pod's (target labels dropped).
+    [free] = prometheus_query(stack["prom"].extra["url"], 'gpu_utilization_ratio{uuid="GPU-a2"}')
+    assert {"namespace", "pod", "container", "component_class"}.isdisjoint(free["metric"])
+    [held] = prometheus_query(stack["prom"].extra["url"], 'gpu_utilization_ratio{uuid="GPU-a0"}')
+    assert (held["metric"]["namespace"], held["metric"]["pod"]) == ("platform", "gpu-worker-1")
     body = ask(client, "gpu").json()
     [item] = body["items"]
     assert item["metricName"] == "gpu_utilization_ratio" and item["metricLabels"] == {}
