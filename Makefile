@@ -43,7 +43,7 @@ format: venv
 	$(PY) -m ruff format exporter tests bench demo
 	$(PY) -m ruff check --fix exporter tests bench demo
 
-protos: venv ## the kubelet pod-resources stubs (committed; tests/test_podresources.py checks them)
+protos: venv ## the kubelet pod-resources stubs (committed; tests/kubelet/test_podresources.py checks them)
 	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. exporter/kubelet/podresources.proto
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
