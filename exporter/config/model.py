@@ -19,6 +19,7 @@ from exporter.config.alerting import Alerting, Environment
 from exporter.config.base import NAME_PATTERN, Strict
 from exporter.config.classes import ComponentClass
 from exporter.config.deployment import Deployment
+from exporter.config.gpu import GpuAttribution
 from exporter.config.metrics_api import MetricsApi
 from exporter.config.settings import (
     Collection,
@@ -77,6 +78,7 @@ class Config(Strict):
     redis: list[RedisTarget] = []
     prometheus: PrometheusSource = PrometheusSource()
     gpu: Literal["on", "off", "auto"] = "auto"
+    gpu_attribution: GpuAttribution = GpuAttribution()
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
     alerting: Alerting = Alerting()

@@ -105,6 +105,17 @@ def test_target_down_inhibits_its_collectors_and_derived_alerts():
         assert "environment" in rule["equal"], rule
 
 
+def test_inhibited_collectors_are_the_real_collector_names():
+    from exporter.collectors.postgres import PostgresCollector
+    from exporter.collectors.queues.postgres_queues import PostgresQueuesCollector
+    from exporter.collectors.queues.redis_queues import RedisQueuesCollector
+    from exporter.collectors.redis import RedisCollector
+    from exporter.generators.alerts.inhibitions import TARGETS
+
+    assert TARGETS["postgres"][2] == (PostgresCollector.name, PostgresQueuesCollector.name)
+    assert TARGETS["redis"][2] == (RedisCollector.name, RedisQueuesCollector.name)
+
+
 def test_exporter_down_inhibits_what_the_exporter_feeds_only():
     am = alerts.alertmanager_config(config_for("production", ingress_controller="nginx"))
     (rule,) = inhibit(am, "ExporterDown")

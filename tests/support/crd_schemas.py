@@ -48,6 +48,42 @@ LABEL_SELECTOR = {
 }
 
 
+# monitoring.coreos.com/v1 RelabelConfig (the CRD's action enum has both spellings).
+_ACTIONS = [
+    "replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod",
+    "labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep",
+    "lowercase", "Lowercase", "uppercase", "Uppercase", "keepequal", "KeepEqual",
+    "dropequal", "DropEqual",
+]  # fmt: skip
+RELABEL_CONFIG = {
+    "type": "object",
+    "properties": {
+        "action": {"enum": _ACTIONS},
+        "modulus": {"type": "integer"},
+        "regex": {"type": "string"},
+        "replacement": {"type": "string"},
+        "separator": {"type": "string"},
+        "sourceLabels": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$"},
+        },
+        "targetLabel": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+# The scrape settings a ServiceMonitor endpoint and a PodMonitor podMetricsEndpoint share.
+ENDPOINT = {
+    "path": {"type": "string"},
+    "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
+    "interval": {"type": "string", "pattern": DURATION},
+    "scrapeTimeout": {"type": "string", "pattern": DURATION},
+    "honorLabels": {"type": "boolean"},
+    "relabelings": {"type": "array", "items": RELABEL_CONFIG},
+    "metricRelabelings": {"type": "array", "items": RELABEL_CONFIG},
+}
+
+
 def _object(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -86,11 +122,7 @@ SERVICE_MONITOR = _object(
                     "properties": {
                         "port": {"type": "string"},
                         "targetPort": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
-                        "path": {"type": "string"},
-                        "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
-                        "interval": {"type": "string", "pattern": DURATION},
-                        "scrapeTimeout": {"type": "string", "pattern": DURATION},
-                        "honorLabels": {"type": "boolean"},
+                        **ENDPOINT,
                     },
                     "additionalProperties": False,
                 },
@@ -99,30 +131,6 @@ SERVICE_MONITOR = _object(
         "additionalProperties": False,
     },
 )
-
-RELABEL_CONFIG = {
-    "type": "object",
-    "properties": {
-        "sourceLabels": {
-            "type": "array",
-            "items": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$"},
-        },
-        "separator": {"type": "string"},
-        "targetLabel": {"type": "string"},
-        "regex": {"type": "string"},
-        "modulus": {"type": "integer"},
-        "replacement": {"type": "string"},
-        "action": {
-            "enum": [
-                "replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod",
-                "labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep",
-                "lowercase", "Lowercase", "uppercase", "Uppercase", "keepequal", "KeepEqual",
-                "dropequal", "DropEqual",
-            ]
-        },
-    },
-    "additionalProperties": False,
-}  # fmt: skip
 
 # PodMonitor (prometheus-operator v0.84 monitoring.coreos.com_podmonitors.yaml): `selector`
 # is required; an endpoint names its container port by `port` (or `portNumber`).
@@ -146,13 +154,7 @@ POD_MONITOR = _object(
                     "properties": {
                         "port": {"type": "string", "minLength": 1},
                         "portNumber": {"type": "integer", "minimum": 1, "maximum": 65535},
-                        "path": {"type": "string"},
-                        "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
-                        "interval": {"type": "string", "pattern": DURATION},
-                        "scrapeTimeout": {"type": "string", "pattern": DURATION},
-                        "honorLabels": {"type": "boolean"},
-                        "relabelings": {"type": "array", "items": RELABEL_CONFIG},
-                        "metricRelabelings": {"type": "array", "items": RELABEL_CONFIG},
+                        **ENDPOINT,
                     },
                     "additionalProperties": False,
                 },

@@ -15,10 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.collectors.postgres import PostgresCollector
-from exporter.collectors.queues.postgres_queues import PostgresQueuesCollector
-from exporter.collectors.queues.redis_queues import RedisQueuesCollector
-from exporter.collectors.redis import RedisCollector
 from exporter.config import Config
 from exporter.generators.alerts.autoscaling import autoscaling_alerts
 from exporter.generators.alerts.dependencies import dependency_alerts
@@ -26,14 +22,12 @@ from exporter.generators.alerts.work import work_alerts
 
 COLLECTOR_FAILING = "ExporterCollectorFailing"
 EXPORTER_DOWN = "ExporterDown"
-# target kind -> (its down alert, the name prefix of its other alerts, collectors reading it)
+# target kind -> (its down alert, the name prefix of its other alerts, the collectors reading
+# it: their `name`, the `collector` label; tests/generators/test_alerts_routing.py checks them
+# against the collector classes, which the generators do not import).
 TARGETS = {
-    "postgres": (
-        "PostgresDown",
-        "Postgres",
-        (PostgresCollector.name, PostgresQueuesCollector.name),
-    ),
-    "redis": ("RedisDown", "Redis", (RedisCollector.name, RedisQueuesCollector.name)),
+    "postgres": ("PostgresDown", "Postgres", ("postgres", "postgres_queues")),
+    "redis": ("RedisDown", "Redis", ("redis", "redis_queues")),
 }
 
 
