@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from exporter.health_options import PostgresCollect, RedisCollect, RedisMode
+
 ENV_PREFIX = "EXPORTER_"
 REDACTED = "***"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"  # a DNS-1123 label: names end up in k8s objects
@@ -91,6 +93,7 @@ class PostgresTarget(Strict):
     password_file: str | None = None
     password_env: str | None = None
     pool_size: Annotated[int, Field(ge=1, le=10)] = 2
+    collect: PostgresCollect = PostgresCollect()
 
     @field_validator("dsn")
     @classmethod
@@ -118,9 +121,35 @@ class PostgresTarget(Strict):
 
 class RedisTarget(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    # standalone: the server. cluster: the first seed node (scheme, user, db 0). sentinel:
+    # scheme, user and db; host:port are replaced by the master the sentinels name.
     url: str
     password_file: str | None = None
     password_env: str | None = None
+    mode: RedisMode = "standalone"
+    seeds: list[str] = []  # cluster: more host:port seed nodes besides url's
+    sentinels: list[str] = []  # sentinel: host:port of each sentinel
+    master_name: str | None = None  # sentinel: the monitored master's name
+    collect: RedisCollect = RedisCollect()
+
+    @field_validator("seeds", "sentinels")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parse_host_port(item)
+        return v
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> RedisTarget:
+        if self.mode == "sentinel" and not (self.sentinels and self.master_name):
+            raise ValueError("mode sentinel needs sentinels and master_name")
+        if self.mode != "sentinel" and (self.sentinels or self.master_name):
+            raise ValueError(f"sentinels and master_name apply to mode sentinel, not {self.mode}")
+        if self.mode != "cluster" and self.seeds:
+            raise ValueError(f"seeds apply to mode cluster, not {self.mode}")
+        if self.mode == "cluster" and urlsplit(self.url).path not in ("", "/", "/0"):
+            raise ValueError("a Redis Cluster has only db 0")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -30,8 +30,10 @@ def build_collectors(config: Config) -> list[Collector]:
     interval = config.collection.interval_seconds
     timeout = config.collection.timeout_seconds
     collectors: list[Collector] = []
-    collectors += [PostgresCollector(t, interval, timeout) for t in config.postgres]
-    collectors += [RedisCollector(t, interval, timeout) for t in config.redis]
+    collectors += [
+        PostgresCollector(t, interval, timeout) for t in config.postgres if t.collect.health
+    ]
+    collectors += [RedisCollector(t, interval, timeout) for t in config.redis if t.collect.health]
     collectors += queues.build(config, interval, timeout)
     collectors += gpu.build(config.gpu, interval, timeout)
     collectors += hpa.build(config)
