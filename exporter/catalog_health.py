@@ -118,8 +118,8 @@ REDIS_MASTER_LINK_UP = _g(
 )
 REDIS_REPLICATION_OFFSET_LAG = _g(
     "redis_replication_offset_lag_bytes",
-    "On a master: the master offset minus the slowest replica's; on a replica: the bytes of "
-    "the master's stream it has not processed (master_repl_offset - slave_repl_offset).",
+    "On a master: its replication offset minus the slowest connected replica's (0 without "
+    "replicas).",
     _N,
     "bytes",
 )

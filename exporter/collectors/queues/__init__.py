@@ -27,7 +27,8 @@ def build(config: Config, interval: float, timeout: float) -> list[Collector]:
     collectors: list[Collector] = []
     redis_queues = queues_by_target(config, postgres=False)
     for target in config.redis:
-        if target.name in redis_queues:
+        # A cluster's queues are read by the cluster collector, in each node's pipeline.
+        if target.name in redis_queues and target.mode != "cluster":
             collectors.append(
                 RedisQueuesCollector(target, redis_queues[target.name], interval, timeout)
             )
