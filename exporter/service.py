@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from exporter import __version__, catalog
-from exporter.collectors import gpu, hpa, queues
+from exporter.collectors import gpu, hpa, queues, redis_cluster
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config, parse_host_port
@@ -33,7 +33,12 @@ def build_collectors(config: Config) -> list[Collector]:
     collectors += [
         PostgresCollector(t, interval, timeout) for t in config.postgres if t.collect.health
     ]
-    collectors += [RedisCollector(t, interval, timeout) for t in config.redis if t.collect.health]
+    collectors += [
+        RedisCollector(t, interval, timeout)
+        for t in config.redis
+        if t.collect.health and t.mode != "cluster"
+    ]
+    collectors += redis_cluster.build(config)
     collectors += queues.build(config, interval, timeout)
     collectors += gpu.build(config.gpu, interval, timeout)
     collectors += hpa.build(config)

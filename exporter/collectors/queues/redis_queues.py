@@ -45,7 +45,7 @@ from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
 
-def _script_for(ref: QueueRef) -> str | None:
+def script_for(ref: QueueRef) -> str | None:
     q = ref.queue
     if q.kind == "redis_zset":
         return "zset_scheduled"
@@ -66,7 +66,7 @@ class RedisQueuesCollector(Collector):
         self.config = target
         self.target = target.name
         self.queues = list(queues)
-        self._scripts_needed = sorted({s for r in self.queues if (s := _script_for(r))})
+        self._scripts_needed = sorted({s for r in self.queues if (s := script_for(r))})
         self._sha: dict[str, str] = {}
         # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
         # timed-out cycle drops the connection below.
@@ -119,7 +119,7 @@ class RedisQueuesCollector(Collector):
         sha = self._sha
         for ref in refs:
             q = ref.queue
-            script = _script_for(ref)
+            script = script_for(ref)
             if script in refused:
                 continue
             if q.kind == "redis_list":
@@ -141,7 +141,7 @@ class RedisQueuesCollector(Collector):
         """One result per queue of `refs`, from the replies `add_reads` asked for."""
         it = iter(replies)
         return [
-            refused[script] if (script := _script_for(ref)) in refused else next(it) for ref in refs
+            refused[script] if (script := script_for(ref)) in refused else next(it) for ref in refs
         ]
 
     def samples(self, refs: Sequence[QueueRef], now: float, results: list[Any]) -> list[Sample]:
