@@ -5,9 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Servers the test suite starts on loopback ports, and what building the venv needs.
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel
 # The peers bench/health.py compares with (not needed by the tests).
 BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
-DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel
 
 .PHONY: run demo test deps bench-deps venv lint format dashboards alerts manifests generate bench clean
 
