@@ -34,6 +34,10 @@ def psql(server: Server, sql: str, db: str = "postgres") -> str:
     return out.stdout.strip()
 
 
+# Streaming and already reporting its replay position (NULL until its first feedback).
+_STREAMING = "SELECT count(*) FROM pg_stat_replication WHERE replay_lsn IS NOT NULL"
+
+
 @contextlib.contextmanager
 def pg_standby_of(primary: Server, slot: str = "standby1") -> Iterator[Server]:
     """A streaming standby of `primary` (pg_basebackup -R over loopback, through a physical
@@ -64,7 +68,7 @@ def pg_standby_of(primary: Server, slot: str = "standby1") -> Iterator[Server]:
     server.extra["dsn"] = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
         wait_for(
-            lambda: psql(primary, "SELECT count(*) FROM pg_stat_replication") == "1",
+            lambda: psql(primary, _STREAMING) == "1",
             what="the standby streaming",
         )
         yield server
