@@ -19,7 +19,15 @@ from pathlib import Path
 
 import redis as sync_redis
 
-from tests.servers import Server, _as_postgres, _pg_bin, free_port, postgres_server, wait_for
+from tests.servers import (
+    Server,
+    _as_postgres,
+    _pg_bin,
+    free_port,
+    postgres_server,
+    running_postgres,
+    wait_for,
+)
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 
@@ -58,27 +66,9 @@ def pg_standby_of(primary: Server, slot: str = "standby1") -> Iterator[Server]:
         f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
         f"-c cluster_name={slot} -c hot_standby_feedback=on"
     )
-    subprocess.run(
-        _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(workdir / "log"),
-                      "-w", "start"]),
-        check=True, capture_output=True,
-    )  # fmt: skip
-    pid = int((data / "postmaster.pid").read_text().split()[0])
-    server = Server("postgres-standby", port, pid=pid, workdir=workdir)
-    server.extra["dsn"] = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    try:
-        wait_for(
-            lambda: psql(primary, _STREAMING) == "1",
-            what="the standby streaming",
-        )
+    with running_postgres("postgres-standby", data, port, opts) as server:
+        wait_for(lambda: psql(primary, _STREAMING) == "1", what="the standby streaming")
         yield server
-    finally:
-        server.resume()
-        subprocess.run(
-            _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
