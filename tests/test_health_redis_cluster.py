@@ -12,7 +12,7 @@ from exporter.collectors.queues.common import QueueRef
 from exporter.collectors.redis_cluster import RedisClusterCollector
 from exporter.config import Queue, RedisTarget
 from tests.health_support import label_values, value, values
-from tests.servers import wait_for
+from tests.servers import exporter_process, free_port, sample_value, scrape, wait_for
 from tests.topologies import (
     client,
     cluster_info,
@@ -127,6 +127,31 @@ async def test_depths_right_after_a_slot_migration_and_during_one(cluster):
             assert value(s, "queue_depth", queue=k) == depth
     finally:
         await c.close()
+
+
+def test_served_by_a_real_exporter_process(cluster):
+    keys = keys_on_every_master(cluster, per_master=1)
+    depths = fill(cluster, keys)
+    port = free_port()
+    queues = ", ".join(f"{{name: '{k}', kind: redis_list, key: '{k}', target: jobs}}" for k in keys)
+    config = f"""
+listen: {{http: "127.0.0.1:{port}", https: "127.0.0.1:{free_port()}"}}
+collection: {{interval_seconds: 0.5, timeout_seconds: 0.5}}
+gpu: "off"
+redis:
+  - {{name: jobs, url: "redis://127.0.0.1:{cluster[0].port}/0", mode: cluster}}
+component_classes:
+  - {{name: workers, workload: {{name: workers}}, queues: [{queues}]}}
+"""
+    with exporter_process(config):
+        url = f"http://127.0.0.1:{port}/metrics"
+        wait_for(lambda: sample_value(scrape(url), "queue_up") == 1, timeout=30, what="queues")
+        text = scrape(url)
+    for key, depth in depths.items():
+        assert sample_value(text, "queue_depth", queue=key) == depth
+    assert sample_value(text, "exporter_collector_up", collector="redis_cluster") == 1
+    node = f"127.0.0.1:{cluster[1].port}"
+    assert sample_value(text, "redis_cluster_state_ok", target="jobs", node=node) == 1
 
 
 async def test_depths_right_after_a_failover(cluster):
