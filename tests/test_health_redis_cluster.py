@@ -6,6 +6,9 @@ The tests share one cluster and run in file order; the failover test comes last.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from exporter.collectors.queues.common import QueueRef
@@ -45,27 +48,33 @@ def keys_on_every_master(nodes, per_master: int = 2) -> dict[str, object]:
     return out
 
 
-def make_collector(nodes, keys) -> RedisClusterCollector:
+def make_collector(nodes, keys, timeout: float = 5.0) -> RedisClusterCollector:
     target = RedisTarget(
         name="jobs",
         url=f"redis://127.0.0.1:{nodes[0].port}/0",
         mode="cluster",
         seeds=[f"127.0.0.1:{n.port}" for n in nodes[1:3]],
     )
-    refs = [
-        QueueRef("workers", Queue(name=k, kind="redis_list", key=k, target="jobs")) for k in keys
-    ]
-    return RedisClusterCollector(target, refs, interval=5.0, timeout=5.0)
+    refs = []
+    for k in keys:  # a plain list (LLEN) and a scheduled set (a script) in the same slot
+        z = f"{{{k}}}:scheduled"
+        refs.append(QueueRef("workers", Queue(name=k, kind="redis_list", key=k, target="jobs")))
+        refs.append(QueueRef("workers", Queue(name=z, kind="redis_zset", key=z, target="jobs")))
+    return RedisClusterCollector(target, refs, interval=5.0, timeout=timeout)
 
 
 def fill(nodes, keys) -> dict[str, int]:
     depths = {}
     for n, (key, owner) in enumerate(keys.items()):
         c = client(owner)
-        c.delete(key)
+        zkey = f"{{{key}}}:scheduled"
+        c.delete(key, zkey)
         c.rpush(key, *range(n + 1))
+        now = time.time()
+        c.zadd(zkey, {"due1": now - 10, "due2": now - 5, "later": now + 3600})
         c.execute_command("WAIT", 1, 2000)  # on the replica too, for the failover test
         depths[key] = n + 1
+        depths[zkey] = 2
     return depths
 
 
@@ -115,7 +124,8 @@ async def test_depths_right_after_a_slot_migration_and_during_one(cluster):
         dst_id = dst.execute_command("CLUSTER MYID").decode()
         dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
         src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
-        src.execute_command("MIGRATE", "127.0.0.1", source.port, "", 0, 5000, "KEYS", key)
+        moving = src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100)
+        src.execute_command("MIGRATE", "127.0.0.1", source.port, "", 0, 5000, "KEYS", *moving)
         s = await c.collect()
         assert value(s, "queue_depth", queue=key) == depths[key]
         assert value(s, "queue_up", queue=key) == 1
@@ -125,8 +135,33 @@ async def test_depths_right_after_a_slot_migration_and_during_one(cluster):
         assert value(s, "queue_depth", queue=key) == depths[key]
         for k, depth in depths.items():
             assert value(s, "queue_depth", queue=k) == depth
+        assert set(values(s, "redis_node_up")) == {1}
     finally:
         await c.close()
+
+
+async def test_a_hung_node_costs_only_its_own_health(cluster):
+    keys = keys_on_every_master(cluster, per_master=1)
+    depths = fill(cluster, keys)
+    c = make_collector(cluster, keys, timeout=1.0)
+    masters = cluster_masters(cluster)
+    replica = next(n for n in cluster if n not in masters)
+    try:
+        await c.collect()
+        replica.pause()
+        try:
+            started = time.monotonic()
+            async with asyncio.timeout(1.0):  # what the runtime allows
+                s = await c.collect()
+            assert time.monotonic() - started < 1.0
+        finally:
+            replica.resume()
+    finally:
+        await c.close()
+    assert value(s, "redis_node_up", node=f"127.0.0.1:{replica.port}") == 0
+    assert sum(values(s, "redis_node_up")) == len(cluster) - 1
+    for key, depth in depths.items():
+        assert value(s, "queue_depth", queue=key) == depth
 
 
 def test_served_by_a_real_exporter_process(cluster):
@@ -147,8 +182,8 @@ component_classes:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_for(lambda: sample_value(scrape(url), "queue_up") == 1, timeout=30, what="queues")
         text = scrape(url)
-    for key, depth in depths.items():
-        assert sample_value(text, "queue_depth", queue=key) == depth
+    for key in keys:  # the lists: this config names no scheduled sets
+        assert sample_value(text, "queue_depth", queue=key) == depths[key]
     assert sample_value(text, "exporter_collector_up", collector="redis_cluster") == 1
     node = f"127.0.0.1:{cluster[1].port}"
     assert sample_value(text, "redis_cluster_state_ok", target="jobs", node=node) == 1

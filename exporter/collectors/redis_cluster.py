@@ -16,7 +16,6 @@ asked for the shape again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -67,9 +66,7 @@ class RedisClusterCollector(Collector):
         self.queues = list(queues)
         # The queue reader of a standalone target, used for its commands and parsing only.
         self._reader = RedisQueuesCollector(target, self.queues, interval, timeout)
-        self._reader._sha = {
-            n: hashlib.sha1(SCRIPTS[n].encode()).hexdigest() for n in self._reader._scripts_needed
-        }
+        self._reader.assume_scripts_loaded()
         self._scripts_on: set[str] = set()  # nodes known to hold the scripts
         self._slots = [key_slot((ref.queue.key or "").encode()) for ref in self.queues]
 
@@ -177,10 +174,10 @@ class RedisClusterCollector(Collector):
         return (replies[: n + 1], replies[n + 1] if health else None, queue_replies)
 
     async def _ensure_scripts(self, addr: str, client: aioredis.Redis) -> dict[str, QueueError]:
-        if addr in self._scripts_on or not self._reader._scripts_needed:
+        if addr in self._scripts_on or not self._reader.scripts_needed:
             return {}
         refused = {}
-        for name in self._reader._scripts_needed:
+        for name in self._reader.scripts_needed:
             try:
                 await client.script_load(SCRIPTS[name])
             except ResponseError as exc:

@@ -22,6 +22,7 @@ leaves the queue values stale (`queue_up 0`).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -66,7 +67,7 @@ class RedisQueuesCollector(Collector):
         self.config = target
         self.target = target.name
         self.queues = list(queues)
-        self._scripts_needed = sorted({s for r in self.queues if (s := script_for(r))})
+        self.scripts_needed = sorted({s for r in self.queues if (s := script_for(r))})
         self._sha: dict[str, str] = {}
         # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
         # timed-out cycle drops the connection below.
@@ -88,10 +89,15 @@ class RedisQueuesCollector(Collector):
             raise
         return self.samples(self.queues, now, results)
 
+    def assume_scripts_loaded(self) -> None:
+        """Use the scripts' SHA1s without SCRIPT LOAD: the caller loads them on each node
+        (a cluster) and handles NOSCRIPT itself."""
+        self._sha = {n: hashlib.sha1(SCRIPTS[n].encode()).hexdigest() for n in self.scripts_needed}
+
     async def load_scripts(self, client: aioredis.Redis) -> dict[str, QueueError]:
         """SCRIPT LOAD what is not loaded yet; the scripts Redis refused, as errors."""
         refused: dict[str, QueueError] = {}
-        for name in self._scripts_needed:
+        for name in self.scripts_needed:
             if name not in self._sha:
                 try:
                     self._sha[name] = await client.script_load(SCRIPTS[name])
