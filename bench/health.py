@@ -38,8 +38,8 @@ import redis as redis_lib  # noqa: E402
 from exporter.collectors.postgres import PostgresCollector  # noqa: E402
 from exporter.collectors.redis import RedisCollector  # noqa: E402
 from exporter.config import PostgresTarget, RedisTarget  # noqa: E402
-from tests.servers import free_port, stop_process, wait_for  # noqa: E402
-from tests.topologies import pg_primary_with_standby, psql, redis_primary_replica  # noqa: E402
+from tests.support.servers import free_port, stop_process, wait_for  # noqa: E402
+from tests.support.topologies import pg_primary_with_standby, psql, redis_primary_replica  # noqa: E402
 
 PEERS = {
     "postgres": "prometheus-postgres-exporter",

@@ -24,10 +24,19 @@ from typing import Any
 import asyncpg
 
 from exporter import catalog
-from exporter.collectors.postgres_views import SERVER_SQL, VIEWS, View, batch_sql, view_sql
-from exporter.config import PostgresTarget
+from exporter.collectors.postgres_views import (
+    CONNECTION_STATES,
+    SERVER_SQL,
+    VIEWS,
+    View,
+    batch_sql,
+    view_sql,
+)
+from exporter.config import Config, PostgresTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
+
+__all__ = ["CONNECTION_STATES", "PostgresCollector", "build", "create_pool"]
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +180,13 @@ class PostgresCollector(Collector):
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
+
+
+def build(config: Config) -> list[Collector]:
+    """One health collector per PostgreSQL target whose `collect.health` is on."""
+    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    return [
+        PostgresCollector(target, interval, timeout)
+        for target in config.postgres
+        if target.collect.health
+    ]

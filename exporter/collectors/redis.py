@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from exporter import catalog
 from exporter.collectors import redis_info
 from exporter.collectors.redis_endpoint import Endpoint, connect
-from exporter.config import RedisTarget
+from exporter.config import Config, RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
@@ -44,7 +44,8 @@ class RedisCollector(Collector):
             # Drop sockets that may hold a half-read reply; the next cycle reconnects.
             await self._endpoint.drop()
             raise
-        labels = {**self._labels, "node": self._endpoint.node}
+        node = self._endpoint.node  # "" on a standalone target: no node label then
+        labels = {**self._labels, "node": node} if node else self._labels
         out = redis_info.samples(replies, self.config.collect, labels)
         return [
             Sample(catalog.REDIS_UP, self._labels, 1),
@@ -57,3 +58,14 @@ class RedisCollector(Collector):
 
     async def close(self) -> None:
         await self._endpoint.close()
+
+
+def build(config: Config) -> list[Collector]:
+    """One health collector per standalone or sentinel Redis target whose `collect.health`
+    is on (cluster targets: redis_cluster.build)."""
+    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    return [
+        RedisCollector(target, interval, timeout)
+        for target in config.redis
+        if target.collect.health and target.mode != "cluster"
+    ]

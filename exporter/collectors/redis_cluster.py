@@ -250,7 +250,7 @@ class RedisClusterCollector(Collector):
 
 def build(config: Config) -> list[Collector]:
     """One collector per cluster target, with that target's queues."""
-    refs = queues_by_target(config, postgres=False)
+    refs = queues_by_target(config, "redis")
     interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
     return [
         RedisClusterCollector(t, refs.get(t.name, []), interval, timeout)

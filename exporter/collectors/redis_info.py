@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio.client import Pipeline
 
 from exporter import catalog
-from exporter.health_options import RedisCollect
+from exporter.config.health import RedisCollect
 from exporter.snapshot import Sample
 
 _SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu")
