@@ -93,13 +93,17 @@ def inhibit(am: dict, source: str) -> list[dict]:
 def test_target_down_inhibits_its_collectors_and_derived_alerts():
     am = alerts.alertmanager_config(config_for("production"))
     derived, collectors = inhibit(am, "RedisDown")
-    assert derived["target_matchers"] == ['alertname=~"RedisMemoryHigh|RedisRejectedConnections"']
+    (matcher,) = derived["target_matchers"]
+    assert {"RedisMemoryHigh", "RedisRejectedConnections", "RedisReplicaMasterLinkDown"} <= set(
+        re.fullmatch(r'alertname=~"(.*)"', matcher).group(1).split("|")
+    )
     assert collectors["target_matchers"] == [
         'alertname="ExporterCollectorFailing"',
         'collector=~"redis|redis_queues"',
     ]
     derived, collectors = inhibit(am, "PostgresDown")
     assert "PostgresDeadlocks" in derived["target_matchers"][0]
+    assert "PostgresStandbyLagging" in derived["target_matchers"][0]
     assert collectors["target_matchers"][1] == 'collector=~"postgres|postgres_queues"'
     for rule in am["inhibit_rules"]:
         assert "environment" in rule["equal"], rule
@@ -122,7 +126,7 @@ def test_exporter_down_inhibits_what_the_exporter_feeds_only():
     (matcher,) = rule["target_matchers"]
     targets = set(re.fullmatch(r'alertname=~"(.*)"', matcher).group(1).split("|"))
     assert {"RedisDown", "PostgresDown", "ExporterCollectorFailing", "QueueJobTooOld"} <= targets
-    assert {"MetricsApiServiceUnavailable", "HpaScalingInactive"} <= targets
+    assert {"MetricsApiServiceUnavailable", "HpaScalingInactive", "RedisClusterNotOk"} <= targets
     # what the instrumented services, kube-state-metrics and the ingress controller feed stays
     for other in ("HighErrorRate", "PodNotReady", "IngressHigh5xxRate", "ExporterDown"):
         assert other not in targets

@@ -2,7 +2,7 @@
 
 - A critical alert silences its warning twin (same alert, same class).
 - A target's `PostgresDown` / `RedisDown` silences that target's other alerts of the same
-  kind and the failing collectors that read it (`ExporterCollectorFailing{collector,target}`):
+  kind (replication included) and the failing collectors that read it (`ExporterCollectorFailing{collector,target}`):
   a dead Redis otherwise also raises a warning per Redis collector.
 - `ExporterDown` silences every alert the exporter's metrics feed (dependencies, queues,
   HPAs, GPUs, the metrics API): with the exporter gone, those are its echo.
@@ -18,6 +18,7 @@ from typing import Any
 from exporter.config import Config
 from exporter.generators.alerts.autoscaling import autoscaling_alerts
 from exporter.generators.alerts.dependencies import dependency_alerts
+from exporter.generators.alerts.replication import replication_alerts
 from exporter.generators.alerts.work import work_alerts
 
 COLLECTOR_FAILING = "ExporterCollectorFailing"
@@ -37,9 +38,8 @@ def _one_of(names: list[str] | tuple[str, ...]) -> str:
 
 def exporter_fed_alerts(config: Config) -> list[str]:
     """The alerts that read only what the exporter exports (silenced by ExporterDown)."""
-    built = [
-        a.name for b in (dependency_alerts, work_alerts, autoscaling_alerts) for a in b(config)
-    ]
+    groups = (dependency_alerts, replication_alerts, work_alerts, autoscaling_alerts)
+    built = [a.name for b in groups for a in b(config)]
     return sorted({*built, COLLECTOR_FAILING})
 
 
@@ -51,7 +51,7 @@ def inhibit_rules(config: Config) -> list[dict[str, Any]]:
             "equal": ["environment", "alertname", "component_class"],
         }
     ]
-    names = [a.name for a in dependency_alerts(config)]
+    names = [a.name for b in (dependency_alerts, replication_alerts) for a in b(config)]
     for down, prefix, collectors in TARGETS.values():
         derived = [n for n in names if n.startswith(prefix) and n != down]
         rules.append(
