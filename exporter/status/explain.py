@@ -21,6 +21,10 @@ def _g(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _replicas(n: int) -> str:
+    return f"{n} replica" if n == 1 else f"{n} replicas"
+
+
 def signal_phrase(s: dict[str, Any]) -> str:
     """One signal: its value and freshness (or why there is none) against its target."""
     name, source = s["metric"], s["source"]
@@ -39,7 +43,7 @@ def signal_phrase(s: dict[str, Any]) -> str:
             f"{head}{target} = {_g(s['per_replica'])} per replica at {s['current']}, within the "
             f"tolerance band {_g(lo)}..{_g(hi)} -> stays {s['proposal']}"
         )
-    return f"{head}{target} -> {s['proposal']} replicas"
+    return f"{head}{target} -> {_replicas(s['proposal'])}"
 
 
 def sentence(row: dict[str, Any]) -> str:
@@ -60,8 +64,8 @@ def sentence(row: dict[str, Any]) -> str:
     if d["proposal"] is None:
         parts.append(f"holds at {d['current']} ({d['reason']}: the HPA does not scale without it)")
         return f"{name}: " + "; ".join(parts)
-    if d["limited_by"]:
-        parts.append(d["limited_by"])
+    if d["limited_by"] and not d["limited_by"].startswith(("max_replicas", "min_replicas")):
+        parts.append(d["limited_by"])  # a min/max bound shows in the clause below
     parts.append(
         f"min {row['min_replicas']} max {row['max_replicas']} -> desired {d['desired']} "
         f"({d['reason']})"
@@ -114,8 +118,10 @@ def fetch(url: str, timeout: float = 10.0) -> dict[str, Any]:
 
 def main(url: str, only: str | None) -> int:
     """Print the report; 1 when the exporter cannot be read, 2 for an unknown class."""
+    import logging
     import sys
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no per-request INFO line
     try:
         doc = fetch(url)
     except (httpx.HTTPError, ValueError) as exc:
