@@ -97,15 +97,16 @@ class StatusBoard:
     async def _sync_class(self, state: ClassState, now: float) -> None:
         cls = state.cls
         live = target_rows.live_hpas(self.snapshot, cls.name, now)
+        workload = f"{cls.workload.kind}/{cls.workload.name}"
         row: dict[str, Any] = {
             "name": cls.name,
-            "workload": f"{cls.workload.kind}/{cls.workload.name}",
+            "workload": workload,
             "min_replicas": cls.min_replicas,
             "max_replicas": cls.max_replicas,
             "other_metrics": state.others,
             "behavior": behavior_rows(cls),
             "live": live,
-            "live_note": target_rows.kube_note(self.runtime),
+            "live_note": target_rows.kube_note(self.runtime, workload, bool(live)),
         }
         if state.spec is None:
             row.update(signals=[], decision=None, tolerance=None)

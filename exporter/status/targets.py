@@ -78,8 +78,8 @@ def live_hpas(snapshot: Snapshot, component_class: str, now: float) -> list[dict
     return [found[k] for k in sorted(found)]
 
 
-def kube_note(runtime: Runtime) -> str:
-    """Why the live HPA status is (not) shown."""
+def kube_note(runtime: Runtime, workload: str, found: bool) -> str:
+    """Why the live HPA status is (not) shown; `found`: an HPA of this class was read."""
     rows = [c for c in runtime.collectors if c.name == "hpa"]
     if not rows:
         return "Kubernetes API not configured: no live HPA status"
@@ -88,4 +88,6 @@ def kube_note(runtime: Runtime) -> str:
         return "Kubernetes API: first read pending"
     if not state.ok:
         return f"Kubernetes API unreachable: {redact_url(state.last_error or '')}"
+    if not found:
+        return f"Kubernetes API reachable; no HPA scales {workload}"
     return "live from the Kubernetes API"
