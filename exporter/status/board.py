@@ -76,7 +76,11 @@ class StatusBoard:
         self.config = config
         self.snapshot = snapshot
         self.runtime = runtime
-        self.provider = provider or build_provider(config, snapshot, runtime.ready.is_set, clock)
+        # A provider of its own (same sources, same code path as the metrics API's); none
+        # when the API is off, so a disabled API leaves no fallback flags in the snapshot.
+        if provider is None and config.metrics_api.enabled:
+            provider = build_provider(config, snapshot, runtime.ready.is_set, clock)
+        self.provider = provider
         self.clock = clock
         self.sync_seconds = sync_seconds or config.collection.interval_seconds
         self.classes = [_class_state(c) for c in config.component_classes]
@@ -171,7 +175,8 @@ class StatusBoard:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.provider.aclose()
+        if self.provider is not None:
+            await self.provider.aclose()
 
     # --- the document -----------------------------------------------------------------------
     def document(self) -> dict[str, Any]:

@@ -99,7 +99,8 @@ def _decision(row: dict[str, Any]) -> str:
         f"<tr><th>after stabilization</th><td>{_e(d['stabilized'] if d['stabilized'] is not None else '–')}</td></tr>"
         f"<tr><th>limited by</th><td>{_e(d['limited_by'] or 'nothing')}</td></tr>{rate}"
         f"<tr><th>reason</th><td>{_e(d['reason'])}: {_e(d['message'])}</td></tr>"
-        f"<tr><th>desired, last minutes</th><td>{sparkline(desired)}</td></tr>{beh}</table>"
+        f"<tr><th>desired, last minutes</th><td>{sparkline(desired, target=row['max_replicas'])}"
+        f"</td></tr>{beh}</table>"
     )
 
 

@@ -50,8 +50,11 @@ def _fallback_reason(provider: RoutingProvider, metric: str) -> str | None:
     return getattr(reader, "fallback_reason", None)
 
 
+DISABLED = "the metrics API is disabled (metrics_api.enabled: false): the HPA gets no value"
+
+
 async def read_signal(
-    provider: RoutingProvider,
+    provider: RoutingProvider | None,
     config: Config,
     component_class: str,
     metric: str,
@@ -60,9 +63,11 @@ async def read_signal(
     """The summed external metric for the class, as the HPA's API call would return it.
 
     Never raises for a provider failure: an unavailable or unknown metric is a `Reading`
-    with `value=None` and the reason.
+    with `value=None` and the reason. `provider=None`: the metrics API is off.
     """
     source = metric_source(config, metric)
+    if provider is None:
+        return Reading(metric, source, None, None, 0, unavailable=DISABLED)
     selector = parse_selector(f"component_class={component_class}")
     try:
         points = await provider.external_metric(config.namespace, metric, selector)

@@ -170,3 +170,18 @@ def test_sync_loop_starts_and_stops():
         return board.synced_at
 
     assert asyncio.run(run()) is not None
+
+
+async def test_metrics_api_off_means_no_value_and_no_flags():
+    config = load_config(
+        None, environ={"EXPORTER_GPU": "off", "EXPORTER_METRICS_API__ENABLED": "false"}
+    )
+    snapshot, clock = Snapshot(), Clock()
+    runtime = Runtime(snapshot, [])
+    board = StatusBoard(config, snapshot, runtime, clock=clock)
+    snapshot.update("queues", [Sample(catalog.QUEUE_DEPTH, GPU_QUEUE, 40)], clock.now)
+    await board.sync()
+    (sig,) = _gpu(board)["signals"]
+    assert sig["value"] is None
+    assert sig["unavailable"].startswith("the metrics API is disabled (metrics_api.enabled: false)")
+    assert snapshot.series(catalog.METRICS_API_FALLBACK.name) == []

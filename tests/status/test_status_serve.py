@@ -31,7 +31,6 @@ gpu: "off"
 kubernetes: {{kubeconfig: {kubeconfig}}}
 prometheus: {{url: "http://127.0.0.1:{free_port()}", timeout_seconds: 0.3}}
 metrics_api:
-  enabled: false
   external:
     - {{name: queue_depth, source: snapshot}}
     - {{name: backlog_promql, source: promql, query: "sum(queue_depth{{{{selector}}}})", fallback: 3}}
