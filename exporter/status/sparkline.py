@@ -38,7 +38,8 @@ def sparkline(
     height: int = 32,
 ) -> str:
     """An inline `<svg>`: the line (broken where a value was unavailable) and, when given, a
-    reference level (a signal's target, the max replicas) as a dashed line. Empty input gives an empty frame, never an error."""
+    reference level (a signal's target, the max replicas) as a dashed line.
+    Empty input gives an empty frame, never an error."""
     pts = list(points)
     known = [v for _, v in pts if _finite(v)]
     top = max([*known, target or 0.0, 1e-9])
