@@ -4,8 +4,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Servers the test suite starts on loopback ports, and what building the venv needs.
-DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel
+# Servers the test suite starts on loopback ports, what building the venv needs, and the
+# headless Chromium (+ its WebDriver) that opens the status page in the demo test.
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel chromium chromium-driver
 # The peers bench/health.py compares with (not needed by the tests).
 BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
 
@@ -14,7 +15,7 @@ BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
 
-demo: deps venv ## exporter + an instrumented demo app + traffic (Redis/PostgreSQL if none); Ctrl-C stops
+demo: deps venv ## exporter, demo app, traffic, Prometheus, Alertmanager; prints the status page URL; Ctrl-C stops
 	$(PY) -m demo.run
 
 test: deps venv ## everything: lint, unit, real-server and fault tests
