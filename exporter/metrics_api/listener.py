@@ -1,4 +1,4 @@
-"""The HTTPS listener factory that `exporter.service.serve` runs next to the HTTP one.
+"""The HTTPS listener that `exporter.service.serve` runs next to the HTTP one.
 
 It resolves front-proxy authentication (config files, or the cluster's
 `kube-system/extension-apiserver-authentication` ConfigMap through
@@ -122,10 +122,10 @@ def serving_files(config: Config) -> tuple[str, str]:
 def https_listeners(
     config: Config, snapshot: Snapshot, runtime: Runtime
 ) -> list[tuple[uvicorn.Server, socket.socket]]:
-    """EXTRA_LISTENERS factory: the metrics API on config.listen.https (none when disabled)."""
+    """The metrics API listener on config.listen.https (none when disabled)."""
     if not config.metrics_api.enabled:
         return []
-    from exporter.service import bind, make_server  # late: service imports this module
+    from exporter.serving import bind, make_server
 
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
