@@ -13,10 +13,11 @@ from exporter.collectors import gpu, hpa, queues
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config
+from exporter.http.selfmetrics import SelfMetrics
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import https_listeners
 from exporter.runtime import Collector, Runtime
-from exporter.serving import bind, make_server
+from exporter.serving import bind, limits_for, make_server
 from exporter.snapshot import Sample, Snapshot
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,11 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         ],
     )
     runtime = Runtime(snapshot, build_collectors(config))
-    listeners = [(make_server(create_app(snapshot, runtime)), bind(config.listen.http))]
+    app = create_app(snapshot, runtime)
+    listeners = [(make_server(app, "http", limits_for(config.listen)), bind(config.listen.http))]
     listeners += https_listeners(config, snapshot, runtime)
+    self_metrics = SelfMetrics(snapshot, [server for server, _ in listeners])
+    self_metrics.refresh()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -61,6 +65,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         loop.add_signal_handler(sig, stop.set)
 
     runtime.start()
+    self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     log.info(
         "exporter %s serving on http://%s with %d collectors (environment %s)",
@@ -79,6 +84,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
+    self_task.cancel()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()

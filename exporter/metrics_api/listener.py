@@ -3,7 +3,8 @@
 It resolves front-proxy authentication (config files, or the cluster's
 `kube-system/extension-apiserver-authentication` ConfigMap through
 `exporter.kube.read_front_proxy_auth`), the serving certificate (files, or a self-signed
-one generated at start), and returns a uvicorn server sharing the process's event loop.
+one generated at start, reloaded when its files change), and returns an
+`exporter.http` server sharing the process's event loop.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import logging
 import socket
 from pathlib import Path
 
-import uvicorn
-
 from exporter.config import Config
+from exporter.http.server import HttpServer
+from exporter.http.tlsio import ReloadingContext
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
 
 from .app import create_app
 from .auth import FrontProxyAuth
-from .tls import TLSInfoProtocol, certificate_fingerprint, self_signed_files, server_context
+from .tls import certificate_fingerprint, self_signed_files, server_context, tls_extension
 
 log = logging.getLogger(__name__)
 
@@ -121,25 +122,25 @@ def serving_files(config: Config) -> tuple[str, str]:
 
 def https_listeners(
     config: Config, snapshot: Snapshot, runtime: Runtime
-) -> list[tuple[uvicorn.Server, socket.socket]]:
-    """The metrics API listener on config.listen.https (none when disabled)."""
+) -> list[tuple[HttpServer, socket.socket]]:
+    """The metrics API on config.listen.https (none when disabled)."""
     if not config.metrics_api.enabled:
         return []
-    from exporter.serving import bind, make_server
+    from exporter.serving import bind, limits_for, make_server
 
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     auth = resolve_auth(config)
     cert, key = serving_files(config)
     try:
-        context = server_context(cert, key, auth.client_ca_pem if auth else None)
+        # Reloaded when cert/key change on disk (cert-manager rotation, Secret updates).
+        context = ReloadingContext(
+            lambda: server_context(cert, key, auth.client_ca_pem if auth else None),
+            [cert, key],
+            "metrics API",
+        )
     except Exception as exc:  # ssl.SSLError, ValueError: a bad PEM
         raise MetricsApiStartupError(f"metrics API TLS setup failed: {exc}") from None
     app = create_app(config, snapshot, runtime.ready.is_set, auth)
-    server = make_server(
-        app,
-        http=TLSInfoProtocol,
-        ssl_context_factory=lambda _config, _default: context,
-        timeout_keep_alive=30,  # kube-apiserver keeps its proxy connections open
-    )
+    server = make_server(app, "https", limits_for(config.listen), context, tls_extension)
     return [(server, bind(config.listen.https))]

@@ -1,9 +1,9 @@
 """TLS for the metrics-API listener: serving certificate, client-certificate request, and the
 peer certificate handed to the app through the ASGI `tls` extension.
 
-uvicorn 0.54 does not put TLS details in the ASGI scope, so `TLSInfoProtocol` (uvicorn's
-httptools or h11 protocol with one added step) reads the verified peer certificate once per
-connection, after the handshake, and adds `scope["extensions"]["tls"]` to every request on it.
+`exporter.http` calls `tls_extension` once per connection, after the handshake, and puts the
+result in `scope["extensions"]["tls"]` of every request on it (the auth reads the verified
+peer certificate from there).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
@@ -122,35 +121,3 @@ def tls_extension(ssl_object: ssl.SSLObject | None) -> dict:
         info["client_cert_name"] = cert.subject.rfc4514_string()
         info["client_cert_common_names"] = _common_names(der)
     return info
-
-
-class _TLSInfoMixin:
-    """Adds `scope["extensions"]["tls"]` to each request of a uvicorn HTTP protocol."""
-
-    app: object
-
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)  # type: ignore[misc]
-        tls = tls_extension(transport.get_extra_info("ssl_object"))
-        inner = self.app
-
-        async def app_with_tls(scope, receive, send):
-            scope.setdefault("extensions", {})["tls"] = tls
-            await inner(scope, receive, send)  # type: ignore[operator]
-
-        self.app = app_with_tls
-
-
-class TLSInfoH11Protocol(_TLSInfoMixin, H11Protocol):
-    """uvicorn's pure-Python h11 protocol with the TLS extension."""
-
-
-try:  # httptools (C parser) roughly doubles requests/s per core; h11 when it is missing
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class TLSInfoHttpToolsProtocol(_TLSInfoMixin, HttpToolsProtocol):
-        """uvicorn's httptools protocol with the TLS extension."""
-
-    TLSInfoProtocol: type = TLSInfoHttpToolsProtocol
-except ImportError:  # pragma: no cover - depends on the installed extras
-    TLSInfoProtocol = TLSInfoH11Protocol
