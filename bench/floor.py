@@ -104,7 +104,7 @@ async def keep_alive(
                 raise RuntimeError(f"HTTP {status}")
             out.append(time.perf_counter() - started)
     finally:
-        writer.close()
+        await close(writer)
 
 
 async def fresh(port: int, ctx: ssl.SSLContext | None, request: bytes, out: list[float]) -> None:
@@ -118,7 +118,16 @@ async def fresh(port: int, ctx: ssl.SSLContext | None, request: bytes, out: list
             raise RuntimeError(f"HTTP {status}")
         out.append(time.perf_counter() - started)
     finally:
-        writer.close()
+        await close(writer)
+
+
+async def close(writer: asyncio.StreamWriter) -> None:
+    """Close and wait (so the server sees the close now, not when the client exits)."""
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 5)
+    except (OSError, TimeoutError, ssl.SSLError):
+        pass
 
 
 def pct(values: list[float], p: float) -> float:

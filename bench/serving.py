@@ -68,7 +68,9 @@ async def scenarios(port: int, ctx: ssl.SSLContext | None, req: bytes, n: int) -
 
 def latency_table(title: str, subject: dict, floor: dict) -> None:
     print(f"\n{title}")
-    print(f"{'':<27} {'p50 ms':>8} {'p99 ms':>8} {'floor p50':>10} {'floor p99':>10} {'p99/floor':>10}")
+    print(
+        f"{'':<27} {'p50 ms':>8} {'p99 ms':>8} {'floor p50':>10} {'floor p99':>10} {'p99/floor':>10}"
+    )
     for name, values in subject.items():
         f = floor[name]
         print(
@@ -214,7 +216,8 @@ async def _with_idle(http: int, https: int, pid: int) -> tuple[float, int]:
     rss = rss_mb(pid)
     for w in writers:
         w.close()
-    await asyncio.sleep(1)
+    await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
+    await asyncio.sleep(2)
     return rss, len(writers)
 
 

@@ -112,7 +112,8 @@ class HttpConnection(asyncio.Protocol):
             try:
                 data = self.tls.feed(data)
             except TlsClosed:
-                self._flush_tls()
+                if self.transport is not None:
+                    self.transport.write(self.tls.close_notify())
                 self.close()
                 return
             except ssl.SSLError:

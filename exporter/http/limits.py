@@ -39,6 +39,7 @@ class ListenerStats:
 
     name: str
     connections: int = 0
+    peak: int = 0  # most connections open at once since `selfmetrics` last looked
     rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     _last_log: float = 0.0
     _unlogged: int = 0

@@ -101,6 +101,7 @@ class HttpServer:
             protocol = HttpConnection(self, self._context())
             self.connections.add(protocol)
             self.stats.connections = len(self.connections)
+            self.stats.peak = max(self.stats.peak, self.stats.connections)
             # _make_socket_transport is what loop.create_server uses for each accepted socket;
             # the public connect_accepted_socket would cost a task and a future per connection.
             self._loop._make_socket_transport(conn, protocol)  # type: ignore[attr-defined]

@@ -54,14 +54,22 @@ class TlsSession:
                 break
             except ssl.SSLZeroReturnError:
                 raise TlsClosed from None
-            if not chunk:
-                break
+            if not chunk:  # SSLObject.read returns b"" once close_notify has arrived
+                raise TlsClosed
             chunks.append(chunk)
         return b"".join(chunks)
 
     def encrypt(self, data: bytes) -> bytes:
         self.obj.write(data)
         return self._out.read()
+
+    def close_notify(self) -> bytes:
+        """Our close_notify, to send before closing (best effort)."""
+        try:
+            self.obj.unwrap()
+        except (ssl.SSLError, ValueError):
+            pass
+        return self.pending()
 
     def pending(self) -> bytes:
         """Ciphertext OpenSSL wants sent (handshake messages, session tickets, alerts)."""
