@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from bench.floor import fresh, floor_process, keep_alive, pct, request_bytes  # noqa: E402
+from bench.floor import floor_process, fresh, keep_alive, pct, request_bytes  # noqa: E402
 from bench.metrics_api import PATH, config_text, make_pki  # noqa: E402
 from tests.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
@@ -198,15 +198,19 @@ def memory_part(args) -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+    rows = [
+        ("start -> first /metrics answer", f"{first:.2f} s", "< 0.40 s", ""),
+        ("idle RSS", f"{idle:.1f} MB", "< 40 MiB", ""),
+        (f"RSS with 2000 idle connections (held {held})", f"{held_rss:.1f} MB", "< idle + 60",
+         f"+{held_rss - idle:.1f} MB"),
+        (f"RSS right after 500-concurrent TLS burst ({ok} ok)", f"{after_burst:.1f} MB", "", ""),
+        (f"RSS {args.settle:g} s after the burst", f"{settled:.1f} MB", "< idle + 20",
+         f"+{settled - idle:.1f} MB"),
+    ]  # fmt: skip
     print("\nmemory and start-up (embedded default config, listen ports changed)")
-    print(f"{'':<48} {'value':>10} {'goal':>14}")
-    print(f"{'start -> first /metrics answer':<48} {first:>9.2f}s {'< 0.40 s':>14}")
-    print(f"{'idle RSS':<48} {idle:>8.1f}MB {'< 40 MiB':>14}")
-    print(f"{'RSS with 2000 idle connections (held: %d)' % held:<48} {held_rss:>8.1f}MB "
-          f"{'< idle + 60':>14}   (+{held_rss - idle:.1f} MB)")  # fmt: skip
-    print(f"{'RSS right after 500-concurrent TLS burst (%d ok)' % ok:<48} {after_burst:>8.1f}MB")
-    print(f"{'RSS %g s after the burst' % args.settle:<48} {settled:>8.1f}MB "
-          f"{'< idle + 20':>14}   (+{settled - idle:.1f} MB)")  # fmt: skip
+    print(f"{'':<50} {'value':>10} {'goal':>12} {'vs idle':>10}")
+    for label, value, goal, delta in rows:
+        print(f"{label:<50} {value:>10} {goal:>12} {delta:>10}")
     print("floor for comparison: postgres_exporter / redis_exporter idle RSS ~17 MiB (quoted)")
 
 
