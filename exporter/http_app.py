@@ -7,6 +7,7 @@ never hang a scrape. /metrics is gzipped when the scraper accepts it (Prometheus
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 
 from exporter.runtime import Runtime
 from exporter.snapshot import (
@@ -45,8 +46,11 @@ async def _answer(send, status: int, body: bytes, headers: list[tuple[bytes, byt
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(snapshot: Snapshot, runtime: Runtime):
-    """The ASGI app; 404 for other paths, 405 (with Allow) for methods other than GET/HEAD."""
+def create_app(
+    snapshot: Snapshot, runtime: Runtime, before_render: Callable[[], None] | None = None
+):
+    """The ASGI app; 404 for other paths, 405 (with Allow) for methods other than GET/HEAD.
+    `before_render` runs before each /metrics render (self-metrics that must be current)."""
 
     async def app(scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -68,6 +72,8 @@ def create_app(snapshot: Snapshot, runtime: Runtime):
                 body = b"first collection not finished\n"
                 await _answer(send, 503, body, [(b"content-type", _TEXT)])
         else:
+            if before_render is not None:
+                before_render()
             om = wants_openmetrics(_header(scope, b"accept"))
             body = snapshot.render(openmetrics=om)
             ctype = OPENMETRICS_CONTENT_TYPE if om else TEXT_CONTENT_TYPE

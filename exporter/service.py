@@ -53,10 +53,11 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         ],
     )
     runtime = Runtime(snapshot, build_collectors(config))
-    app = create_app(snapshot, runtime)
+    self_metrics = SelfMetrics(snapshot, [])
+    app = create_app(snapshot, runtime, self_metrics.refresh_listeners)
     listeners = [(make_server(app, "http", limits_for(config.listen)), bind(config.listen.http))]
     listeners += https_listeners(config, snapshot, runtime)
-    self_metrics = SelfMetrics(snapshot, [server for server, _ in listeners])
+    self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
     stop = asyncio.Event()

@@ -53,6 +53,10 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _HeadTooLarge(Exception):
+    pass
+
+
 class HttpConnection(asyncio.Protocol):
     """asyncio protocol for one client; `server` owns limits, stats and the app."""
 
@@ -73,6 +77,7 @@ class HttpConnection(asyncio.Protocol):
         self._in_message = False
         self._in_head = True  # bytes between messages belong to the next head
         self._raw = 0  # head bytes fed so far (httptools buffers header lines itself)
+        self._size = 0  # the head's parsed header bytes
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
@@ -146,10 +151,14 @@ class HttpConnection(asyncio.Protocol):
             self._fail(400, "malformed")
             return
         except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__cause__ or exc.__context__, _BodyTooLarge):
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, _HeadTooLarge):
+                self._fail(431, "head_too_large")
+            elif isinstance(cause, _BodyTooLarge):
                 self._fail(413, "malformed")
-                return
-            raise
+            else:
+                raise
+            return
         except httptools.HttpParserError:
             self._fail(400, "malformed")
             return
@@ -158,6 +167,7 @@ class HttpConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._in_message = True
+        self._size = 0
         self._url = b""
         self._headers = []
         self._body = []
@@ -171,8 +181,13 @@ class HttpConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
+        self._size += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
+        # a whole head that arrived in one read is measured here; `_raw` catches one still
+        # arriving (httptools buffers an unfinished header line itself)
+        if self._size + len(self._url) > self.server.limits.max_head_bytes:
+            raise _HeadTooLarge
         self._in_head = False
         self._raw = 0
 

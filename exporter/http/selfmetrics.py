@@ -110,9 +110,14 @@ class SelfMetrics:
     def refresh(self) -> None:
         self._trim_after_burst()
         samples = process_samples(self._boot)
-        samples += listener_samples(self.servers)
         samples.append(Sample(catalog.EXPORTER_EVENT_LOOP_LAG, {}, self.lag))
         self.snapshot.replace(OWNER, samples, time.time())
+        self.refresh_listeners()
+
+    def refresh_listeners(self) -> None:
+        """The connection counters only: cheap enough for every scrape, so a scrape sees its
+        own connection."""
+        self.snapshot.replace(OWNER + "/listeners", listener_samples(self.servers), time.time())
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
