@@ -14,6 +14,7 @@ from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config
 from exporter.http.selfmetrics import SelfMetrics
+from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import https_listeners
 from exporter.runtime import Collector, Runtime
@@ -54,8 +55,12 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     )
     runtime = Runtime(snapshot, build_collectors(config))
     self_metrics = SelfMetrics(snapshot, [])
+    web = load_web_config(config.listen.web_config_file) if config.listen.web_config_file else None
     app = create_app(snapshot, runtime, self_metrics.refresh_listeners)
-    listeners = [(make_server(app, "http", limits_for(config.listen)), bind(config.listen.http))]
+    if web and web.users:
+        app = BasicAuth(app, web.users)
+    http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
+    listeners = [(http, bind(config.listen.http))]
     listeners += https_listeners(config, snapshot, runtime)
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
@@ -69,8 +74,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     log.info(
-        "exporter %s serving on http://%s with %d collectors (environment %s)",
+        "exporter %s serving on %s://%s with %d collectors (environment %s)",
         __version__,
+        "https" if http.tls else "http",
         config.listen.http,
         len(runtime.collectors),
         config.environment,
