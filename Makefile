@@ -60,6 +60,8 @@ bench: deps venv ## every benchmark, each printing its figures next to the peers
 	$(PY) bench/middleware.py
 	$(PY) bench/queues.py
 	$(PY) bench/metrics_api.py
+	$(PY) bench/serving.py
+	$(PY) bench/soak.py --minutes 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache
