@@ -348,7 +348,7 @@ EXPORTER_HTTP_CONNECTIONS = _m(
 EXPORTER_HTTP_CONNECTIONS_REJECTED = _m(
     "exporter_http_connections_rejected_total",
     "counter",
-    "Connections refused or closed by the server: connection_cap, fd_exhausted, "
+    "Connections refused or closed by the server: connection_cap, drain_timeout, fd_exhausted, "
     "handshake_timeout, handshake_failed, head_timeout, head_too_large, malformed.",
     ("listener", "reason"),
 )

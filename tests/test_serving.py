@@ -168,3 +168,34 @@ async def test_serving_certificate_is_reloaded_when_the_files_change(serving_pai
         with pytest.raises(ssl.SSLCertVerificationError):
             await get(port, "/old", client_context(ca.path))
     assert reloading.reloads >= 1
+
+
+async def test_a_client_that_never_reads_is_held_to_the_idle_timeout():
+    big = b"x" * (1 << 20)
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": big})
+
+    async with running(app, limits=FAST) as (server, port):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        sent = 0
+        for _ in range(2000):  # pipeline requests, read nothing
+            try:
+                sent += sock.send(request * 50)
+            except BlockingIOError:
+                break
+            await asyncio.sleep(0)
+        [conn] = server.connections
+        # the server stopped reading and holds a bounded buffer, not 2000 MB of responses
+        await asyncio.sleep(0.3)
+        assert conn.transport.get_write_buffer_size() < 8 << 20
+        deadline = time.monotonic() + 5
+        while server.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not server.connections
+        assert server.stats.rejected["drain_timeout"] == 1
+        sock.close()

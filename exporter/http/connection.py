@@ -4,7 +4,8 @@ Requests on a connection run one at a time, in order (pipelined ones wait their 
 pauses when several are queued). Each response is buffered and written at once with a
 Content-Length. Time limits are deadlines the server's sweep enforces (`phase`/`deadline`):
 handshake -> head (first byte of a request head to its end) -> busy (the app runs; no limit
-here, the apps bound their own waits) -> idle (keep-alive) -> head ...
+here, the apps bound their own waits) -> idle (keep-alive) -> head ...; and drain (a client
+that does not read its responses, held to the idle timeout) whenever the write buffer is full.
 
 Failure semantics: a bad handshake, malformed HTTP or an oversized head closes the
 connection (400/431 first where HTTP was spoken) and is counted in the listener's stats,
@@ -74,6 +75,7 @@ class HttpConnection(asyncio.Protocol):
         self.task: asyncio.Task | None = None
         self.closing = False
         self.paused = False
+        self._drained: asyncio.Future[None] | None = None
         self._in_message = False
         self._in_head = True  # bytes between messages belong to the next head
         self._raw = 0  # head bytes fed so far (httptools buffers header lines itself)
@@ -136,11 +138,21 @@ class HttpConnection(asyncio.Protocol):
                 return
         self._feed(data)
 
-    def pause_writing(self) -> None:  # the transport buffers; nothing to stop here
-        pass
+    def pause_writing(self) -> None:
+        """The client is not reading its responses: stop reading its requests too, and let
+        the next response wait (bounded by the idle timeout) until the buffer drains."""
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+            if self.transport is not None:
+                self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        pass
+        if self._drained is not None:
+            if not self._drained.done():
+                self._drained.set_result(None)
+            self._drained = None
+            if self.transport is not None and not self.paused:
+                self.transport.resume_reading()
 
     # -- parsing -----------------------------------------------------------------------------
     def _feed(self, data: bytes) -> None:
@@ -222,6 +234,11 @@ class HttpConnection(asyncio.Protocol):
     async def _run(self) -> None:
         try:
             while self.queue and not self.closing:
+                if self._drained is not None:
+                    self.phase = "drain"
+                    self.deadline = self.server.now() + self.server.limits.idle_timeout
+                    await self._drained
+                    self.phase = "busy"
                 keep_alive = await self._respond(*self.queue.popleft())
                 if not keep_alive:
                     self.close()
@@ -339,11 +356,11 @@ class HttpConnection(asyncio.Protocol):
 
     def timed_out(self) -> None:
         """Called by the server's sweep when `deadline` passed in a waiting phase."""
-        if self.phase == "handshake":
-            self.server.stats.reject("handshake_timeout")
+        if self.phase in ("handshake", "head", "drain"):
+            self.server.stats.reject(f"{self.phase}_timeout")
             self.abort()
-        elif self.phase == "head":
-            self.server.stats.reject("head_timeout")
+        elif self.transport is not None and self.transport.get_write_buffer_size():
+            self.server.stats.reject("drain_timeout")  # idle, but its responses unread
             self.abort()
         else:  # idle keep-alive: a normal close
             self.close()

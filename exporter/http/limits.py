@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 # closed or refused because of the client or of resources, never a normal close.
 REASONS = (
     "connection_cap",
+    "drain_timeout",
     "fd_exhausted",
     "handshake_timeout",
     "handshake_failed",
