@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from cryptography import x509
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -570,6 +569,8 @@ def read_ca_bundle(path: str) -> bytes:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read {path!r}: {exc.strerror}") from None
+    from cryptography import x509  # here only: ~14 MB resident the serving path need not pay
+
     try:
         x509.load_pem_x509_certificates(data)
     except ValueError:

@@ -9,6 +9,7 @@ peer certificate from there).
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
 import os
 import socket
@@ -16,16 +17,17 @@ import ssl
 import tempfile
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
 
 def generate_self_signed(directory: str | os.PathLike[str], hosts: list[str]) -> tuple[str, str]:
     """A self-signed EC P-256 serving certificate for `hosts` (DNS names or IPs), valid a year."""
+    # cryptography (with its own OpenSSL, ~14 MB resident) only when a certificate is made
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
     sans: list[x509.GeneralName] = []
@@ -77,8 +79,8 @@ def self_signed_files(namespace: str) -> tuple[str, str]:
 
 
 def certificate_fingerprint(cert_path: str) -> str:
-    cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
-    return cert.fingerprint(hashes.SHA256()).hex(":")
+    der = ssl.PEM_cert_to_DER_cert(Path(cert_path).read_text())
+    return hashlib.sha256(der).digest().hex(":")
 
 
 def server_context(cert_file: str, key_file: str, client_ca_pem: str | None) -> ssl.SSLContext:
@@ -96,13 +98,44 @@ def server_context(cert_file: str, key_file: str, client_ca_pem: str | None) -> 
     return ctx
 
 
-def _common_names(der: bytes) -> tuple[str, ...]:
-    cert = x509.load_der_x509_certificate(der)
-    return tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
+# ssl's names for subject attributes -> RFC 4514 short names
+_SHORT = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
+
+
+def _rfc4514_value(value: str) -> str:
+    out = "".join("\\" + c if c in ',+"\\<>;=' else c for c in value)
+    if out[:1] in ("#", " "):
+        out = "\\" + out
+    if out.endswith(" "):
+        out = out[:-1] + "\\ "
+    return out
+
+
+def _subject(peer: dict) -> tuple[str, tuple[str, ...]]:
+    """(RFC 4514 subject string, common names) from `SSLObject.getpeercert()`'s dict."""
+    rdns = peer.get("subject", ())
+    parts = []
+    for rdn in reversed(rdns):  # RFC 4514 lists the most specific RDN first
+        parts.append("+".join(f"{_SHORT.get(k, k)}={_rfc4514_value(v)}" for k, v in rdn))
+    cns = tuple(v for rdn in rdns for k, v in rdn if k == "commonName")
+    return ",".join(parts), cns
 
 
 def tls_extension(ssl_object: ssl.SSLObject | None) -> dict:
-    """The ASGI TLS extension dict for a connection (plus our parsed `client_cert_common_names`)."""
+    """The ASGI TLS extension dict for a connection (plus our parsed `client_cert_common_names`).
+
+    The client certificate is the one OpenSSL verified in the handshake (the context asks
+    for one only when a client CA is configured), read without parsing X.509 here."""
     if ssl_object is None:
         return {}
     der = ssl_object.getpeercert(binary_form=True)
@@ -116,8 +149,8 @@ def tls_extension(ssl_object: ssl.SSLObject | None) -> dict:
         "client_cert_common_names": (),
     }
     if der:
-        cert = x509.load_der_x509_certificate(der)
+        name, cns = _subject(ssl_object.getpeercert() or {})
         info["client_cert_chain"] = [ssl.DER_cert_to_PEM_cert(der)]
-        info["client_cert_name"] = cert.subject.rfc4514_string()
-        info["client_cert_common_names"] = _common_names(der)
+        info["client_cert_name"] = name
+        info["client_cert_common_names"] = cns
     return info
