@@ -94,29 +94,26 @@ async def keep_alive(
     port: int, ctx: ssl.SSLContext | None, request: bytes, n: int, out: list[float]
 ) -> None:
     """One kept-alive connection issuing `n` requests back to back; seconds per request."""
+    await _session(port, ctx, request, n, out, count_connect=False)
+
+
+async def fresh(port: int, ctx: ssl.SSLContext | None, request: bytes, out: list[float]) -> None:
+    """Connect (and handshake), one request, close; seconds from connect to the response."""
+    await _session(port, ctx, request, 1, out, count_connect=True)
+
+
+async def _session(port, ctx, request: bytes, n: int, out: list[float], count_connect: bool):
+    started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, limit=1 << 22)
     try:
         for _ in range(n):
-            started = time.perf_counter()
+            if not count_connect:
+                started = time.perf_counter()
             writer.write(request)
             status = await read_response(reader)
             if status != 200:
                 raise RuntimeError(f"HTTP {status}")
             out.append(time.perf_counter() - started)
-    finally:
-        await close(writer)
-
-
-async def fresh(port: int, ctx: ssl.SSLContext | None, request: bytes, out: list[float]) -> None:
-    """Connect (and handshake), one request, close; seconds from connect to the response."""
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, limit=1 << 22)
-    try:
-        writer.write(request)
-        status = await read_response(reader)
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}")
-        out.append(time.perf_counter() - started)
     finally:
         await close(writer)
 

@@ -13,6 +13,7 @@ from exporter.collectors import gpu, hpa, queues
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config
+from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
 from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
@@ -70,6 +71,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    settle_after_start()
     runtime.start()
     self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]

@@ -8,16 +8,15 @@ rather than reported wrong. Nothing here can raise into the loop: a failed read 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import os
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from exporter import catalog
 from exporter.snapshot import Sample, Snapshot
 
+from .memory import malloc_trim
 from .server import HttpServer
 
 OWNER = "serving"
@@ -71,20 +70,10 @@ def listener_samples(servers: Sequence[HttpServer]) -> list[Sample]:
     return out
 
 
-def _malloc_trim() -> Callable[[], object] | None:
-    """glibc's malloc_trim, or None elsewhere (musl, macOS)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    return lambda: trim(0)
-
-
 # After a burst of connections ends, glibc keeps the freed TLS and buffer memory in its heap
 # (fragmented, so it is never returned on its own); trimming hands it back to the kernel.
 TRIM_AFTER_DROP = 64  # connections closed since the peak before a trim is worth its few ms
+TRIM_EVERY = 60  # ticks: freed-but-kept heap pages from steady work go back too (soak)
 
 
 class SelfMetrics:
@@ -95,16 +84,17 @@ class SelfMetrics:
         self.servers = list(servers)
         self.lag = 0.0
         self._boot = _boot_time()
-        self._trim = _malloc_trim()
         self._peak = 0
+        self._ticks = 0
 
     def _trim_after_burst(self) -> None:
         now = sum(s.stats.connections for s in self.servers)
         self._peak = max(self._peak, sum(s.stats.peak for s in self.servers))
         for s in self.servers:
             s.stats.peak = s.stats.connections
-        if self._trim is not None and self._peak - now >= TRIM_AFTER_DROP:
-            self._trim()
+        self._ticks += 1
+        if self._peak - now >= TRIM_AFTER_DROP or self._ticks % TRIM_EVERY == 0:
+            malloc_trim()
             self._peak = now
 
     def refresh(self) -> None:
