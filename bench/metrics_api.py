@@ -34,8 +34,8 @@ import httpx  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
 from bench.floor import floor_process, keep_alive, pct  # noqa: E402
-from tests.pki import CA, client_context  # noqa: E402
-from tests.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
+from tests.support.pki import CA, client_context  # noqa: E402
+from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
 KEDA_POLLING_INTERVAL_S = 30.0
 CONCURRENCY = 200

@@ -36,7 +36,7 @@ import yaml  # noqa: E402
 
 from bench.floor import floor_process, fresh, keep_alive, pct, request_bytes  # noqa: E402
 from bench.metrics_api import PATH, config_text, make_pki  # noqa: E402
-from tests.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
+from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
 API_HEADERS = {
     "Accept": "application/json",

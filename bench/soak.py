@@ -30,7 +30,7 @@ import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
 from bench.metrics_api import PATH, config_text, make_pki  # noqa: E402
-from tests.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
+from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
 GOAL_KB_PER_MIN = 5.0
 PEER_KB_PER_MIN = 48.0  # main before issue 15, 20-minute soak (issue 15)

@@ -8,10 +8,7 @@ import platform
 import signal
 from collections.abc import Awaitable, Callable
 
-from exporter import __version__, catalog
-from exporter.collectors import gpu, hpa, queues
-from exporter.collectors.postgres import PostgresCollector
-from exporter.collectors.redis import RedisCollector
+from exporter import __version__, catalog, collectors
 from exporter.config import Config
 from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
@@ -26,16 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def build_collectors(config: Config) -> list[Collector]:
-    """Every collector the config asks for, one per target."""
-    interval = config.collection.interval_seconds
-    timeout = config.collection.timeout_seconds
-    collectors: list[Collector] = []
-    collectors += [PostgresCollector(t, interval, timeout) for t in config.postgres]
-    collectors += [RedisCollector(t, interval, timeout) for t in config.redis]
-    collectors += queues.build(config, interval, timeout)
-    collectors += gpu.build(config.gpu, interval, timeout)
-    collectors += hpa.build(config)
-    return collectors
+    """Every collector the config asks for: each registered factory's, in registry order."""
+    return [collector for build in collectors.REGISTRY for collector in build(config)]
 
 
 async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -62,7 +51,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         app = BasicAuth(app, web.users)
     http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
     listeners = [(http, bind(config.listen.http))]
-    listeners += https_listeners(config, snapshot, runtime)
+    listeners += https_listeners(config, snapshot, runtime)  # the Kubernetes metrics APIs
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 

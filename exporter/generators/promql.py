@@ -1,5 +1,8 @@
 """PromQL built from metric specs, so dashboards and alerts never type a metric name twice.
 
+The fragments at the end are the queries both dashboards and alerts use; each is written
+here once.
+
 Every label a query filters or groups on is checked against the spec's declared labels
 (plus the ones Prometheus adds on scrape), so a typo fails at generation time rather than
 as an empty panel in production.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from exporter import catalog
 from exporter.catalog import MetricSpec
 
 # Labels Prometheus attaches to every scraped series, and `le` on histogram buckets.
@@ -48,6 +52,13 @@ def rate(spec: MetricSpec, window: str, suffix: str = "", func: str = "rate", **
     return f"{func}({sel(spec, suffix, **matchers)}[{window}])"
 
 
+def max_rate(
+    spec: MetricSpec, group: tuple[str, ...], window: str, func: str = "rate", **matchers: str
+) -> str:
+    """`max by (group) (rate(...))`: a counter's rate (or increase, deriv) over replicas."""
+    return f"max {by(spec, *group)} ({rate(spec, window, func=func, **matchers)})"
+
+
 def sum_rate(
     spec: MetricSpec, group: tuple[str, ...], window: str, suffix: str = "", **matchers: str
 ) -> str:
@@ -80,3 +91,29 @@ def agg(func: str, spec: MetricSpec, group: tuple[str, ...] = (), **matchers: st
     if not group:
         return f"{func}({inner})"
     return f"{func} {by(spec, *group)} ({inner})"
+
+
+# --- fragments shared by dashboards and alerts ---------------------------------------------
+SERVER_ERROR = '=~"5.."'  # the status matcher for errors that count against the SLO
+
+
+def dedup(spec: MetricSpec, **matchers: str) -> str:
+    """max over exporter replicas, keeping the metric's own labels.
+
+    Several replicas scrape the same PostgreSQL, Redis and queues, so summing or comparing
+    their raw series would count every depth and connection once per replica.
+    """
+    return agg("max", spec, spec.labels, **matchers)
+
+
+def streaming_routes() -> str:
+    """(component_class, route) pairs that serve SSE: their request duration is the stream's."""
+    spec = catalog.SSE_STREAM_DURATION
+    return f"group {by(spec, 'component_class', 'route', suffix='_count')} ({sel(spec, '_count')})"
+
+
+def pg_connection_ratio(**matchers: str) -> str:
+    """Connections in use over max_connections, per PostgreSQL target."""
+    used = dedup(catalog.PG_CONNECTIONS, **matchers)
+    limit = agg("max", catalog.PG_MAX_CONNECTIONS, ("target",), **matchers)
+    return f"sum by (target) ({used})\n/ on (target)\n{limit}"

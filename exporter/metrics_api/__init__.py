@@ -3,12 +3,13 @@
 Modules, one job each:
 - `selectors`  label selectors with k8s.io/apimachinery/pkg/labels grammar and matching
 - `quantity`   floats as canonical resource.Quantity strings (NaN/Inf refused, negatives -> 0)
-- `sources`    values from the live snapshot or a PromQL query; fallback and staleness
-- `discovery`  APIGroupList / APIGroup / APIResourceList documents
-- `app`        the ASGI app: routing, bodies, metav1.Status errors, Accept negotiation
+- `providers`  where values come from: the `MetricsProvider` protocol (also for non-HTTP
+               callers), the snapshot and PromQL providers, fallback and staleness
+- `discovery`  the served group/versions (`VERSIONS`) and the discovery documents
+- `app`        the ASGI app: routing, auth, bodies, metav1.Status errors, Accept negotiation
 - `auth`       front-proxy client-certificate authentication and X-Remote-* headers
 - `tls`        serving certificate (files or self-signed), client-cert request, ASGI TLS info
-- `listener`   the listener `exporter serve` runs on `listen.https`
+- `listener`   the HTTPS listener `exporter serve` runs on `listen.https`
 
 Configuration (`metrics_api` in the config file):
 

@@ -9,7 +9,8 @@ kube-apiserver's discovery and namespace deletion report the group as failing.
 
 from __future__ import annotations
 
-from exporter.config import ApiMetric, Config
+from dataclasses import dataclass
+from typing import Literal
 
 EXTERNAL_GROUP = "external.metrics.k8s.io"
 EXTERNAL_VERSION = "v1beta1"
@@ -25,6 +26,16 @@ WORKLOAD_RESOURCES = {
     "statefulsets.apps": ("StatefulSet", "apps/v1"),
     "statefulsets": ("StatefulSet", "apps/v1"),
 }
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """A served metric as discovery lists it: its API (`external`/`custom`), its name, and for
+    custom metrics the resources it describes (`pods`, `namespaces`, `deployments.apps`...)."""
+
+    api: Literal["external", "custom"]
+    name: str
+    resources: tuple[str, ...] = ()
 
 
 def _version(group: str) -> dict:
@@ -60,30 +71,26 @@ def _resource(name: str, namespaced: bool, kind: str) -> dict:
     }
 
 
-def external_resources(metrics: list[ApiMetric]) -> list[dict]:
+def external_resources(metrics: list[MetricInfo]) -> list[dict]:
     out = [_resource(m.name, True, "ExternalMetricValueList") for m in metrics]
     return out or [_resource("externalmetrics", True, "ExternalMetricValueList")]
 
 
-def custom_resources(metrics: list[ApiMetric], config: Config) -> list[dict]:
-    kinds = {c.workload.kind for c in config.component_classes}
-    out = []
-    for m in metrics:
-        if m.source == "promql":  # pods metrics need a per-pod series (a `pod` label)
-            out.append(_resource(f"pods/{m.name}", True, "MetricValueList"))
-        out.append(_resource(f"namespaces/{m.name}", False, "MetricValueList"))
-        for resource, (kind, _) in WORKLOAD_RESOURCES.items():
-            if kind in kinds and "." in resource:
-                out.append(_resource(f"{resource}/{m.name}", True, "MetricValueList"))
+def custom_resources(metrics: list[MetricInfo]) -> list[dict]:
+    out = [
+        _resource(f"{resource}/{m.name}", resource != "namespaces", "MetricValueList")
+        for m in metrics
+        for resource in m.resources
+    ]
     return out or [_resource("namespaces/metrics", False, "MetricValueList")]
 
 
-def api_resource_list(group: str, config: Config) -> dict:
-    api = config.metrics_api
+def api_resource_list(group: str, metrics: list[MetricInfo]) -> dict:
+    """The group's APIResourceList for the metrics a provider lists (`list_metrics()`)."""
     resources = (
-        external_resources(api.external)
+        external_resources([m for m in metrics if m.api == "external"])
         if group == EXTERNAL_GROUP
-        else custom_resources(api.custom, config)
+        else custom_resources([m for m in metrics if m.api == "custom"])
     )
     return {
         "kind": "APIResourceList",

@@ -16,7 +16,9 @@ from pathlib import Path
 from exporter.config import Config
 from exporter.http.server import HttpServer
 from exporter.http.tlsio import ReloadingContext
+from exporter.kube import core_v1, read_front_proxy_auth
 from exporter.runtime import Runtime
+from exporter.serving import bind, limits_for, make_server
 from exporter.snapshot import Snapshot
 
 from .app import create_app
@@ -80,12 +82,6 @@ def _auth_from_cluster(config: Config) -> FrontProxyAuth:
     allowed names, username headers, group headers) from
     kube-system/extension-apiserver-authentication."""
     try:
-        from exporter.kube import core_v1, read_front_proxy_auth
-    except ImportError as exc:
-        raise MetricsApiStartupError(
-            f"metrics_api.authentication.from_cluster needs exporter.kube: {exc}"
-        ) from None
-    try:
         ca, allowed, user_headers, group_headers = read_front_proxy_auth(
             core_v1(config.kubernetes), timeout=CLUSTER_READ_TIMEOUT_S
         )
@@ -126,8 +122,6 @@ def https_listeners(
     """The metrics API on config.listen.https (none when disabled)."""
     if not config.metrics_api.enabled:
         return []
-    from exporter.serving import bind, limits_for, make_server
-
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     auth = resolve_auth(config)

@@ -1,4 +1,9 @@
-"""Kubernetes `resource.Quantity` strings for metric values (DecimalSI, canonical form).
+"""Kubernetes `resource.Quantity` strings (DecimalSI): served metric values and HPA targets.
+
+Two formatters, on purpose: `format_quantity` for values this API serves (rounded to milli,
+canonical suffix, non-finite refused, negatives clamped) and `format_exact_quantity` for
+targets a person wrote in the config (written exactly, so the generated HPA says what the
+config says).
 
 The HPA reads values with `Quantity.MilliValue()`, so values are rounded to the nearest
 thousandth and written the way Go's Quantity canonicalises them: the largest power-of-1000
@@ -53,7 +58,18 @@ def format_quantity(value: float) -> str:
 
 def parse_quantity(text: str) -> float:
     """A Quantity string ("1500m", "2k", "1Gi", "1e3" excepted) as a float."""
-    m = _PARSE.match(text.strip())
-    if not m:
+    match = _PARSE.match(text.strip())
+    if not match:
         raise ValueError(f"not a quantity: {text!r}")
-    return float(Decimal(m.group(1)) * _SCALE[m.group(2) or ""])
+    return float(Decimal(match.group(1)) * _SCALE[match.group(2) or ""])
+
+
+def format_exact_quantity(value: float) -> str:
+    """A configured value as a Quantity without rounding: 10 -> "10", 0.5 -> "500m",
+    0.0005 -> "0.0005", 2000 -> "2000" (no k/M suffix). Used for HPA targets."""
+    if value == int(value):
+        return str(int(value))
+    milli = Decimal(repr(value)) * 1000
+    if milli == milli.to_integral_value():
+        return f"{int(milli)}m"
+    return format(Decimal(repr(value)), "f")

@@ -1,0 +1,97 @@
+"""SSE streaming: how many streams, time to first event, lifetime, client disconnects."""
+
+from __future__ import annotations
+
+from grafanalib.core import Dashboard
+
+from exporter import catalog
+from exporter.config import Config
+from exporter.generators.dashboards import kit
+from exporter.generators.dashboards.kit import PanelSpec, Query
+from exporter.generators.promql import agg, sum_rate
+
+
+def build(config: Config) -> Dashboard:
+    t = config.alerting.thresholds
+    cr = ("component_class", "route")
+    panels = [
+        PanelSpec(
+            "Active streams",
+            "SSE streams open right now, per class and route.",
+            kit.COUNT,
+            [
+                Query(
+                    agg("sum", catalog.SSE_STREAMS_ACTIVE, cr, component_class=kit.CLASS),
+                    "{{component_class}} {{route}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Events per second",
+            "Server-Sent Events sent per second (events, not body chunks).",
+            kit.PER_S,
+            [
+                Query(
+                    sum_rate(catalog.SSE_EVENTS, cr, kit.RATE_INTERVAL, component_class=kit.CLASS),
+                    "{{component_class}} {{route}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Events per stream",
+            "Events sent per finished stream: median and 95th percentile.",
+            kit.COUNT,
+            kit.class_quantiles(catalog.SSE_STREAM_EVENTS, cr, (0.5, 0.95)),
+        ),
+        PanelSpec(
+            "Time to first event",
+            "From request start to the first event's bytes (what a user waits for the first "
+            "token). The red line is the latency objective, applied to p95.",
+            kit.UNIT["seconds"],
+            kit.class_quantiles(catalog.SSE_FIRST_EVENT, cr, (0.5, 0.95, 0.99)),
+            limit=t.latency_p95_seconds,
+        ),
+        PanelSpec(
+            "Stream duration",
+            "Lifetime of finished streams: median and 95th percentile.",
+            kit.UNIT["seconds"],
+            kit.class_quantiles(catalog.SSE_STREAM_DURATION, cr, (0.5, 0.95)),
+        ),
+        PanelSpec(
+            "Client disconnects per second",
+            "Streams whose client left before the stream ended.",
+            kit.PER_S,
+            [
+                Query(
+                    sum_rate(
+                        catalog.SSE_CLIENT_DISCONNECTS,
+                        cr,
+                        kit.RATE_INTERVAL,
+                        component_class=kit.CLASS,
+                    ),
+                    "{{component_class}} {{route}}",
+                )
+            ],
+        ),
+        PanelSpec(
+            "Disconnect ratio",
+            "Share of finished streams that ended by the client leaving early.",
+            kit.UNIT["ratio"],
+            [
+                Query(
+                    f"{sum_rate(catalog.SSE_CLIENT_DISCONNECTS, cr, kit.RATE_INTERVAL, component_class=kit.CLASS)}\n/\n"
+                    f"{sum_rate(catalog.SSE_STREAM_DURATION, cr, kit.RATE_INTERVAL, '_count', component_class=kit.CLASS)}",
+                    "{{component_class}} {{route}}",
+                )
+            ],
+            max_value=1,
+        ),
+    ]
+    return kit.dashboard(
+        "exporter-sse-streaming",
+        "SSE streaming",
+        "Server-Sent-Events streams: how many, how fast the first event comes, how long they "
+        "last and how often clients leave.",
+        panels,
+        [kit.class_var(config)],
+    )

@@ -1,0 +1,84 @@
+"""The exporter's service account and RBAC: delegated auth, reading pods and HPAs, and
+letting the HPA controller read the metrics APIs."""
+
+from __future__ import annotations
+
+from exporter.config import Config
+from exporter.generators.k8s.apiservice import METRICS_GROUPS
+from exporter.generators.k8s.names import Manifest, meta
+
+HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")  # its service account
+
+
+def service_account(config: Config) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta(config, config.deployment.name, "metrics-api"),
+    }
+
+
+def _sa_subject(config: Config) -> dict[str, str]:
+    return {"kind": "ServiceAccount", "name": config.deployment.name, "namespace": config.namespace}
+
+
+def rbac(config: Config) -> list[Manifest]:
+    name = config.deployment.name
+    rbac_v1 = "rbac.authorization.k8s.io/v1"
+
+    def role_ref(kind: str, role: str) -> dict[str, str]:
+        return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role}
+
+    read = ["get", "list", "watch"]
+    hpa_ns, hpa_sa = HPA_CONTROLLER
+    return [
+        {  # delegated authentication/authorization (TokenReview, SubjectAccessReview)
+            "apiVersion": rbac_v1,
+            "kind": "ClusterRoleBinding",
+            "metadata": meta(config, f"{name}:system:auth-delegator", "metrics-api", None),
+            "roleRef": role_ref("ClusterRole", "system:auth-delegator"),
+            "subjects": [_sa_subject(config)],
+        },
+        {  # read the front-proxy CA and allowed names
+            "apiVersion": rbac_v1,
+            "kind": "RoleBinding",
+            "metadata": meta(config, f"{name}-auth-reader", "metrics-api", "kube-system"),
+            "roleRef": role_ref("Role", "extension-apiserver-authentication-reader"),
+            "subjects": [_sa_subject(config)],
+        },
+        {
+            "apiVersion": rbac_v1,
+            "kind": "ClusterRole",
+            "metadata": meta(config, f"{name}-reader", "metrics-api", None),
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": read},
+                {
+                    "apiGroups": ["autoscaling"],
+                    "resources": ["horizontalpodautoscalers"],
+                    "verbs": read,
+                },
+            ],
+        },
+        {
+            "apiVersion": rbac_v1,
+            "kind": "ClusterRoleBinding",
+            "metadata": meta(config, f"{name}-reader", "metrics-api", None),
+            "roleRef": role_ref("ClusterRole", f"{name}-reader"),
+            "subjects": [_sa_subject(config)],
+        },
+        {  # lets the HPA controller read what we serve
+            "apiVersion": rbac_v1,
+            "kind": "ClusterRole",
+            "metadata": meta(config, f"{name}-metrics-reader", "metrics-api", None),
+            "rules": [
+                {"apiGroups": sorted(METRICS_GROUPS), "resources": ["*"], "verbs": read},
+            ],
+        },
+        {
+            "apiVersion": rbac_v1,
+            "kind": "ClusterRoleBinding",
+            "metadata": meta(config, f"{name}-hpa-metrics-reader", "metrics-api", None),
+            "roleRef": role_ref("ClusterRole", f"{name}-metrics-reader"),
+            "subjects": [{"kind": "ServiceAccount", "name": hpa_sa, "namespace": hpa_ns}],
+        },
+    ]

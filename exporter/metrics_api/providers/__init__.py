@@ -1,0 +1,31 @@
+"""Metrics providers: where metrics-API values come from (see `base.MetricsProvider`).
+
+- `base`        the protocol, its value and info types, its errors
+- `configured`  what the configured providers share: lookup, fallback, the calls
+- `snapshot`    values from the live snapshot (fresh to the collection interval)
+- `promql`      values from instant PromQL queries
+- `routing`     each configured metric to its provider; `build_provider(config, ...)`
+"""
+
+from .base import (
+    BadRequest,
+    MetricInfo,
+    MetricsProvider,
+    MetricValue,
+    NotFound,
+    ProviderError,
+    Unavailable,
+)
+from .routing import RoutingProvider, build_provider
+
+__all__ = [
+    "BadRequest",
+    "MetricInfo",
+    "MetricValue",
+    "MetricsProvider",
+    "NotFound",
+    "ProviderError",
+    "RoutingProvider",
+    "Unavailable",
+    "build_provider",
+]
