@@ -60,8 +60,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    settle_after_start()
     runtime.start()
+    loop.call_later(1.0, settle_after_start)  # after the listeners are up, not before
     self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     log.info(

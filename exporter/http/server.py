@@ -92,7 +92,7 @@ class HttpServer:
                 if exc.errno in _RESOURCE_ERRNOS:
                     self._back_off()
                     return
-                raise
+                continue  # EPROTO, EPERM (a firewall), ...: that connection only
             self._backoff = 0.0
             if len(self.connections) >= self.limits.max_connections or self.should_exit:
                 self._refuse(conn, "connection_cap")
