@@ -8,6 +8,8 @@ import logging
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,6 +19,7 @@ from exporter.http.tlsio import ReloadingContext
 from exporter.metrics_api.tls import server_context
 from exporter.serving import bind
 from tests.support.pki import CA, client_context
+from tests.support.servers import REPO
 from tests.support.serving_harness import closed_within, get, running
 
 FAST = Limits(head_timeout=0.5, handshake_timeout=0.5, idle_timeout=0.8, max_head_bytes=4096)
@@ -199,3 +202,50 @@ async def test_a_client_that_never_reads_is_held_to_the_idle_timeout():
         assert not server.connections
         assert server.stats.rejected["drain_timeout"] == 1
         sock.close()
+
+
+_EMFILE_SERVER = """
+import asyncio, resource, sys
+from exporter.http.limits import Limits
+from exporter.http.server import HttpServer
+from exporter.serving import bind
+from tests.support.serving_harness import fixed_app
+
+async def main():
+    sock = bind("127.0.0.1:0")
+    # a cap far above the fd limit: accept() itself must run out
+    server = HttpServer(fixed_app, "t", Limits(max_connections=10000))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+    task = asyncio.create_task(server.serve([sock]))
+    print(sock.getsockname()[1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    print(server.stats.rejected["fd_exhausted"], len(server.connections), flush=True)
+    server.should_exit = True
+    await task
+
+asyncio.run(main())
+"""
+
+
+def test_out_of_fds_accept_backs_off_instead_of_spinning():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _EMFILE_SERVER], cwd=REPO, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        port = int(proc.stdout.readline())
+        hogs = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
+        time.sleep(2)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        exhausted, held = (int(x) for x in proc.stdout.readline().split())
+        for s in hogs:
+            s.close()
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert held < 40  # what the fd limit allowed
+    # 2 s of a full accept queue: tens of backed-off retries (50 ms doubling to 1 s), not a
+    # busy loop of thousands, and nothing logged per attempt
+    assert 1 <= exhausted <= 40
+    assert "out of system resource" not in err and "Traceback" not in err, err[-2000:]
