@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import resource
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,7 @@ API_HEADERS = {
     "X-Remote-User": "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
     "X-Remote-Group": "system:serviceaccounts",
 }
+STARTS = 5
 METRICS = request_bytes("/metrics", {"Accept": "text/plain"})
 API = request_bytes(PATH, API_HEADERS)
 
@@ -176,15 +178,21 @@ def memory_part(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "config.yaml"
         cfg.write_text(text)
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "serve", "--config", str(cfg), "--log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
+        starts = []
+        for attempt in range(STARTS):  # the median of a few starts: one is at the mercy of load
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "exporter", "serve", "--config", str(cfg), "--log-level", "error"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
             while _status(http, None, METRICS) != 200:
                 time.sleep(0.002)
-            first = time.perf_counter() - started
+            starts.append(time.perf_counter() - started)
+            if attempt < STARTS - 1:
+                proc.terminate()
+                proc.wait(10)
+        first = statistics.median(starts)
+        try:
             time.sleep(3)
             idle = rss_mb(proc.pid)
             writers = asyncio.run(_with_idle(http, https, proc.pid))
@@ -199,7 +207,8 @@ def memory_part(args) -> None:
             proc.terminate()
             proc.wait(10)
     rows = [
-        ("start -> first /metrics answer", f"{first:.2f} s", "< 0.40 s", ""),
+        (f"start -> first /metrics answer (median of {STARTS})", f"{first:.2f} s", "< 0.40 s",
+         f"min {min(starts):.2f} s"),
         ("idle RSS", f"{idle:.1f} MB", "< 40 MiB", ""),
         (f"RSS with 2000 idle connections (held {held})", f"{held_rss:.1f} MB", "< idle + 60",
          f"+{held_rss - idle:.1f} MB"),
