@@ -151,7 +151,7 @@ def main() -> None:
     print(f"{'':<34} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for name, v, w in (("this exporter", ms, wall), ("floor (uvicorn fixed body, same TLS)", fms, floor_wall)):  # fmt: skip
         print(f"{name:<34} {len(v):>9} {len(v) / w:>8.0f} {pct(v, 50):>8.1f} {pct(v, 99):>8.1f} {max(v):>8.1f}")  # fmt: skip
-    print(f"{'ratio to the floor':<34} {'':>9} {(len(ms) / wall) / (len(fms) / floor_wall):>7.2f}x"
+    print(f"{'this exporter / floor':<34} {'':>9} {(len(ms) / wall) / (len(fms) / floor_wall):>7.2f}x"
           f" {pct(ms, 50) / pct(fms, 50):>7.2f}x {pct(ms, 99) / pct(fms, 99):>7.2f}x")  # fmt: skip
     print(
         f"\nfreshness: Redis LPUSH -> visible in the API (collection interval {args.interval:g} s)"
