@@ -80,9 +80,13 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         log.info("shutting down")
     for server, _sock in listeners:
         server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     self_task.cancel()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()
+    # a listener that failed (e.g. its certificate could not be made) fails `serve`
+    for result in results:
+        if isinstance(result, Exception):
+            raise result

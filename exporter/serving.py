@@ -6,7 +6,7 @@ import logging
 import resource
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from exporter.config import Listen, parse_host_port
 from exporter.http.limits import Limits
@@ -82,8 +82,10 @@ def make_server(
     limits: Limits | None = None,
     tls: ssl.SSLContext | ReloadingContext | None = None,
     tls_extension: Callable[[ssl.SSLObject], dict] | None = None,
+    prepare: Callable[[HttpServer], Awaitable[None]] | None = None,
 ) -> HttpServer:
-    """An `HttpServer` for `app`; `name` labels its connection metrics (`http`, `https`)."""
+    """An `HttpServer` for `app`; `name` labels its connection metrics (`http`, `https`);
+    `prepare` runs once before it accepts (e.g. making its certificate)."""
     if tls_extension is None:
-        return HttpServer(app, name, limits, tls)
-    return HttpServer(app, name, limits, tls, tls_extension)
+        return HttpServer(app, name, limits, tls, prepare=prepare)
+    return HttpServer(app, name, limits, tls, tls_extension, prepare)

@@ -13,7 +13,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .connection import HttpConnection
@@ -38,6 +38,7 @@ class HttpServer:
 
     `tls` is a context, a `ReloadingContext` (rotating certificates) or None for plain HTTP;
     `tls_extension(ssl_object)` builds the ASGI `tls` scope extension per connection.
+    `prepare(server)` runs once in `serve` before accepting; what it raises ends `serve`.
     """
 
     def __init__(
@@ -47,12 +48,14 @@ class HttpServer:
         limits: Limits | None = None,
         tls: ssl.SSLContext | ReloadingContext | None = None,
         tls_extension: Callable[[ssl.SSLObject], dict] = _no_tls_extension,
+        prepare: Callable[[HttpServer], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         self.name = name
         self.limits = limits or Limits()
         self.tls = tls
         self.tls_extension = tls_extension
+        self.prepare = prepare
         self.stats = ListenerStats(name)
         self.connections: set[HttpConnection] = set()
         self.started = False
@@ -145,6 +148,8 @@ class HttpServer:
         """Accept on `sockets[0]` until `should_exit`, then close idle connections, give busy
         ones up to 5 s to answer, and close the rest."""
         self._loop = asyncio.get_running_loop()
+        if self.prepare is not None:  # the socket is bound: connections queue meanwhile
+            await self.prepare(self)
         self._sock = sockets[0]
         self._sock.setblocking(False)
         self._start_reading()

@@ -23,7 +23,12 @@ from exporter.snapshot import Snapshot
 
 from .app import create_app
 from .auth import FrontProxyAuth
-from .tls import certificate_fingerprint, self_signed_files, server_context, tls_extension
+from .tls import (
+    certificate_fingerprint,
+    self_signed_files_in_child,
+    server_context,
+    tls_extension,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,39 +107,60 @@ def _auth_from_cluster(config: Config) -> FrontProxyAuth:
     )
 
 
-def serving_files(config: Config) -> tuple[str, str]:
+def serving_files(config: Config) -> tuple[str, str] | None:
+    """The configured serving cert/key, or None for a self-signed one (made in `prepare`)."""
     tls = config.metrics_api.tls
     if tls.cert_file and tls.key_file:
         for f in (tls.cert_file, tls.key_file):
             if not Path(f).is_file():
                 raise MetricsApiStartupError(f"metrics_api.tls: cannot read {f!r}")
         return tls.cert_file, tls.key_file
-    cert, key = self_signed_files(config.namespace)
-    log.info(
-        "metrics API serving certificate: self-signed, SHA-256 %s", certificate_fingerprint(cert)
-    )
-    return cert, key
+    return None
 
 
-def https_listeners(
-    config: Config, snapshot: Snapshot, runtime: Runtime
-) -> list[tuple[HttpServer, socket.socket]]:
-    """The metrics API on config.listen.https (none when disabled)."""
-    if not config.metrics_api.enabled:
-        return []
-    # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    auth = resolve_auth(config)
-    cert, key = serving_files(config)
+def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingContext:
+    """The serving context, reloaded when cert/key change on disk (cert-manager rotation,
+    Secret updates)."""
     try:
-        # Reloaded when cert/key change on disk (cert-manager rotation, Secret updates).
-        context = ReloadingContext(
+        return ReloadingContext(
             lambda: server_context(cert, key, auth.client_ca_pem if auth else None),
             [cert, key],
             "metrics API",
         )
     except Exception as exc:  # ssl.SSLError, ValueError: a bad PEM
         raise MetricsApiStartupError(f"metrics API TLS setup failed: {exc}") from None
+
+
+def https_listeners(
+    config: Config, snapshot: Snapshot, runtime: Runtime
+) -> list[tuple[HttpServer, socket.socket]]:
+    """The metrics API on config.listen.https (none when disabled).
+
+    A self-signed certificate is generated while the HTTP listener already serves; the HTTPS
+    socket is bound at once (a busy port is a start-up error) and queues connections until
+    the certificate is ready."""
+    if not config.metrics_api.enabled:
+        return []
+    # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    auth = resolve_auth(config)
+    files = serving_files(config)
+    context = _context(*files, auth) if files else None
+    prepare = None
+    if files is None:
+
+        async def prepare(server: HttpServer) -> None:
+            try:
+                cert, key = await self_signed_files_in_child(config.namespace)
+            except (RuntimeError, OSError) as exc:
+                raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
+            log.info(
+                "metrics API serving certificate: self-signed, SHA-256 %s",
+                certificate_fingerprint(cert),
+            )
+            server.tls = _context(cert, key, auth)
+
     app = create_app(config, snapshot, runtime.ready.is_set, auth)
-    server = make_server(app, "https", limits_for(config.listen), context, tls_extension)
+    limits = limits_for(config.listen)
+    server = make_server(app, "https", limits, context, tls_extension, prepare)
     return [(server, bind(config.listen.https))]

@@ -8,10 +8,12 @@ peer certificate from there).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
 import ssl
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,6 +45,33 @@ def self_signed_files(namespace: str) -> tuple[str, str]:
     read-only root filesystem, where only the temp dir is writable)."""
     directory = tempfile.mkdtemp(prefix="exporter-tls-")
     return generate_self_signed(directory, default_hosts(namespace))
+
+
+_CHILD = (
+    "import sys\n"
+    "from exporter.metrics_api.tls import self_signed_files\n"
+    "print(*self_signed_files(sys.argv[1]))\n"
+)
+
+
+async def self_signed_files_in_child(namespace: str, timeout: float = 60.0) -> tuple[str, str]:
+    """`self_signed_files` run in a child Python, so cryptography (its own OpenSSL, ~12 MB
+    resident) never loads into the long-running exporter. RuntimeError carries the child's
+    last stderr line when it fails."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CHILD, namespace,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        raise RuntimeError(f"generating the certificate took over {timeout:g} s") from None
+    lines = err.decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0 or len(out.split()) != 2:
+        raise RuntimeError(lines[-1] if lines else f"exit status {proc.returncode}")
+    cert, key = out.decode().split()
+    return cert, key
 
 
 def certificate_fingerprint(cert_path: str) -> str:

@@ -11,7 +11,8 @@ import pytest
 
 from exporter import catalog
 from exporter.metrics_api.listener import MetricsApiStartupError, resolve_auth
-from exporter.snapshot import Sample
+from exporter.runtime import Runtime
+from exporter.snapshot import Sample, Snapshot
 from tests.support.fake_kube import FakeKube, auth_configmap_data
 from tests.support.metrics_api_harness import build_config, client, make_pki, running_api
 from tests.support.servers import exporter_process, free_port
@@ -133,6 +134,21 @@ async def test_self_signed_certificate_covers_loopback():
         ctx = ssl.create_default_context(cadata=cert_pem)
         async with httpx.AsyncClient(verify=ctx) as c:
             assert (await c.get(api.url + "/healthz")).status_code == 200
+
+
+async def test_a_self_signed_certificate_that_cannot_be_made_fails_the_listener(monkeypatch):
+    # made by a child Python (cryptography stays out of the exporter); its failure reaches
+    # `serve` as a start-up error, and the listener never accepts
+    from exporter.metrics_api import listener, tls
+
+    monkeypatch.setattr(tls, "_CHILD", "import sys; sys.exit('cannot write the temp dir')")
+    [(server, sock)] = listener.https_listeners(
+        build_config(None, free_port()), Snapshot(), Runtime(Snapshot(), [])
+    )
+    with pytest.raises(MetricsApiStartupError, match="cannot write the temp dir"):
+        await server.serve([sock])
+    assert not server.started
+    sock.close()
 
 
 def test_exporter_serve_refuses_production_without_a_ca():
