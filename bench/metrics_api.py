@@ -3,7 +3,8 @@
 Starts a redis-server and `python -m exporter serve` (real queue collector, HTTPS listener with
 front-proxy client-certificate authentication) on free loopback ports, then:
 
-1. latency: 200 TLS connections (each authenticated with a front-proxy client certificate,
+1. latency, next to the floor (bench/floor.py: a plain uvicorn app answering a fixed body
+   with the same TLS settings, driven by the same client): 200 TLS connections (each authenticated with a front-proxy client certificate,
    kept alive) issue GET .../namespaces/platform/queue_depth?labelSelector=component_class=gpu
    back to back, so 200 requests are always in flight; p50/p99/max per request and req/s.
 2. freshness: LPUSH jobs, then poll the API every 5 ms until the new depth shows; seconds
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
+from bench.floor import floor_process, keep_alive, pct  # noqa: E402
 from tests.support.pki import CA, client_context  # noqa: E402
 from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
@@ -79,35 +81,14 @@ REQUEST = (
 ).encode()
 
 
-async def one_connection(port: int, ctx: ssl.SSLContext, n: int, out: list[float]) -> None:
-    """A kept-alive TLS connection issuing `n` requests back to back (a minimal HTTP/1.1
-    client, so the client's own overhead stays out of the figures)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
-    try:
-        for _ in range(n):
-            started = time.perf_counter()
-            writer.write(REQUEST)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            if status != 200:
-                raise RuntimeError(f"HTTP {status}")
-            out.append(time.perf_counter() - started)
-    finally:
-        writer.close()
-
-
 async def latency(port: int, ctx: ssl.SSLContext, total: int) -> tuple[list[float], float]:
+    """200 kept-alive TLS connections issuing requests back to back (bench.floor's client)."""
     per_conn = max(1, total // CONCURRENCY)
     out: list[float] = []
     # handshakes first (not measured), then all connections fire together
-    await asyncio.gather(*(one_connection(port, ctx, 1, []) for _ in range(CONCURRENCY)))
+    await asyncio.gather(*(keep_alive(port, ctx, REQUEST, 1, []) for _ in range(CONCURRENCY)))
     started = time.perf_counter()
-    await asyncio.gather(*(one_connection(port, ctx, per_conn, out) for _ in range(CONCURRENCY)))
+    await asyncio.gather(*(keep_alive(port, ctx, REQUEST, per_conn, out) for _ in range(CONCURRENCY)))  # fmt: skip
     return out, time.perf_counter() - started
 
 
@@ -129,11 +110,6 @@ def freshness(base: str, ctx: ssl.SSLContext, r: redis_lib.Redis, changes: int, 
                 time.sleep(0.005)
             lags.append(time.perf_counter() - changed)
     return lags
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def main() -> None:
@@ -163,16 +139,20 @@ def main() -> None:
                 print(exporter.extra["log"].read_text(), file=sys.stderr)
                 raise
             lat, wall = asyncio.run(latency(https, ctx, args.requests))
+            with floor_process(floor_port := free_port(), files):
+                floor, floor_wall = asyncio.run(latency(floor_port, ctx, args.requests))
             lags = freshness(base, ctx, r, args.changes, args.interval)
 
     ms = [x * 1000 for x in lat]
+    fms = [x * 1000 for x in floor]
     print(
         f"\nexternal metrics API over TLS (front-proxy client cert), loopback, {CONCURRENCY} concurrent"
     )
-    print(f"{'requests':>10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    print(
-        f"{len(ms):>10} {len(ms) / wall:>8.0f} {pct(ms, 50):>8.1f} {pct(ms, 99):>8.1f} {max(ms):>8.1f}"
-    )
+    print(f"{'':<34} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name, v, w in (("this exporter", ms, wall), ("floor (uvicorn fixed body, same TLS)", fms, floor_wall)):  # fmt: skip
+        print(f"{name:<34} {len(v):>9} {len(v) / w:>8.0f} {pct(v, 50):>8.1f} {pct(v, 99):>8.1f} {max(v):>8.1f}")  # fmt: skip
+    print(f"{'this exporter / floor':<34} {'':>9} {(len(ms) / wall) / (len(fms) / floor_wall):>7.2f}x"
+          f" {pct(ms, 50) / pct(fms, 50):>7.2f}x {pct(ms, 99) / pct(fms, 99):>7.2f}x")  # fmt: skip
     print(
         f"\nfreshness: Redis LPUSH -> visible in the API (collection interval {args.interval:g} s)"
     )

@@ -434,6 +434,47 @@ EXPORTER_BUILD_INFO = _metric(
     "Always 1; labels carry the build.",
     ("version", "python", "environment"),
 )
+EXPORTER_HTTP_CONNECTIONS = _metric(
+    "exporter_http_connections",
+    "gauge",
+    "Open client connections on the listener.",
+    ("listener",),
+)
+EXPORTER_HTTP_CONNECTIONS_REJECTED = _metric(
+    "exporter_http_connections_rejected_total",
+    "counter",
+    "Connections refused or closed by the server: connection_cap, drain_timeout, fd_exhausted, "
+    "handshake_timeout, handshake_failed, head_timeout, head_too_large, malformed.",
+    ("listener", "reason"),
+)
+EXPORTER_EVENT_LOOP_LAG = _metric(
+    "exporter_event_loop_lag_seconds",
+    "gauge",
+    "How late the event loop ran a timer in the last second: a blocked loop stalls every "
+    "listener and collector at once.",
+    (),
+    "seconds",
+)
+
+# --- process_* (the names every Prometheus client library exports) -------------------------
+PROCESS_CPU_SECONDS = _metric(
+    "process_cpu_seconds_total", "counter", "Total user and system CPU time.", (), "seconds"
+)
+PROCESS_RESIDENT_MEMORY = _metric(
+    "process_resident_memory_bytes", "gauge", "Resident memory size.", (), "bytes"
+)
+PROCESS_VIRTUAL_MEMORY = _metric(
+    "process_virtual_memory_bytes", "gauge", "Virtual memory size.", (), "bytes"
+)
+PROCESS_OPEN_FDS = _metric("process_open_fds", "gauge", "Open file descriptors.")
+PROCESS_MAX_FDS = _metric("process_max_fds", "gauge", "Maximum number of open file descriptors.")
+PROCESS_START_TIME = _metric(
+    "process_start_time_seconds",
+    "gauge",
+    "Start time of the process since the Unix epoch.",
+    (),
+    "seconds",
+)
 
 # PostgreSQL/Redis health beyond the basics lives in its own module to keep this one short.
 from exporter.catalog_health import *  # noqa: E402, F403

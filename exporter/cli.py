@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(serve(config))
+    except ConfigError as exc:  # the web-config file, read at start
+        print(f"exporter: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except OSError as exc:
         print(f"exporter: {exc}", file=sys.stderr)
         return 1

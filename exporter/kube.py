@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-
 from exporter.config import KubernetesAccess
 
 if TYPE_CHECKING:  # the client costs ~0.3 s to import: only code that talks to Kubernetes pays
@@ -133,6 +131,8 @@ def read_front_proxy_auth(
             f"{ns}/{name} has no {CLIENT_CA_KEY}: kube-apiserver runs without "
             "--requestheader-client-ca-file, so the aggregation layer cannot authenticate to us"
         )
+    from cryptography import x509  # here only: the serving path need not load cryptography
+
     try:
         x509.load_pem_x509_certificates(ca.encode())
     except ValueError:

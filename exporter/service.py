@@ -10,10 +10,13 @@ from collections.abc import Awaitable, Callable
 
 from exporter import __version__, catalog, collectors
 from exporter.config import Config
+from exporter.http.memory import settle_after_start
+from exporter.http.selfmetrics import SelfMetrics
+from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import https_listeners
 from exporter.runtime import Collector, Runtime
-from exporter.serving import bind, make_server
+from exporter.serving import bind, limits_for, make_server
 from exporter.snapshot import Sample, Snapshot
 from exporter.status import StatusApp, StatusBoard
 
@@ -43,10 +46,16 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     )
     runtime = Runtime(snapshot, build_collectors(config))
     board = StatusBoard(config, snapshot, runtime)
-    listeners = [
-        (make_server(create_app(snapshot, runtime, StatusApp(board))), bind(config.listen.http))
-    ]
+    self_metrics = SelfMetrics(snapshot, [])
+    web = load_web_config(config.listen.web_config_file) if config.listen.web_config_file else None
+    app = create_app(snapshot, runtime, self_metrics.refresh_listeners, StatusApp(board))
+    if web and web.users:
+        app = BasicAuth(app, web.users)
+    http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
+    listeners = [(http, bind(config.listen.http))]
     listeners += https_listeners(config, snapshot, runtime)  # the Kubernetes metrics APIs
+    self_metrics.servers = [server for server, _ in listeners]
+    self_metrics.refresh()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -55,10 +64,13 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
 
     runtime.start()
     board.start()
+    loop.call_later(1.0, settle_after_start)  # after the listeners are up, not before
+    self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     log.info(
-        "exporter %s serving on http://%s with %d collectors (environment %s)",
+        "exporter %s serving on %s://%s with %d collectors (environment %s)",
         __version__,
+        "https" if http.tls else "http",
         config.listen.http,
         len(runtime.collectors),
         config.environment,
@@ -71,9 +83,14 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         log.info("shutting down")
     for server, _sock in listeners:
         server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     await board.stop()
+    self_task.cancel()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()
+    # a listener that failed (e.g. its certificate could not be made) fails `serve`
+    for result in results:
+        if isinstance(result, Exception):
+            raise result

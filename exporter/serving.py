@@ -1,32 +1,33 @@
-"""Listening sockets and uvicorn servers that share the process's event loop.
-
-`bind` claims a port up front, so a busy port is a start-up error naming the address;
-`make_server` builds a uvicorn server without its own signal handling or access log.
-"""
+"""Listening sockets and the server objects every listener runs on."""
 
 from __future__ import annotations
 
+import logging
+import resource
 import socket
-from contextlib import contextmanager
+import ssl
+from collections.abc import Awaitable, Callable
 
-import uvicorn
+from exporter.config import Listen, parse_host_port
+from exporter.http.limits import Limits
+from exporter.http.server import ASGIApp, HttpServer
+from exporter.http.tlsio import ReloadingContext
 
-from exporter.config import parse_host_port
+log = logging.getLogger(__name__)
 
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal capture: `serve` owns SIGTERM/SIGINT for all listeners."""
-
-    @contextmanager
-    def capture_signals(self):  # type: ignore[override]
-        yield
+# fds kept free for everything but client connections: collectors' pools, files, logging.
+FD_RESERVE = 256
 
 
 def bind(address: str) -> socket.socket:
-    """Bind a listening socket up front so a busy port is a clear start-up error."""
+    """Bind a listening socket up front so a busy port is a clear start-up error.
+
+    IPPROTO_TCP, not 0: accepted sockets inherit it, and asyncio only sets TCP_NODELAY on
+    sockets whose proto says TCP (the connection sets it too, for any socket it is given).
+    """
     host, port = parse_host_port(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -38,6 +39,53 @@ def bind(address: str) -> socket.socket:
     return sock
 
 
-def make_server(app, **kwargs) -> _Server:
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **kwargs)
-    return _Server(config)
+def limits_for(listen: Listen, listeners: int = 2) -> Limits:
+    """The config's limits, with the connection cap kept below the fd limit (raised first to
+    its hard limit) so that the cap, not EMFILE, is what a flood of clients meets."""
+    fds = raise_fd_limit()
+    cap = listen.max_connections
+    room = max(16, (fds - FD_RESERVE) // listeners)
+    if cap > room:
+        log.warning(
+            "listen.max_connections %d lowered to %d per listener: the fd limit is %d",
+            cap,
+            room,
+            fds,
+        )
+        cap = room
+    return Limits(
+        head_timeout=listen.head_timeout_seconds,
+        handshake_timeout=listen.tls_handshake_timeout_seconds,
+        idle_timeout=listen.idle_timeout_seconds,
+        max_head_bytes=listen.max_head_bytes,
+        max_connections=cap,
+    )
+
+
+def raise_fd_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard limit; return the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def make_server(
+    app: ASGIApp,
+    name: str,
+    limits: Limits | None = None,
+    tls: ssl.SSLContext | ReloadingContext | None = None,
+    tls_extension: Callable[[ssl.SSLObject], dict] | None = None,
+    prepare: Callable[[HttpServer], Awaitable[None]] | None = None,
+) -> HttpServer:
+    """An `HttpServer` for `app`; `name` labels its connection metrics (`http`, `https`);
+    `prepare` runs once before it accepts (e.g. making its certificate)."""
+    if tls_extension is None:
+        return HttpServer(app, name, limits, tls, prepare=prepare)
+    return HttpServer(app, name, limits, tls, tls_extension, prepare)

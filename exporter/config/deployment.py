@@ -6,7 +6,6 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from cryptography import x509
 from pydantic import Field, field_validator, model_validator
 
 from exporter.config.base import NAME_PATTERN, Strict
@@ -105,6 +104,8 @@ def read_ca_bundle(path: str) -> bytes:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read {path!r}: {exc.strerror}") from None
+    from cryptography import x509  # here only: ~14 MB resident the serving path need not pay
+
     try:
         x509.load_pem_x509_certificates(data)
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -18,14 +19,31 @@ def parse_host_port(value: str) -> tuple[str, int]:
 
 
 class Listen(Strict):
+    """Addresses, and the connection discipline both listeners apply (see README)."""
+
     http: str = "0.0.0.0:9464"
     https: str = "0.0.0.0:6443"
+    # Prometheus exporter-toolkit web-config (tls_server_config, basic_auth_users) for `http`.
+    web_config_file: str | None = None
+    head_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    tls_handshake_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    # Longer than Go http.Transport's 90 s IdleConnTimeout, so clients close idle ones first.
+    idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    max_head_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 65536
+    max_connections: Annotated[int, Field(ge=1, le=100000)] = 1000  # per listener
+    # Sources the generated NetworkPolicy lets reach `https` (the API servers); [] = any.
+    https_allowed_cidrs: list[str] = []
 
     @field_validator("http", "https")
     @classmethod
     def _host_port(cls, v: str) -> str:
         parse_host_port(v)
         return v
+
+    @field_validator("https_allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(c, strict=False)) for c in v]
 
 
 class Collection(Strict):

@@ -1,9 +1,10 @@
-"""The HTTPS listener factory that `exporter.service.serve` runs next to the HTTP one.
+"""The HTTPS listener that `exporter.service.serve` runs next to the HTTP one.
 
 It resolves front-proxy authentication (config files, or the cluster's
 `kube-system/extension-apiserver-authentication` ConfigMap through
 `exporter.kube.read_front_proxy_auth`), the serving certificate (files, or a self-signed
-one generated at start), and returns a uvicorn server sharing the process's event loop.
+one generated at start, reloaded when its files change), and returns an
+`exporter.http` server sharing the process's event loop.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import logging
 import socket
 from pathlib import Path
 
-import uvicorn
-
 from exporter.config import Config
+from exporter.http.server import HttpServer
+from exporter.http.tlsio import ReloadingContext
 from exporter.kube import core_v1, read_front_proxy_auth
 from exporter.runtime import Runtime
-from exporter.serving import bind, make_server
+from exporter.serving import bind, limits_for, make_server
 from exporter.snapshot import Snapshot
 
 from .app import create_app
 from .auth import FrontProxyAuth
-from .tls import TLSInfoProtocol, certificate_fingerprint, self_signed_files, server_context
+from .tls import (
+    certificate_fingerprint,
+    self_signed_files_in_child,
+    server_context,
+    tls_extension,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,39 +107,60 @@ def _auth_from_cluster(config: Config) -> FrontProxyAuth:
     )
 
 
-def serving_files(config: Config) -> tuple[str, str]:
+def serving_files(config: Config) -> tuple[str, str] | None:
+    """The configured serving cert/key, or None for a self-signed one (made in `prepare`)."""
     tls = config.metrics_api.tls
     if tls.cert_file and tls.key_file:
         for f in (tls.cert_file, tls.key_file):
             if not Path(f).is_file():
                 raise MetricsApiStartupError(f"metrics_api.tls: cannot read {f!r}")
         return tls.cert_file, tls.key_file
-    cert, key = self_signed_files(config.namespace)
-    log.info(
-        "metrics API serving certificate: self-signed, SHA-256 %s", certificate_fingerprint(cert)
-    )
-    return cert, key
+    return None
+
+
+def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingContext:
+    """The serving context, reloaded when cert/key change on disk (cert-manager rotation,
+    Secret updates)."""
+    try:
+        return ReloadingContext(
+            lambda: server_context(cert, key, auth.client_ca_pem if auth else None),
+            [cert, key],
+            "metrics API",
+        )
+    except Exception as exc:  # ssl.SSLError, ValueError: a bad PEM
+        raise MetricsApiStartupError(f"metrics API TLS setup failed: {exc}") from None
 
 
 def https_listeners(
     config: Config, snapshot: Snapshot, runtime: Runtime
-) -> list[tuple[uvicorn.Server, socket.socket]]:
-    """The metrics API on config.listen.https (none when disabled)."""
+) -> list[tuple[HttpServer, socket.socket]]:
+    """The metrics API on config.listen.https (none when disabled).
+
+    A self-signed certificate is generated while the HTTP listener already serves; the HTTPS
+    socket is bound at once (a busy port is a start-up error) and queues connections until
+    the certificate is ready."""
     if not config.metrics_api.enabled:
         return []
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     auth = resolve_auth(config)
-    cert, key = serving_files(config)
-    try:
-        context = server_context(cert, key, auth.client_ca_pem if auth else None)
-    except Exception as exc:  # ssl.SSLError, ValueError: a bad PEM
-        raise MetricsApiStartupError(f"metrics API TLS setup failed: {exc}") from None
+    files = serving_files(config)
+    context = _context(*files, auth) if files else None
+    prepare = None
+    if files is None:
+
+        async def prepare(server: HttpServer) -> None:
+            try:
+                cert, key = await self_signed_files_in_child(config.namespace)
+            except (RuntimeError, OSError) as exc:
+                raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
+            log.info(
+                "metrics API serving certificate: self-signed, SHA-256 %s",
+                certificate_fingerprint(cert),
+            )
+            server.tls = _context(cert, key, auth)
+
     app = create_app(config, snapshot, runtime.ready.is_set, auth)
-    server = make_server(
-        app,
-        http=TLSInfoProtocol,
-        ssl_context_factory=lambda _config, _default: context,
-        timeout_keep_alive=30,  # kube-apiserver keeps its proxy connections open
-    )
+    limits = limits_for(config.listen)
+    server = make_server(app, "https", limits, context, tls_extension, prepare)
     return [(server, bind(config.listen.https))]

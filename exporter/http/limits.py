@@ -1,0 +1,62 @@
+"""Per-listener limits and the counters they produce."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+# Reasons for `exporter_http_connections_rejected_total{reason}`: connections the server
+# closed or refused because of the client or of resources, never a normal close.
+REASONS = (
+    "connection_cap",
+    "drain_timeout",
+    "fd_exhausted",
+    "handshake_timeout",
+    "handshake_failed",
+    "head_timeout",
+    "head_too_large",
+    "malformed",
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Connection discipline for one listener (seconds, bytes, connections)."""
+
+    head_timeout: float = 10.0  # first byte of a head -> its end (slowloris)
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 120.0  # > Go http.Transport's 90 s idle timeout: clients close first
+    max_head_bytes: int = 65536
+    max_body_bytes: int = 1 << 20
+    max_connections: int = 1000
+
+
+@dataclass
+class ListenerStats:
+    """What one listener counts; `selfmetrics` turns it into series."""
+
+    name: str
+    connections: int = 0
+    peak: int = 0  # most connections open at once since `selfmetrics` last looked
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+    _last_log: float = 0.0
+    _unlogged: int = 0
+
+    def reject(self, reason: str) -> None:
+        """Count a rejection; log at most one line a minute for all of them together, so a
+        flood of bad clients cannot flood the log."""
+        self.rejected[reason] += 1
+        self._unlogged += 1
+        now = time.monotonic()
+        if now - self._last_log >= 60.0:
+            log.warning(
+                "%s listener: %d connection(s) rejected in the last minute (latest: %s); "
+                "see exporter_http_connections_rejected_total",
+                self.name,
+                self._unlogged,
+                reason,
+            )
+            self._last_log, self._unlogged = now, 0

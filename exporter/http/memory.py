@@ -1,0 +1,38 @@
+"""Handing memory back: glibc's malloc_trim, and settling the heap once start-up is done."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from collections.abc import Callable
+
+
+def _load_trim() -> Callable[[], object] | None:
+    """glibc's malloc_trim(0), or None elsewhere (musl, macOS)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return lambda: trim(0)
+
+
+_TRIM = _load_trim()
+
+
+def malloc_trim() -> None:
+    """Return free heap pages to the kernel. glibc keeps memory freed after a burst in its
+    (fragmented) heap otherwise, so RSS would stay at the burst's peak."""
+    if _TRIM is not None:
+        _TRIM()
+
+
+def settle_after_start() -> None:
+    """Once everything is imported and built: collect start-up garbage, move the survivors
+    (modules, config, pydantic schemas) out of the collector's way so full collections stay
+    short (tail latency), and trim the heap."""
+    gc.collect()
+    gc.freeze()
+    malloc_trim()

@@ -1,0 +1,174 @@
+"""The web-config file of the Prometheus exporter toolkit (`--web.config.file`), for the HTTP
+listener (/metrics and the probes), so existing Prometheus scrape configs work unchanged:
+
+    tls_server_config:
+      cert_file: /etc/exporter/tls.crt        # both or neither
+      key_file: /etc/exporter/tls.key
+      client_auth_type: RequireAndVerifyClientCert   # or NoClientCert, VerifyClientCertIfGiven
+      client_ca_file: /etc/exporter/ca.crt
+      min_version: TLS12                      # or TLS13
+    basic_auth_users:
+      prometheus: $2b$12$...                  # bcrypt hashes (htpasswd -nBC 12 prometheus)
+
+Failure semantics: a bad file is a config error (exit 2, one line naming the key). The TLS
+files are reloaded when they change. Basic auth covers every path except /healthz and
+/readyz (they reveal nothing and kubelet probes carry no credentials); a wrong or missing
+password is 401 with `WWW-Authenticate`, and never logged with the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter.config import ConfigError
+
+from .tlsio import ReloadingContext
+
+CLIENT_AUTH = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"}
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+@dataclass
+class WebConfig:
+    tls: ReloadingContext | None = None
+    users: dict[str, bytes] = field(default_factory=dict)
+
+
+def _fail(path: str, key: str, why: str) -> ConfigError:
+    return ConfigError(f"listen.web_config_file {path}: {key}: {why}")
+
+
+def load_web_config(path: str) -> WebConfig:
+    """Parse and check the file; ConfigError names the first bad key."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise _fail(path, "file", exc.strerror or str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise _fail(path, "file", f"not YAML ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise _fail(path, "file", "must be a mapping")
+    for key in data:
+        if key not in ("tls_server_config", "basic_auth_users", "http_server_config"):
+            raise _fail(path, str(key), "unknown key")
+    out = WebConfig()
+    if data.get("tls_server_config"):
+        out.tls = _tls(path, data["tls_server_config"])
+    users = data.get("basic_auth_users") or {}
+    if not isinstance(users, dict):
+        raise _fail(path, "basic_auth_users", "must map user names to bcrypt hashes")
+    for user, hashed in users.items():
+        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+            raise _fail(path, f"basic_auth_users.{user}", "not a bcrypt hash")
+        out.users[str(user)] = hashed.encode()
+    if out.users:
+        import bcrypt  # noqa: F401  (fail at start, not at the first scrape)
+    return out
+
+
+def _tls(path: str, tls: Any) -> ReloadingContext:
+    if not isinstance(tls, dict):
+        raise _fail(path, "tls_server_config", "must be a mapping")
+    for key in tls:
+        if key not in TLS_KEYS:
+            raise _fail(path, f"tls_server_config.{key}", "unknown or unsupported key")
+    cert, key = tls.get("cert_file"), tls.get("key_file")
+    if not cert or not key:
+        raise _fail(path, "tls_server_config", "cert_file and key_file are both required")
+    auth = tls.get("client_auth_type") or "NoClientCert"
+    if auth not in CLIENT_AUTH:
+        why = f"{auth!r} is not supported; use one of {', '.join(CLIENT_AUTH)}"
+        raise _fail(path, "tls_server_config.client_auth_type", why)
+    ca = tls.get("client_ca_file")
+    if CLIENT_AUTH[auth] != ssl.CERT_NONE and not ca:
+        raise _fail(path, "tls_server_config.client_ca_file", f"required by {auth}")
+    version = tls.get("min_version") or "TLS12"
+    if version not in VERSIONS:
+        raise _fail(path, "tls_server_config.min_version", "must be TLS12 or TLS13")
+
+    def build() -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = VERSIONS[version]
+        ctx.load_cert_chain(cert, key)
+        ctx.verify_mode = CLIENT_AUTH[auth]
+        if ca and ctx.verify_mode != ssl.CERT_NONE:
+            ctx.load_verify_locations(cafile=ca)
+        return ctx
+
+    try:
+        return ReloadingContext(build, [cert, key, ca or ""], "HTTP listener")
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise _fail(path, "tls_server_config", f"cannot load: {exc}") from None
+
+
+class BasicAuth:
+    """ASGI middleware checking HTTP basic auth against bcrypt hashes.
+
+    bcrypt is slow on purpose (tens of ms), so it runs in a thread, and a successful
+    (user, password) is remembered as a salted digest so a scrape every few seconds costs
+    one hash lookup, not one bcrypt run.
+    """
+
+    MAX_REMEMBERED = 64
+
+    def __init__(self, app: Callable, users: dict[str, bytes]) -> None:
+        self.app = app
+        self.users = users
+        self._ok: set[bytes] = set()
+        self._salt = hashlib.sha256(b"".join(users.values())).digest()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if await self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        body = b"Unauthorized\n"
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"www-authenticate", b'Basic realm="exporter"'),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _allowed(self, scope) -> bool:
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        scheme, _, encoded = header.partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            user, sep, password = base64.b64decode(encoded.strip(), validate=True).partition(b":")
+        except (binascii.Error, ValueError):
+            return False
+        hashed = self.users.get(user.decode("utf-8", "replace"))
+        if not sep or hashed is None:
+            return False
+        digest = hashlib.sha256(self._salt + user + b"\0" + password).digest()
+        if digest in self._ok:
+            return True
+        import bcrypt
+
+        if not await asyncio.to_thread(bcrypt.checkpw, password, hashed):
+            return False
+        if len(self._ok) >= self.MAX_REMEMBERED:
+            self._ok.clear()
+        self._ok.add(digest)
+        return True
