@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -144,20 +145,59 @@ class RedisTarget(Strict):
         return redact_url(self.url)
 
 
+class BasicAuth(Strict):
+    """HTTP basic auth for the PromQL source; the password from a file or an env var."""
+
+    username: Annotated[str, Field(min_length=1)]
+    password_file: str | None = None
+    password_env: str | None = None
+
+    password = _password
+    _secret_readable = _check_secret_sources
+
+
 class PrometheusSource(Strict):
+    """The PromQL query API: Prometheus, or Thanos/Mimir/VictoriaMetrics behind the same API."""
+
     url: str = "http://127.0.0.1:9090"
+    # Inserted before /api/v1 (e.g. `/prometheus` for Mimir behind a gateway).
+    path_prefix: Annotated[str, Field(pattern=r"^(/[^\s?#]*[^/\s?#])?$")] = ""
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     bearer_token_file: str | None = None
+    basic_auth: BasicAuth | None = None
+    ca_file: str | None = None  # PEM CA(s) that sign the server's certificate
+    cert_file: str | None = None  # client certificate (mutual TLS) ...
+    key_file: str | None = None  # ... and its key
+    # Sent with every query (e.g. X-Scope-OrgID for a Mimir tenant). Not secrets: credentials
+    # go in bearer_token_file or basic_auth, which never reach logs.
+    headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+$")], str] = {}
+
+    @model_validator(mode="after")
+    def _auth_and_tls(self) -> PrometheusSource:
+        if self.basic_auth and self.bearer_token_file:
+            raise ValueError("set basic_auth or bearer_token_file, not both")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("set both cert_file and key_file (client certificate), or neither")
+        if any(h.lower() == "authorization" for h in self.headers):
+            raise ValueError("headers: use bearer_token_file or basic_auth for Authorization")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"{name}: cannot read {path!r}")
+        return self
 
 
 class Listen(Strict):
     http: str = "0.0.0.0:9464"
     https: str = "0.0.0.0:6443"
+    # KEDA's external scaler (gRPC); null turns the listener off.
+    grpc: str | None = "0.0.0.0:9465"
 
-    @field_validator("http", "https")
+    @field_validator("http", "https", "grpc")
     @classmethod
-    def _host_port(cls, v: str) -> str:
-        parse_host_port(v)
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_host_port(v)
         return v
 
 
@@ -233,10 +273,18 @@ class Workload(Strict):
 
 
 class ScaleOn(Strict):
-    """An external metric the class's HPA scales on, as an AverageValue per replica."""
+    """A metric the class scales on, as an AverageValue per replica.
+
+    `external` (default): an external metric selected by `component_class=<class>`.
+    `pods`: a custom metric per pod (e.g. in-flight SSE streams), averaged over the class's
+    pods (HPA `type: Pods`; under KEDA the class total through our scaler). The class is
+    active (KEDA activation) while the metric is above `activation_threshold`.
+    """
 
     metric: str
+    type: Literal["external", "pods"] = "external"
     target_average_value: Annotated[float, Field(gt=0)]
+    activation_threshold: Annotated[float, Field(ge=0)] = 0.0
 
 
 class ScalingRules(Strict):
@@ -284,8 +332,10 @@ class ScalingBehavior(Strict):
 class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     workload: Workload
-    min_replicas: Annotated[int, Field(ge=1)] = 1
+    min_replicas: Annotated[int, Field(ge=0)] = 1  # 0 only with autoscaling.engine keda
     max_replicas: Annotated[int, Field(ge=1)] = 10
+    # Under autoscaling.engine keda: minReplicaCount 0 (KEDA activation wakes the class).
+    scale_to_zero: bool = False
     queues: list[Queue] = []
     scale_on: list[ScaleOn] = []
     cpu_utilization: Annotated[int, Field(gt=0, le=100)] | None = None
@@ -360,8 +410,16 @@ class Authentication(Strict):
     group_headers: list[str] = ["X-Remote-Group"]
 
 
+# `metrics_api.register` is the public name; it shadows ABCMeta.register, which no one calls
+# on a config model, so pydantic's warning about it is noise.
+warnings.filterwarnings("ignore", message='Field name "register" in "MetricsApi"')
+
+
 class MetricsApi(Strict):
     enabled: bool = True
+    # The groups this exporter registers (APIServices) and serves: a cluster has one
+    # APIService per group, and KEDA (external) or prometheus-adapter (custom) may own it.
+    register: list[Literal["external", "custom"]] = ["external", "custom"]
     tls: TLSFiles = TLSFiles()
     authentication: Authentication = Authentication()
     external: list[ApiMetric] = [
@@ -463,6 +521,38 @@ class Alerting(Strict):
         if urlsplit(v).scheme not in ("http", "https") or "#" in v:
             raise ValueError(f"must be an http(s) URL without a #fragment, got {v!r}")
         return v
+
+
+class KedaScaler(Strict):
+    """KEDA (`autoscaling.engine: keda`): the ScaledObjects and our external scaler (gRPC on
+    listen.grpc, with the metrics API's serving certificate)."""
+
+    polling_interval_seconds: Annotated[int, Field(ge=1)] = 30
+    cooldown_period_seconds: Annotated[int, Field(ge=0)] = 300
+    # KEDA's fallback: after this many failed scaler calls, hold `fallback_replicas`
+    # (None: the class's min_replicas, at least 1).
+    fallback_failure_threshold: Annotated[int, Field(ge=1)] = 3
+    fallback_replicas: Annotated[int, Field(ge=1)] | None = None
+    # PEM CA that signs the client certificates KEDA presents; None: no client-cert check.
+    client_ca_file: str | None = None
+    # Serve the scaler without TLS: refused in production, loud warning elsewhere.
+    plaintext: bool = False
+    # The scalerAddress in generated ScaledObjects; None: <deployment.name>.<namespace>.svc:<port>.
+    scaler_address: str | None = None
+
+    @field_validator("client_ca_file")
+    @classmethod
+    def _ca_readable(cls, v: str | None) -> str | None:
+        if v is not None:
+            read_ca_bundle(v)
+        return v
+
+
+class Autoscaling(Strict):
+    """Which autoscaler the generated manifests target: HPAs, or KEDA ScaledObjects."""
+
+    engine: Literal["hpa", "keda"] = "hpa"
+    keda: KedaScaler = KedaScaler()
 
 
 class KubernetesAccess(Strict):
@@ -600,6 +690,7 @@ class Config(Strict):
     gpu: Literal["on", "off", "auto"] = "auto"
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
+    autoscaling: Autoscaling = Autoscaling()
     alerting: Alerting = Alerting()
     kubernetes: KubernetesAccess = KubernetesAccess()
     deployment: Deployment = Deployment()
@@ -624,7 +715,13 @@ class Config(Strict):
         pg = {t.name for t in self.postgres}
         rd = {t.name for t in self.redis}
         api_metrics = {m.name for m in self.metrics_api.external}
+        custom_metrics = {m.name for m in self.metrics_api.custom}
         for ci, cls in enumerate(self.component_classes):
+            if cls.min_replicas == 0 and self.autoscaling.engine == "hpa":
+                raise ValueError(
+                    f"component_classes[{ci}].min_replicas: 0 needs autoscaling.engine keda "
+                    "(an HPA cannot scale to zero; use scale_to_zero for KEDA)"
+                )
             for qi, q in enumerate(cls.queues):
                 known = pg if q.kind == "postgres_query" else rd
                 if q.target not in known:
@@ -634,7 +731,12 @@ class Config(Strict):
                         f"named {q.target!r} (have {sorted(known)})"
                     )
             for si, s in enumerate(cls.scale_on):
-                if s.metric not in api_metrics:
+                if s.type == "pods" and s.metric not in custom_metrics:
+                    raise ValueError(
+                        f"component_classes[{ci}].scale_on[{si}].metric: {s.metric!r} is not "
+                        f"served by metrics_api.custom (have {sorted(custom_metrics)})"
+                    )
+                if s.type == "external" and s.metric not in api_metrics:
                     raise ValueError(
                         f"component_classes[{ci}].scale_on[{si}].metric: {s.metric!r} is not "
                         f"served by metrics_api.external (have {sorted(api_metrics)})"

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from exporter import __version__, catalog
-from exporter.collectors import gpu, hpa, queues
+from exporter.collectors import apiservice, gpu, hpa, queues
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.redis import RedisCollector
 from exporter.config import Config, parse_host_port
@@ -35,6 +35,7 @@ def build_collectors(config: Config) -> list[Collector]:
     collectors += queues.build(config, interval, timeout)
     collectors += gpu.build(config.gpu, interval, timeout)
     collectors += hpa.build(config)
+    collectors += apiservice.build(config)
     return collectors
 
 
@@ -100,6 +101,12 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    # --- KEDA external scaler (gRPC, listen.grpc): started here, stopped after the HTTP ones
+    from exporter.keda import listener as keda_listener
+
+    scaler = await keda_listener.start(config, snapshot, runtime)
+    # ---
+
     runtime.start()
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     log.info(
@@ -119,6 +126,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
+    if scaler is not None:  # KEDA external scaler
+        await scaler.stop()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()
