@@ -282,7 +282,11 @@ def test_deployment_is_locked_down(objects):
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 9464, "https": 6443}
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
+        "http": 9464,
+        "https": 6443,
+        "grpc": 9465,
+    }
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert set(c["resources"]) == {"requests", "limits"}
