@@ -20,7 +20,7 @@ from exporter.metrics_api.providers.routing import build_provider
 from exporter.metrics_api.selectors import parse
 from exporter.snapshot import Snapshot
 from tests.pki import CA
-from tests.servers import exporter_process, free_port, prometheus_process, wait_for
+from tests.servers import exporter_process, free_port, prometheus_process
 from tests.victoria import victoria_metrics
 
 METRICS = {
