@@ -58,6 +58,7 @@ alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promt
 bench: deps venv ## every benchmark, each printing its figures next to the peers it compares with
 	$(PY) bench/scrape.py
 	$(PY) bench/middleware.py
+	$(PY) bench/activation.py
 	$(PY) bench/queues.py
 	$(PY) bench/metrics_api.py
 
