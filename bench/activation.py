@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
-from tests.keda_client import connect, ref  # noqa: E402
-from tests.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
+from tests.support.keda_client import connect, ref  # noqa: E402
+from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
 KEY = "bench:jobs:gpu"
 POLLS = (30.0, 5.0)  # KEDA's default pollingInterval, and an eager one

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
-from tests.pki import CA, client_context  # noqa: E402
-from tests.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
+from tests.support.pki import CA, client_context  # noqa: E402
+from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
 KEDA_POLLING_INTERVAL_S = 30.0
 CONCURRENCY = 200

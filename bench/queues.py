@@ -30,7 +30,7 @@ import redis as redis_lib  # noqa: E402
 
 from exporter.collectors.queues import QueueRef, RedisQueuesCollector  # noqa: E402
 from exporter.collectors.redis import connect  # noqa: E402
-from exporter.config import Queue, RedisTarget  # noqa: E402
+from exporter.config import RedisTarget, parse_queue  # noqa: E402
 
 SIZES = (1, 100, 1000)
 GOAL_MS = 50.0
@@ -80,7 +80,7 @@ def make_queues(r: redis_lib.Redis, layout: str, n: int) -> list[QueueRef]:
             for j in range(5):
                 pipe.xadd(key, {"job": j})
             pipe.xreadgroup("workers", "c1", {key: ">"}, count=2)
-        refs.append(QueueRef(f"class{i % 3}", Queue.model_validate(spec)))
+        refs.append(QueueRef(f"class{i % 3}", parse_queue(spec)))
     pipe.execute()
     return refs
 

@@ -47,7 +47,7 @@ class MetricSpec:
         return self.name
 
 
-def _m(
+def _metric(
     name: str,
     type_: MetricType,
     help_: str,
@@ -62,13 +62,13 @@ def _m(
 SERVICE_LABELS = ("component_class",)
 
 # --- service instrumentation (exporter.instrument) --------------------------------------
-HTTP_REQUESTS = _m(
+HTTP_REQUESTS = _metric(
     "http_requests_total",
     "counter",
     "HTTP requests handled, by method, route template and status.",
     SERVICE_LABELS + ("method", "route", "status"),
 )
-HTTP_REQUEST_DURATION = _m(
+HTTP_REQUEST_DURATION = _metric(
     "http_request_duration_seconds",
     "histogram",
     "Time from request start to the last response byte (whole stream for SSE).",
@@ -76,31 +76,31 @@ HTTP_REQUEST_DURATION = _m(
     "seconds",
     LATENCY_BUCKETS,
 )
-HTTP_REQUESTS_IN_FLIGHT = _m(
+HTTP_REQUESTS_IN_FLIGHT = _metric(
     "http_requests_in_flight",
     "gauge",
     "HTTP requests being handled right now.",
     SERVICE_LABELS + ("method", "route"),
 )
-HTTP_REQUEST_EXCEPTIONS = _m(
+HTTP_REQUEST_EXCEPTIONS = _metric(
     "http_request_exceptions_total",
     "counter",
     "Unhandled exceptions raised by route handlers, by exception type.",
     SERVICE_LABELS + ("route", "exception"),
 )
-SSE_STREAMS_ACTIVE = _m(
+SSE_STREAMS_ACTIVE = _metric(
     "sse_streams_active",
     "gauge",
     "Server-Sent-Events streams open right now.",
     SERVICE_LABELS + ("route",),
 )
-SSE_EVENTS = _m(
+SSE_EVENTS = _metric(
     "sse_events_total",
     "counter",
     "Server-Sent Events sent (events, not body chunks).",
     SERVICE_LABELS + ("route",),
 )
-SSE_STREAM_EVENTS = _m(
+SSE_STREAM_EVENTS = _metric(
     "sse_stream_events",
     "histogram",
     "Events sent per finished SSE stream.",
@@ -108,7 +108,7 @@ SSE_STREAM_EVENTS = _m(
     "",
     COUNT_BUCKETS,
 )
-SSE_FIRST_EVENT = _m(
+SSE_FIRST_EVENT = _metric(
     "sse_first_event_seconds",
     "histogram",
     "Time from request start to the first event's bytes (not the headers).",
@@ -116,7 +116,7 @@ SSE_FIRST_EVENT = _m(
     "seconds",
     FIRST_EVENT_BUCKETS,
 )
-SSE_STREAM_DURATION = _m(
+SSE_STREAM_DURATION = _metric(
     "sse_stream_duration_seconds",
     "histogram",
     "Lifetime of SSE streams.",
@@ -124,13 +124,13 @@ SSE_STREAM_DURATION = _m(
     "seconds",
     STREAM_DURATION_BUCKETS,
 )
-SSE_CLIENT_DISCONNECTS = _m(
+SSE_CLIENT_DISCONNECTS = _metric(
     "sse_client_disconnects_total",
     "counter",
     "SSE streams whose client left before the stream ended.",
     SERVICE_LABELS + ("route",),
 )
-BATCH_SIZE = _m(
+BATCH_SIZE = _metric(
     "batch_size",
     "histogram",
     "Items per batch handled by batch endpoints.",
@@ -140,166 +140,174 @@ BATCH_SIZE = _m(
 )
 
 # --- PostgreSQL ----------------------------------------------------------------------------
-PG_UP = _m("pg_up", "gauge", "1 if the last PostgreSQL probe succeeded, else 0.", ("target",))
-PG_PROBE_DURATION = _m(
+PG_UP = _metric("pg_up", "gauge", "1 if the last PostgreSQL probe succeeded, else 0.", ("target",))
+PG_PROBE_DURATION = _metric(
     "pg_probe_duration_seconds",
     "gauge",
     "Duration of the last PostgreSQL probe.",
     ("target",),
     "seconds",
 )
-PG_CONNECTIONS = _m(
+PG_CONNECTIONS = _metric(
     "pg_connections",
     "gauge",
     "Backend connections by state (pg_stat_activity).",
     ("target", "state"),
 )
-PG_MAX_CONNECTIONS = _m(
+PG_MAX_CONNECTIONS = _metric(
     "pg_max_connections", "gauge", "The server's max_connections setting.", ("target",)
 )
-PG_DEADLOCKS = _m(
+PG_DEADLOCKS = _metric(
     "pg_deadlocks_total",
     "counter",
     "Deadlocks detected per database (pg_stat_database).",
     ("target", "datname"),
 )
-PG_LONGEST_TRANSACTION = _m(
+PG_LONGEST_TRANSACTION = _metric(
     "pg_longest_transaction_seconds",
     "gauge",
     "Age of the oldest open transaction.",
     ("target",),
     "seconds",
 )
-PG_REPLICATION_LAG = _m(
+PG_REPLICATION_LAG = _metric(
     "pg_replication_lag_seconds",
     "gauge",
     "Replay lag of this server when it is a standby (0 on a primary).",
     ("target",),
     "seconds",
 )
-PG_DATABASE_SIZE = _m(
+PG_DATABASE_SIZE = _metric(
     "pg_database_size_bytes",
     "gauge",
     "On-disk size of each database.",
     ("target", "datname"),
     "bytes",
 )
-PG_IN_RECOVERY = _m(
+PG_IN_RECOVERY = _metric(
     "pg_in_recovery", "gauge", "1 if the server is a standby in recovery.", ("target",)
 )
 
 # --- Redis ---------------------------------------------------------------------------------
-REDIS_UP = _m("redis_up", "gauge", "1 if the last Redis probe succeeded, else 0.", ("target",))
-REDIS_PROBE_DURATION = _m(
+REDIS_UP = _metric("redis_up", "gauge", "1 if the last Redis probe succeeded, else 0.", ("target",))
+REDIS_PROBE_DURATION = _metric(
     "redis_probe_duration_seconds",
     "gauge",
     "Duration of the last Redis probe.",
     ("target",),
     "seconds",
 )
-REDIS_CONNECTED_CLIENTS = _m("redis_connected_clients", "gauge", "Client connections.", ("target",))
-REDIS_BLOCKED_CLIENTS = _m(
+REDIS_CONNECTED_CLIENTS = _metric(
+    "redis_connected_clients", "gauge", "Client connections.", ("target",)
+)
+REDIS_BLOCKED_CLIENTS = _metric(
     "redis_blocked_clients", "gauge", "Clients blocked on BLPOP/XREAD and friends.", ("target",)
 )
-REDIS_MEMORY_USED = _m(
+REDIS_MEMORY_USED = _metric(
     "redis_memory_used_bytes", "gauge", "Memory used by Redis.", ("target",), "bytes"
 )
-REDIS_MEMORY_MAX = _m(
+REDIS_MEMORY_MAX = _metric(
     "redis_memory_max_bytes",
     "gauge",
     "The maxmemory setting (0 means no limit).",
     ("target",),
     "bytes",
 )
-REDIS_EVICTED_KEYS = _m(
+REDIS_EVICTED_KEYS = _metric(
     "redis_evicted_keys_total", "counter", "Keys evicted for maxmemory.", ("target",)
 )
-REDIS_REJECTED_CONNECTIONS = _m(
+REDIS_REJECTED_CONNECTIONS = _metric(
     "redis_rejected_connections_total", "counter", "Connections rejected (maxclients).", ("target",)
 )
-REDIS_RDB_LAST_SAVE_OK = _m(
+REDIS_RDB_LAST_SAVE_OK = _metric(
     "redis_rdb_last_bgsave_ok", "gauge", "1 if the last RDB save succeeded.", ("target",)
 )
-REDIS_RDB_CHANGES_SINCE_SAVE = _m(
+REDIS_RDB_CHANGES_SINCE_SAVE = _metric(
     "redis_rdb_changes_since_last_save", "gauge", "Writes since the last RDB save.", ("target",)
 )
-REDIS_AOF_ENABLED = _m(
+REDIS_AOF_ENABLED = _metric(
     "redis_aof_enabled", "gauge", "1 if append-only persistence is on.", ("target",)
 )
-REDIS_AOF_LAST_WRITE_OK = _m(
+REDIS_AOF_LAST_WRITE_OK = _metric(
     "redis_aof_last_write_ok", "gauge", "1 if the last AOF write succeeded.", ("target",)
 )
 
 # --- work queues ---------------------------------------------------------------------------
 QUEUE_LABELS = ("component_class", "queue")
-QUEUE_DEPTH = _m("queue_depth", "gauge", "Jobs waiting in the queue (ready to run).", QUEUE_LABELS)
-QUEUE_OLDEST_AGE = _m(
+QUEUE_DEPTH = _metric(
+    "queue_depth", "gauge", "Jobs waiting in the queue (ready to run).", QUEUE_LABELS
+)
+QUEUE_OLDEST_AGE = _metric(
     "queue_oldest_age_seconds",
     "gauge",
     "Age of the oldest waiting job (0 when empty).",
     QUEUE_LABELS,
     "seconds",
 )
-QUEUE_SCHEDULED = _m(
+QUEUE_SCHEDULED = _metric(
     "queue_scheduled_jobs", "gauge", "Jobs in a scheduled set, ready or not yet due.", QUEUE_LABELS
 )
-QUEUE_STREAM_LAG = _m(
+QUEUE_STREAM_LAG = _metric(
     "queue_stream_lag",
     "gauge",
     "Stream entries not yet delivered to the consumer group.",
     QUEUE_LABELS,
 )
-QUEUE_STREAM_PENDING = _m(
+QUEUE_STREAM_PENDING = _metric(
     "queue_stream_pending",
     "gauge",
     "Entries delivered to the group but not acknowledged.",
     QUEUE_LABELS,
 )
-QUEUE_UP = _m(
+QUEUE_UP = _metric(
     "queue_up", "gauge", "1 if the queue was read in the last cycle, else 0.", QUEUE_LABELS
 )
 
 # --- GPUs ----------------------------------------------------------------------------------
 GPU_LABELS = ("gpu", "uuid", "node")
-GPU_UTILIZATION = _m(
+GPU_UTILIZATION = _metric(
     "gpu_utilization_ratio",
     "gauge",
     "GPU busy ratio (0..1) over the last sample period.",
     GPU_LABELS,
     "ratio",
 )
-GPU_MEMORY_USED = _m("gpu_memory_used_bytes", "gauge", "GPU memory in use.", GPU_LABELS, "bytes")
-GPU_MEMORY_TOTAL = _m(
+GPU_MEMORY_USED = _metric(
+    "gpu_memory_used_bytes", "gauge", "GPU memory in use.", GPU_LABELS, "bytes"
+)
+GPU_MEMORY_TOTAL = _metric(
     "gpu_memory_total_bytes", "gauge", "GPU memory installed.", GPU_LABELS, "bytes"
 )
-GPU_TEMPERATURE = _m(
+GPU_TEMPERATURE = _metric(
     "gpu_temperature_celsius", "gauge", "GPU core temperature.", GPU_LABELS, "celsius"
 )
-GPU_POWER = _m("gpu_power_watts", "gauge", "GPU power draw.", GPU_LABELS, "watts")
+GPU_POWER = _metric("gpu_power_watts", "gauge", "GPU power draw.", GPU_LABELS, "watts")
 
 # --- Kubernetes HPAs -----------------------------------------------------------------------
 HPA_LABELS = ("component_class", "hpa")
-HPA_CURRENT_REPLICAS = _m(
+HPA_CURRENT_REPLICAS = _metric(
     "hpa_current_replicas", "gauge", "Replicas the HPA currently runs.", HPA_LABELS
 )
-HPA_DESIRED_REPLICAS = _m("hpa_desired_replicas", "gauge", "Replicas the HPA wants.", HPA_LABELS)
-HPA_MIN_REPLICAS = _m("hpa_min_replicas", "gauge", "The HPA's minReplicas.", HPA_LABELS)
-HPA_MAX_REPLICAS = _m("hpa_max_replicas", "gauge", "The HPA's maxReplicas.", HPA_LABELS)
-HPA_ABLE_TO_SCALE = _m(
+HPA_DESIRED_REPLICAS = _metric(
+    "hpa_desired_replicas", "gauge", "Replicas the HPA wants.", HPA_LABELS
+)
+HPA_MIN_REPLICAS = _metric("hpa_min_replicas", "gauge", "The HPA's minReplicas.", HPA_LABELS)
+HPA_MAX_REPLICAS = _metric("hpa_max_replicas", "gauge", "The HPA's maxReplicas.", HPA_LABELS)
+HPA_ABLE_TO_SCALE = _metric(
     "hpa_able_to_scale", "gauge", "1 if the HPA's AbleToScale condition is True.", HPA_LABELS
 )
-HPA_SCALING_ACTIVE = _m(
+HPA_SCALING_ACTIVE = _metric(
     "hpa_scaling_active", "gauge", "1 if the HPA's ScalingActive condition is True.", HPA_LABELS
 )
 
 # --- metrics API ---------------------------------------------------------------------------
-METRICS_API_FALLBACK = _m(
+METRICS_API_FALLBACK = _metric(
     "metrics_api_fallback_active",
     "gauge",
     "1 while a metrics-API metric is served from its configured fallback value.",
     ("api", "metric"),
 )
-METRICS_API_REQUESTS = _m(
+METRICS_API_REQUESTS = _metric(
     "metrics_api_requests_total",
     "counter",
     "Requests to the Kubernetes metrics APIs by outcome.",
@@ -307,23 +315,23 @@ METRICS_API_REQUESTS = _m(
 )
 
 # --- KEDA external scaler and APIService ownership -----------------------------------------
-KEDA_SCALER_STREAMS = _m(
+KEDA_SCALER_STREAMS = _metric(
     "keda_scaler_streams_active", "gauge", "Open StreamIsActive streams from KEDA.", ()
 )
-KEDA_SCALER_REQUESTS = _m(
+KEDA_SCALER_REQUESTS = _metric(
     "keda_scaler_requests_total",
     "counter",
     "KEDA external scaler calls by method and gRPC status code.",
     ("method", "code"),
 )
 APISERVICE_LABELS = ("group", "version")
-EXPORTER_APISERVICE_AVAILABLE = _m(
+EXPORTER_APISERVICE_AVAILABLE = _metric(
     "exporter_apiservice_available",
     "gauge",
     "1 if the cluster's APIService for this metrics group reports Available=True.",
     APISERVICE_LABELS,
 )
-EXPORTER_APISERVICE_OWNED = _m(
+EXPORTER_APISERVICE_OWNED = _metric(
     "exporter_apiservice_owned",
     "gauge",
     "1 if the cluster's APIService for this metrics group points at this exporter's Service.",
@@ -331,33 +339,33 @@ EXPORTER_APISERVICE_OWNED = _m(
 )
 
 # --- the exporter itself -------------------------------------------------------------------
-EXPORTER_COLLECTOR_UP = _m(
+EXPORTER_COLLECTOR_UP = _metric(
     "exporter_collector_up",
     "gauge",
     "1 if the collector's last run for this target succeeded.",
     ("collector", "target"),
 )
-EXPORTER_COLLECTOR_DURATION = _m(
+EXPORTER_COLLECTOR_DURATION = _metric(
     "exporter_collector_duration_seconds",
     "gauge",
     "Duration of the collector's last run.",
     ("collector", "target"),
     "seconds",
 )
-EXPORTER_COLLECTOR_ERRORS = _m(
+EXPORTER_COLLECTOR_ERRORS = _metric(
     "exporter_collector_errors_total",
     "counter",
     "Failed or timed-out collector runs.",
     ("collector", "target"),
 )
-EXPORTER_COLLECTOR_LAST_SUCCESS = _m(
+EXPORTER_COLLECTOR_LAST_SUCCESS = _metric(
     "exporter_collector_last_success_timestamp_seconds",
     "gauge",
     "Unix time of the collector's last successful run.",
     ("collector", "target"),
     "seconds",
 )
-EXPORTER_BUILD_INFO = _m(
+EXPORTER_BUILD_INFO = _metric(
     "exporter_build_info",
     "gauge",
     "Always 1; labels carry the build.",

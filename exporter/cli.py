@@ -1,4 +1,4 @@
-"""Command line: `exporter serve | check-config | generate`."""
+"""Command line: `exporter serve | check-config | generate | simulate`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write dashboards, alert rules or k8s manifests")
     gen.add_argument("what", choices=sorted(GENERATORS))
     gen.add_argument("--out", help="output folder (default: dashboards/, alerts/ or k8s/)")
-    for cmd in (serve, check, gen):
+    sim = sub.add_parser("simulate", help="replay a metric trace through the HPA algorithm")
+    sim.add_argument("--trace", required=True, help="CSV: seconds,component_class,metric,value")
+    sim.add_argument("--out", default="simulation", help="output folder (default: simulation/)")
+    sim.add_argument("--sync-period", type=float, default=15.0, help="HPA sync period, seconds")
+    for cmd in (serve, check, gen, sim):
         cmd.add_argument("--config", help="YAML config file (default: the embedded default)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
@@ -65,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
 
+    if args.command == "simulate":
+        return _simulate(config, args)
+
     from exporter.service import serve
 
     try:
@@ -72,4 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"exporter: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _simulate(config, args: argparse.Namespace) -> int:
+    from exporter.simulate import TraceError, run_simulation
+
+    if not args.sync_period > 0:
+        print("exporter: --sync-period: must be a number of seconds > 0", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        lines = run_simulation(config, args.trace, args.out, args.sync_period)
+    except TraceError as exc:
+        print(f"exporter: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ModuleNotFoundError as exc:  # matplotlib is the optional `simulate` extra
+        print(
+            f"exporter: simulate needs {exc.name}: pip install 'exporter[simulate]'",
+            file=sys.stderr,
+        )
+        return 1
+    for line in lines:
+        print(line)
+    print(f"wrote {args.out}/replicas.csv and one PNG per class")
     return 0

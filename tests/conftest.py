@@ -1,8 +1,38 @@
 from __future__ import annotations
 
+import types
+
 import pytest
 
-from tests.servers import postgres_server, redis_server
+from tests.support.servers import postgres_server, redis_server
+
+# The launchers in tests/support/servers.py that start a real server process.
+REAL_SERVER_LAUNCHERS = frozenset(
+    {"postgres_server", "redis_server", "prometheus_process", "prometheus_server"}
+)
+
+
+def _calls_a_launcher(code: types.CodeType) -> bool:
+    """Whether `code` (or a function nested in it) names a real-server launcher."""
+    if REAL_SERVER_LAUNCHERS & set(code.co_names):
+        return True
+    return any(isinstance(c, types.CodeType) and _calls_a_launcher(c) for c in code.co_consts)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `real_servers` every test that starts a real server, itself or via a fixture
+    (`pg`, `redis`, a module's Prometheus...), so `-m "not real_servers"` runs unit tests."""
+    for item in items:
+        funcs = [getattr(item, "function", None)]
+        fixture_info = getattr(item, "_fixtureinfo", None)
+        for name in getattr(item, "fixturenames", ()):
+            for fixture_def in fixture_info.name2fixturedefs.get(name, ()) if fixture_info else ():
+                funcs.append(fixture_def.func)
+        if any(
+            f is not None and hasattr(f, "__code__") and _calls_a_launcher(f.__code__)
+            for f in funcs
+        ):
+            item.add_marker(pytest.mark.real_servers)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import redis as redis_lib
 
-from tests.servers import (
+from tests.support.servers import (
     exporter_process,
     free_port,
     postgres_server,

@@ -1,1 +1,26 @@
-"""One module per source; each exposes a Collector subclass (see exporter.runtime)."""
+"""The collectors `exporter serve` runs: one module per source, one registry line each.
+
+Every collector module exposes `build(config) -> list[Collector]` (what the config asks
+of it, possibly nothing); `exporter.service` runs them in `REGISTRY` order, as
+postgres_exporter's `registerCollector` does. Adding a collector is its module, its
+catalog entries, one line here and its test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from exporter.collectors import apiservice, gpu, hpa, postgres, queues, redis
+from exporter.config import Config
+from exporter.runtime import Collector
+
+Factory = Callable[[Config], list[Collector]]
+
+REGISTRY: list[Factory] = [
+    postgres.build,
+    redis.build,
+    queues.build,
+    gpu.build,
+    hpa.build,
+    apiservice.build,
+]

@@ -23,6 +23,7 @@ import pynvml
 
 from exporter import catalog
 from exporter.catalog import MetricSpec
+from exporter.config import Config
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
@@ -176,8 +177,11 @@ class GpuCollector(Collector):
         self._executor.shutdown(wait=False)
 
 
-def build(mode: str, interval: float, timeout: float) -> list[Collector]:
+def build(config: Config) -> list[Collector]:
     """The GPU collector the `gpu:` setting asks for (none for off, or auto without NVML)."""
+    mode = config.gpu
+    interval = config.collection.interval_seconds
+    timeout = config.collection.timeout_seconds
     if mode == "off":
         return []
     error = try_init()

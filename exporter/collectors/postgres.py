@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from exporter import catalog
-from exporter.config import PostgresTarget
+from exporter.config import Config, PostgresTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
@@ -106,22 +106,24 @@ class PostgresCollector(Collector):
         return self._samples(connections, server, databases, duration)
 
     def _samples(self, connections, server, databases, duration: float) -> list[Sample]:
-        t = self._labels
+        labels = self._labels
         by_state = dict.fromkeys(CONNECTION_STATES.values(), 0.0)
         for row in connections:
             state = CONNECTION_STATES.get(row["state"], "other")
             by_state[state] = by_state.get(state, 0.0) + row["n"]
         out = [
-            Sample(catalog.PG_UP, t, 1),
-            Sample(catalog.PG_PROBE_DURATION, t, duration),
-            Sample(catalog.PG_MAX_CONNECTIONS, t, server["max_connections"]),
-            Sample(catalog.PG_LONGEST_TRANSACTION, t, max(0.0, server["longest_xact"])),
-            Sample(catalog.PG_IN_RECOVERY, t, 1 if server["in_recovery"] else 0),
-            Sample(catalog.PG_REPLICATION_LAG, t, max(0.0, server["replication_lag"])),
+            Sample(catalog.PG_UP, labels, 1),
+            Sample(catalog.PG_PROBE_DURATION, labels, duration),
+            Sample(catalog.PG_MAX_CONNECTIONS, labels, server["max_connections"]),
+            Sample(catalog.PG_LONGEST_TRANSACTION, labels, max(0.0, server["longest_xact"])),
+            Sample(catalog.PG_IN_RECOVERY, labels, 1 if server["in_recovery"] else 0),
+            Sample(catalog.PG_REPLICATION_LAG, labels, max(0.0, server["replication_lag"])),
         ]
-        out += [Sample(catalog.PG_CONNECTIONS, {**t, "state": s}, n) for s, n in by_state.items()]
+        out += [
+            Sample(catalog.PG_CONNECTIONS, {**labels, "state": s}, n) for s, n in by_state.items()
+        ]
         for row in databases:
-            db = {**t, "datname": row["datname"]}
+            db = {**labels, "datname": row["datname"]}
             out.append(Sample(catalog.PG_DEADLOCKS, db, row["deadlocks"] or 0))
             if row["size_bytes"] is not None:
                 out.append(Sample(catalog.PG_DATABASE_SIZE, db, row["size_bytes"]))
@@ -134,3 +136,9 @@ class PostgresCollector(Collector):
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
+
+
+def build(config: Config) -> list[Collector]:
+    """One health collector per PostgreSQL target."""
+    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    return [PostgresCollector(target, interval, timeout) for target in config.postgres]

@@ -9,7 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from exporter import catalog
-from exporter.config import RedisTarget
+from exporter.config import Config, RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
@@ -56,30 +56,32 @@ class RedisCollector(Collector):
         return self._samples(info, time.perf_counter() - started)
 
     def _samples(self, info: Mapping[str, Any], duration: float) -> list[Sample]:
-        t = self._labels
+        labels = self._labels
 
         def num(key: str) -> float:
             return float(info.get(key, 0) or 0)
 
         return [
-            Sample(catalog.REDIS_UP, t, 1),
-            Sample(catalog.REDIS_PROBE_DURATION, t, duration),
-            Sample(catalog.REDIS_CONNECTED_CLIENTS, t, num("connected_clients")),
-            Sample(catalog.REDIS_BLOCKED_CLIENTS, t, num("blocked_clients")),
-            Sample(catalog.REDIS_MEMORY_USED, t, num("used_memory")),
-            Sample(catalog.REDIS_MEMORY_MAX, t, num("maxmemory")),
-            Sample(catalog.REDIS_EVICTED_KEYS, t, num("evicted_keys")),
-            Sample(catalog.REDIS_REJECTED_CONNECTIONS, t, num("rejected_connections")),
+            Sample(catalog.REDIS_UP, labels, 1),
+            Sample(catalog.REDIS_PROBE_DURATION, labels, duration),
+            Sample(catalog.REDIS_CONNECTED_CLIENTS, labels, num("connected_clients")),
+            Sample(catalog.REDIS_BLOCKED_CLIENTS, labels, num("blocked_clients")),
+            Sample(catalog.REDIS_MEMORY_USED, labels, num("used_memory")),
+            Sample(catalog.REDIS_MEMORY_MAX, labels, num("maxmemory")),
+            Sample(catalog.REDIS_EVICTED_KEYS, labels, num("evicted_keys")),
+            Sample(catalog.REDIS_REJECTED_CONNECTIONS, labels, num("rejected_connections")),
             Sample(
                 catalog.REDIS_RDB_LAST_SAVE_OK,
-                t,
+                labels,
                 1 if info.get("rdb_last_bgsave_status") == "ok" else 0,
             ),
-            Sample(catalog.REDIS_RDB_CHANGES_SINCE_SAVE, t, num("rdb_changes_since_last_save")),
-            Sample(catalog.REDIS_AOF_ENABLED, t, num("aof_enabled")),
+            Sample(
+                catalog.REDIS_RDB_CHANGES_SINCE_SAVE, labels, num("rdb_changes_since_last_save")
+            ),
+            Sample(catalog.REDIS_AOF_ENABLED, labels, num("aof_enabled")),
             Sample(
                 catalog.REDIS_AOF_LAST_WRITE_OK,
-                t,
+                labels,
                 1 if info.get("aof_last_write_status", "ok") == "ok" else 0,
             ),
         ]
@@ -91,3 +93,9 @@ class RedisCollector(Collector):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def build(config: Config) -> list[Collector]:
+    """One health collector per Redis target."""
+    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    return [RedisCollector(target, interval, timeout) for target in config.redis]

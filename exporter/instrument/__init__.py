@@ -79,7 +79,13 @@ def instrument(
 
     exemplar = None
     if tracing:
-        from exporter.instrument.tracing import enable_tracing, trace_exemplar
+        try:
+            from exporter.instrument.tracing import enable_tracing, trace_exemplar
+        except ImportError as exc:  # OpenTelemetry is the optional `instrument` extra
+            raise ImportError(
+                f"instrument(tracing=True) needs OpenTelemetry: pip install 'exporter[instrument]' "
+                f"({exc})"
+            ) from exc
 
         exemplar = trace_exemplar
     # raises if the app has started already, before anything else changed

@@ -9,7 +9,7 @@ Modules, one job each:
 - `app`        the ASGI app: routing, auth, bodies, metav1.Status errors, Accept negotiation
 - `auth`       front-proxy client-certificate authentication and X-Remote-* headers
 - `tls`        serving certificate (files or self-signed), client-cert request, ASGI TLS info
-- `listener`   the EXTRA_LISTENERS factory `exporter serve` runs on `listen.https`
+- `listener`   the HTTPS listener `exporter serve` runs on `listen.https`
 
 Configuration (`metrics_api` in the config file):
 

@@ -15,7 +15,9 @@ from pathlib import Path
 import uvicorn
 
 from exporter.config import Config
+from exporter.kube import core_v1, read_front_proxy_auth
 from exporter.runtime import Runtime
+from exporter.serving import bind, make_server
 from exporter.snapshot import Snapshot
 
 from .app import create_app
@@ -79,12 +81,6 @@ def _auth_from_cluster(config: Config) -> FrontProxyAuth:
     allowed names, username headers, group headers) from
     kube-system/extension-apiserver-authentication."""
     try:
-        from exporter.kube import core_v1, read_front_proxy_auth
-    except ImportError as exc:
-        raise MetricsApiStartupError(
-            f"metrics_api.authentication.from_cluster needs exporter.kube: {exc}"
-        ) from None
-    try:
         ca, allowed, user_headers, group_headers = read_front_proxy_auth(
             core_v1(config.kubernetes), timeout=CLUSTER_READ_TIMEOUT_S
         )
@@ -122,11 +118,9 @@ def serving_files(config: Config) -> tuple[str, str]:
 def https_listeners(
     config: Config, snapshot: Snapshot, runtime: Runtime
 ) -> list[tuple[uvicorn.Server, socket.socket]]:
-    """EXTRA_LISTENERS factory: the metrics API on config.listen.https (none when disabled)."""
+    """The metrics API on config.listen.https (none when disabled)."""
     if not config.metrics_api.enabled:
         return []
-    from exporter.service import bind, make_server  # late: service imports this module
-
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     auth = resolve_auth(config)

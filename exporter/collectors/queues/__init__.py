@@ -13,30 +13,30 @@ from exporter.config import Config
 from exporter.runtime import Collector
 
 
-def queues_by_target(config: Config, postgres: bool) -> dict[str, list[QueueRef]]:
-    """Queue references per target name, of PostgreSQL queues or of Redis ones."""
+def queues_by_target(config: Config, target_kind: str) -> dict[str, list[QueueRef]]:
+    """Queue references per target name, of the queues living on `target_kind` targets."""
     out: dict[str, list[QueueRef]] = {}
     for cls in config.component_classes:
         for queue in cls.queues:
-            if (queue.kind == "postgres_query") == postgres:
+            if queue.target_kind == target_kind:
                 out.setdefault(queue.target, []).append(QueueRef(cls.name, queue))
     return out
 
 
-def build(config: Config, interval: float, timeout: float) -> list[Collector]:
+def build(config: Config) -> list[Collector]:
+    """One queue collector per target that holds queues, Redis targets first."""
+    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
     collectors: list[Collector] = []
-    redis_queues = queues_by_target(config, postgres=False)
-    for target in config.redis:
-        if target.name in redis_queues:
-            collectors.append(
-                RedisQueuesCollector(target, redis_queues[target.name], interval, timeout)
-            )
-    pg_queues = queues_by_target(config, postgres=True)
-    for target in config.postgres:
-        if target.name in pg_queues:
-            collectors.append(
-                PostgresQueuesCollector(target, pg_queues[target.name], interval, timeout)
-            )
+    for kind, targets, collector in (
+        ("redis", config.redis, RedisQueuesCollector),
+        ("postgres", config.postgres, PostgresQueuesCollector),
+    ):
+        refs = queues_by_target(config, kind)
+        collectors += [
+            collector(target, refs[target.name], interval, timeout)
+            for target in targets
+            if target.name in refs
+        ]
     return collectors
 
 

@@ -18,24 +18,22 @@ from exporter.generators.k8s.names import TLS_DIR, ManifestError
 
 def _check_cluster_secrets(config: Config) -> None:
     mounts = [m.mount_path.rstrip("/") + "/" for m in config.deployment.secrets]
-    for kind, targets in (("postgres", config.postgres), ("redis", config.redis)):
-        for i, t in enumerate(targets):
-            url = t.dsn if kind == "postgres" else t.url
-            if urlsplit(url).password is not None:
-                raise ManifestError(
-                    f"{kind}[{i}]: the URL holds a password, which would land in a ConfigMap; "
-                    "use password_file with a Secret listed in deployment.secrets"
-                )
-            if t.password_env:
-                raise ManifestError(
-                    f"{kind}[{i}].password_env: pods read secrets from files; use "
-                    "password_file with a Secret listed in deployment.secrets"
-                )
-            if t.password_file and not any(t.password_file.startswith(m) for m in mounts):
-                raise ManifestError(
-                    f"{kind}[{i}].password_file: {t.password_file!r} is under no "
-                    f"deployment.secrets mount_path (have {[m.rstrip('/') for m in mounts]})"
-                )
+    for path, t in config.located_targets():
+        if urlsplit(t.address).password is not None:
+            raise ManifestError(
+                f"{path}: the URL holds a password, which would land in a ConfigMap; "
+                "use password_file with a Secret listed in deployment.secrets"
+            )
+        if t.password_env:
+            raise ManifestError(
+                f"{path}.password_env: pods read secrets from files; use "
+                "password_file with a Secret listed in deployment.secrets"
+            )
+        if t.password_file and not any(t.password_file.startswith(m) for m in mounts):
+            raise ManifestError(
+                f"{path}.password_file: {t.password_file!r} is under no "
+                f"deployment.secrets mount_path (have {[m.rstrip('/') for m in mounts]})"
+            )
 
 
 def cluster_config(config: Config) -> dict[str, Any]:

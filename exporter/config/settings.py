@@ -1,0 +1,124 @@
+"""How the exporter itself runs: listen addresses, collection timing, the PromQL source
+(Prometheus, Thanos, Mimir, VictoriaMetrics), Kubernetes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from exporter.config.base import Strict
+from exporter.config.secrets import read_secret_env, read_secret_file
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """`host:port` or `:port` into (host, port); raises ValueError with the reason."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"must be host:port with a port 0-65535, got {value!r}")
+    return (host.strip("[]") or "0.0.0.0", int(port))
+
+
+class Listen(Strict):
+    http: str = "0.0.0.0:9464"
+    https: str = "0.0.0.0:6443"
+    # KEDA's external scaler (gRPC); null turns the listener off.
+    grpc: str | None = "0.0.0.0:9465"
+
+    @field_validator("http", "https", "grpc")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_host_port(v)
+        return v
+
+
+class Collection(Strict):
+    interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Collection:
+        if self.timeout_seconds > self.interval_seconds:
+            raise ValueError("timeout_seconds must not exceed interval_seconds")
+        return self
+
+
+class BasicAuth(Strict):
+    """HTTP basic auth for the PromQL source; the password from a file or an env var."""
+
+    username: Annotated[str, Field(min_length=1)]
+    password_file: str | None = None
+    password_env: str | None = None
+
+    def password(self, environ: Mapping[str, str] | None = None) -> SecretStr:
+        """Read at call time (files rotate); ValueError naming the field when unreadable."""
+        if self.password_file:
+            return read_secret_file(self.password_file, "password_file")
+        if self.password_env:
+            return read_secret_env(self.password_env, "password_env", environ)
+        return SecretStr("")
+
+    @model_validator(mode="after")
+    def _one_source(self, info: ValidationInfo) -> BasicAuth:
+        if self.password_file and self.password_env:
+            raise ValueError("set password_file or password_env, not both")
+        self.password((info.context or {}).get("environ"))  # fail at load, naming the field
+        return self
+
+
+class PrometheusSource(Strict):
+    """The PromQL query API: Prometheus, or Thanos/Mimir/VictoriaMetrics behind the same API."""
+
+    url: str = "http://127.0.0.1:9090"
+    # Inserted before /api/v1 (e.g. `/prometheus` for Mimir behind a gateway).
+    path_prefix: Annotated[str, Field(pattern=r"^(/[^\s?#]*[^/\s?#])?$")] = ""
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    bearer_token_file: str | None = None
+    basic_auth: BasicAuth | None = None
+    ca_file: str | None = None  # PEM CA(s) that sign the server's certificate
+    cert_file: str | None = None  # client certificate (mutual TLS) ...
+    key_file: str | None = None  # ... and its key
+    # Sent with every query (e.g. X-Scope-OrgID for a Mimir tenant). Not secrets: credentials
+    # go in bearer_token_file or basic_auth, which never reach logs.
+    headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+$")], str] = {}
+
+    @model_validator(mode="after")
+    def _auth_and_tls(self) -> PrometheusSource:
+        if self.basic_auth and self.bearer_token_file:
+            raise ValueError("set basic_auth or bearer_token_file, not both")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("set both cert_file and key_file (client certificate), or neither")
+        if any(h.lower() == "authorization" for h in self.headers):
+            raise ValueError("headers: use bearer_token_file or basic_auth for Authorization")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"{name}: cannot read {path!r}")
+        return self
+
+
+def yaml_on_off(v: Any) -> Any:
+    """YAML 1.1 reads a bare `on`/`off` as a boolean; map it back to the word."""
+    return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
+
+
+class KubernetesAccess(Strict):
+    """How the exporter reaches the Kubernetes API (HPA status, front-proxy auth).
+
+    `auto` turns it on inside a cluster (service-account token mounted) or when `kubeconfig`
+    is set; `on` insists (falling back to ~/.kube/config); `off` never talks to Kubernetes.
+    """
+
+    enabled: Literal["auto", "on", "off"] = "auto"
+    kubeconfig: str | None = None
+
+    _yaml_booleans = field_validator("enabled", mode="before")(yaml_on_off)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KubernetesAccess:
+        if self.enabled == "off" and self.kubeconfig:
+            raise ValueError("kubeconfig is set but enabled is off")
+        return self
