@@ -12,8 +12,6 @@ serves the class total, which KEDA's AverageValue target turns into the same cou
 from __future__ import annotations
 
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import yaml
@@ -24,43 +22,28 @@ from exporter.generators.k8s.keda import scaled_object
 from exporter.metrics_api.quantity import parse_quantity
 from tests.support.keda_client import connect, message, ref
 from tests.support.servers import exporter_process, free_port, prometheus_process, wait_for
+from tests.support.stub_http import StubServer
 
 TARGET = 10  # streams per pod
 TOLERANCE = 0.1
 STREAMS = {"engine-0": 12, "engine-1": 25, "engine-2": 8}
 
 
-class Pod:
+class Pod(StubServer):
     """A pod's /metrics as the instrumentation renders it, with a settable stream count."""
 
     def __init__(self, streams: int, component_class: str = "engine") -> None:
         self.streams = streams
-        pod = self
+        self.component_class = component_class
+        super().__init__(self.exposition)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                body = (
-                    "# HELP sse_streams_active Server-Sent-Events streams open now.\n"
-                    "# TYPE sse_streams_active gauge\n"
-                    f'sse_streams_active{{component_class="{component_class}",route="/events"}}'
-                    f" {pod.streams}\n"
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def exposition(self, _request: object) -> tuple[str, bytes]:
+        return "text/plain; version=0.0.4", (
+            "# HELP sse_streams_active Server-Sent-Events streams open now.\n"
+            "# TYPE sse_streams_active gauge\n"
+            f'sse_streams_active{{component_class="{self.component_class}",route="/events"}}'
+            f" {self.streams}\n"
+        ).encode()
 
 
 def config_dict(ports: dict[str, int], prometheus_url: str, engine: str) -> dict:

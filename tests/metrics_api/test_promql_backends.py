@@ -8,9 +8,7 @@ import base64
 import contextlib
 import json
 import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -21,6 +19,7 @@ from exporter.metrics_api.selectors import parse
 from exporter.snapshot import Snapshot
 from tests.support.pki import CA
 from tests.support.servers import exporter_process, free_port, prometheus_process
+from tests.support.stub_http import StubServer
 from tests.support.victoria import victoria_metrics
 
 METRICS = {
@@ -122,58 +121,33 @@ async def test_victoria_metrics_backend_with_basic_auth(tmp_path):
             assert "s3cret" not in str(err.value) and "guess" not in str(err.value)
 
 
-class Recorder:
+class Recorder(StubServer):
     """An HTTPS stand-in for a Thanos/Mimir query gateway: it requires a client certificate
     from `clients` and records each request's path, headers and the client's CN."""
 
     def __init__(self, server_ca: CA, clients: CA) -> None:
         self.requests: list[dict] = []
+        self.server_ca, self.clients = server_ca, clients
         tls = server_ca.issue("gateway", client=False, hosts=("127.0.0.1",))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(tls.cert_path), str(tls.key_path))
         context.load_verify_locations(cafile=str(clients.path))
         context.verify_mode = ssl.CERT_REQUIRED
-        recorder = self
+        super().__init__(self.answer, context)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                peer = self.connection.getpeercert()
-                cn = dict(x[0] for x in peer["subject"])["commonName"]
-                recorder.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "cn": cn}
-                )
-                body = {
-                    "status": "success",
-                    "data": {
-                        "resultType": "vector",
-                        "result": [{"metric": {"pod": "p-1"}, "value": [1.0, "6"]}],
-                    },
-                }
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, request) -> tuple[str, bytes]:
+        peer = request.connection.getpeercert()
+        cn = dict(x[0] for x in peer["subject"])["commonName"]
+        self.requests.append({"path": request.path, "headers": dict(request.headers), "cn": cn})
+        result = [{"metric": {"pod": "p-1"}, "value": [1.0, "6"]}]
+        body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+        return "application/json", json.dumps(body).encode()
 
 
 @pytest.fixture
 def gateway(tmp_path):
     server_ca, clients = CA("gateway-ca", tmp_path), CA("client-ca", tmp_path)
     recorder = Recorder(server_ca, clients)
-    recorder.server_ca, recorder.clients = server_ca, clients
     yield recorder
     recorder.close()
 
