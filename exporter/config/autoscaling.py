@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from exporter.config.base import Strict
-from exporter.config.deployment import read_ca_bundle
+from exporter.config.deployment import ca_file_readable
 
 
 class KedaScaler(Strict):
@@ -27,12 +27,7 @@ class KedaScaler(Strict):
     # scalerAddress in generated ScaledObjects; None: <deployment.name>.<namespace>.svc:<port>.
     scaler_address: str | None = None
 
-    @field_validator("client_ca_file")
-    @classmethod
-    def _ca_readable(cls, v: str | None) -> str | None:
-        if v is not None:
-            read_ca_bundle(v)
-        return v
+    _ca_readable = field_validator("client_ca_file")(ca_file_readable)
 
 
 class Autoscaling(Strict):
