@@ -16,7 +16,6 @@ import grpc
 
 from exporter.config import Config, parse_host_port
 from exporter.metrics_api.listener import serving_files
-from exporter.metrics_api.providers.base import MetricsProvider
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
@@ -68,15 +67,15 @@ def credentials(config: Config) -> grpc.ServerCredentials | None:
 class ScalerListener:
     """The running server; `stop()` ends streams (clients see UNAVAILABLE and reconnect)."""
 
-    def __init__(self, server: grpc.aio.Server, provider: MetricsProvider, changes: Changes):
+    def __init__(self, server: grpc.aio.Server, scaler: Scaler, changes: Changes):
         self.server = server
-        self.provider = provider
+        self.scaler = scaler
         self.changes = changes
 
     async def stop(self, grace: float = 1.0) -> None:
         await self.server.stop(grace)
         self.changes.close()
-        await self.provider.aclose()
+        await self.scaler.aclose()
 
 
 async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerListener | None:
@@ -85,12 +84,16 @@ async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerL
         return None
     messages, services = stubs.load()
     creds = credentials(config)
-    provider = build_provider(config, snapshot, runtime.ready.is_set)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    services.add_ExternalScalerServicer_to_server(
-        Scaler(config, provider, snapshot, changes, messages), server
+    scaler = Scaler(
+        config,
+        lambda: build_provider(config, snapshot, runtime.ready.is_set),
+        snapshot,
+        changes,
+        messages,
     )
+    services.add_ExternalScalerServicer_to_server(scaler, server)
     host, port = parse_host_port(config.listen.grpc)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
@@ -110,4 +113,4 @@ async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerL
         config.listen.grpc,
         "plaintext" if creds is None else "TLS",
     )
-    return ScalerListener(server, provider, changes)
+    return ScalerListener(server, scaler, changes)

@@ -13,7 +13,7 @@ crossing the activation threshold is pushed within one collection interval, both
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -54,19 +54,32 @@ class Scaler:
     def __init__(
         self,
         config: Config,
-        provider: MetricsProvider,
+        make_provider: Callable[[], MetricsProvider],
         snapshot: Snapshot,
         changes: Changes,
         messages: Any,
     ) -> None:
         self.config = config
-        self.provider = provider
+        self._make_provider = make_provider
+        self._provider: MetricsProvider | None = None
         self.snapshot = snapshot
         self.changes = changes
         self.pb = messages
         self.interval = config.collection.interval_seconds
         self.streams = 0
         self._count_streams(0)
+
+    @property
+    def provider(self) -> MetricsProvider:
+        # Built at the first call: a process KEDA never asks writes no metrics-API fallback
+        # flags for it (they would look like a second metrics API).
+        if self._provider is None:
+            self._provider = self._make_provider()
+        return self._provider
+
+    async def aclose(self) -> None:
+        if self._provider is not None:
+            await self._provider.aclose()
 
     # --- helpers ----------------------------------------------------------------------------
     def _count_streams(self, delta: int) -> None:
