@@ -153,3 +153,14 @@ def test_min_replicas_zero_needs_keda(tmp_path):
     ok = config(**env, **KEDA)
     (obj,) = documents(ok)["scaledobject-gpu.yaml"]
     assert obj["spec"]["minReplicaCount"] == 0
+
+
+def test_ownership_alerts_select_only_registered_groups():
+    from exporter.generators.alerts.apiservices import apiservice_alerts
+
+    names = [a.name for a in apiservice_alerts(config())]
+    assert names == ["MetricsApiServiceNotOurs", "MetricsApiServiceUnavailable"]
+    (not_ours, _) = apiservice_alerts(config(EXPORTER_METRICS_API__REGISTER="[custom]"))
+    assert "custom\\\\.metrics" in not_ours.expr and "external" not in not_ours.expr
+    assert apiservice_alerts(config(EXPORTER_METRICS_API__REGISTER="[]")) == []
+    assert apiservice_alerts(config(EXPORTER_METRICS_API__ENABLED="false")) == []
