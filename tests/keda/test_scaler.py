@@ -11,7 +11,7 @@ import redis as redis_lib
 
 from tests.support.keda_client import message, ref
 from tests.support.keda_harness import INTERVAL, scaler_process
-from tests.support.servers import sample_value, wait_for
+from tests.support.servers import REPO, sample_value, wait_for
 
 GPU = {"componentClass": "gpu", "metric": "queue_depth"}
 PUSH_BOUND = INTERVAL + 0.5  # the acceptance bound for a pushed activation change
@@ -240,3 +240,40 @@ autoscaling: {{keda: {{plaintext: true}}}}
             what="the loud warning",
         )
         assert proc.proc.poll() is None
+
+
+def test_streams_of_a_killed_client_are_cleaned_up(scaler, queue):
+    """A KEDA operator that dies (no goodbye, the kernel resets its connections)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from tests.support.keda_client import connect, ref
+ca = open({str(scaler.ca.path)!r}, "rb").read()
+client = connect({scaler.grpc!r}, ca)
+streams = [client.StreamIsActive(ref(componentClass="gpu", metric="queue_depth")) for _ in range(50)]
+for s in streams:
+    next(s)
+print("open", flush=True)
+sys.stdin.read()
+"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        wait_for(
+            lambda: sample_value(scaler.metrics(), "keda_scaler_streams_active") == 50,
+            what="50 open streams",
+        )
+        proc.kill()
+        proc.wait()
+        wait_for(
+            lambda: sample_value(scaler.metrics(), "keda_scaler_streams_active") == 0,
+            what="streams of the dead client cleaned up",
+        )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
