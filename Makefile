@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Servers the test suite starts on loopback ports, and what building the venv needs.
 DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager victoria-metrics
 
-.PHONY: run demo test deps venv lint format dashboards alerts manifests generate bench clean
+.PHONY: run demo test deps venv lint format dashboards alerts manifests generate protos bench clean
 
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
@@ -42,6 +42,10 @@ lint: venv
 format: venv
 	$(PY) -m ruff format exporter tests bench demo
 	$(PY) -m ruff check --fix exporter tests bench demo
+
+protos: venv ## the kubelet pod-resources and KEDA external-scaler stubs (committed, drift-tested)
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. exporter/kubelet/podresources.proto
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. exporter/keda/externalscaler.proto
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s

@@ -7,8 +7,8 @@ and are held as `SecretStr`, so they never reach a log line, a metric or `check-
 One module per job: `base` (strictness, names, ConfigError), `secrets` (secret sources,
 the one redaction function), `targets` (what every server a collector connects to has),
 `queues`, `classes` (component classes, HPA behaviour), `metrics_api`, `alerting`,
-`deployment`, `autoscaling` (HPA or KEDA, the KEDA scaler), `settings` (listen, collection,
-Prometheus, Kubernetes access), `model`
+`deployment`, `gpu` (pod attribution of GPU series), `autoscaling` (HPA or
+KEDA, the KEDA scaler), `settings` (listen, collection, Prometheus, Kubernetes access), `model`
 (`Config` and the kinds of server it lists) and `loading` (YAML, env overrides, errors).
 """
 
@@ -38,6 +38,7 @@ from exporter.config.deployment import (
     Toleration,
     read_ca_bundle,
 )
+from exporter.config.gpu import GpuAttribution
 from exporter.config.loading import (
     ENV_PREFIX,
     apply_env_overrides,
@@ -90,6 +91,7 @@ __all__ = [
     "Deployment",
     "GpuAgent",
     "KedaScaler",
+    "GpuAttribution",
     "KubernetesAccess",
     "Listen",
     "MetricsApi",

@@ -20,6 +20,7 @@ from exporter.config.autoscaling import Autoscaling
 from exporter.config.base import NAME_PATTERN, Strict
 from exporter.config.classes import ComponentClass
 from exporter.config.deployment import Deployment
+from exporter.config.gpu import GpuAttribution
 from exporter.config.metrics_api import MetricsApi
 from exporter.config.settings import (
     Collection,
@@ -78,6 +79,7 @@ class Config(Strict):
     redis: list[RedisTarget] = []
     prometheus: PrometheusSource = PrometheusSource()
     gpu: Literal["on", "off", "auto"] = "auto"
+    gpu_attribution: GpuAttribution = GpuAttribution()
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
     autoscaling: Autoscaling = Autoscaling()

@@ -24,8 +24,10 @@ def parse_host_port(value: str) -> tuple[str, int]:
 class Listen(Strict):
     http: str = "0.0.0.0:9464"
     https: str = "0.0.0.0:6443"
-    # KEDA's external scaler (gRPC); null turns the listener off.
-    grpc: str | None = "0.0.0.0:9465"
+    # KEDA's external scaler (gRPC). The embedded default (and so `make manifests` from it)
+    # serves it on 0.0.0.0:9465; a config file that leaves it out, or says null, runs none,
+    # so GPU agents and extra replicas started from their own files claim no fixed port.
+    grpc: str | None = None
 
     @field_validator("http", "https", "grpc")
     @classmethod

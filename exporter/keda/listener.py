@@ -20,7 +20,7 @@ from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
 
-from . import stubs
+from . import externalscaler_pb2, externalscaler_pb2_grpc
 from .changes import Changes
 from .servicer import Scaler
 
@@ -82,7 +82,6 @@ async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerL
     """Serve the scaler on `config.listen.grpc` (None when it is off)."""
     if not config.listen.grpc:
         return None
-    messages, services = stubs.load()
     creds = credentials(config)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
@@ -91,9 +90,9 @@ async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerL
         lambda: build_provider(config, snapshot, runtime.ready.is_set),
         snapshot,
         changes,
-        messages,
+        externalscaler_pb2,
     )
-    services.add_ExternalScalerServicer_to_server(scaler, server)
+    externalscaler_pb2_grpc.add_ExternalScalerServicer_to_server(scaler, server)
     host, port = parse_host_port(config.listen.grpc)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:

@@ -162,7 +162,10 @@ def test_lint_metric_names_come_from_the_catalog(models):
             assert names <= known, f"{model['uid']}: unknown metrics {names - known} in {expr}"
 
 
-KEYWORDS = {"by", "on", "without", "ignoring", "group_left", "group_right", "and", "or", "unless"}
+KEYWORDS = {
+    "by", "on", "without", "ignoring", "group_left", "group_right", "and", "or", "unless",
+    "offset", "bool",
+}  # fmt: skip
 
 
 def metric_names(expr: str) -> set[str]:

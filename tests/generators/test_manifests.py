@@ -332,13 +332,14 @@ def test_names_agree_across_objects(objects):
             ref = binding["roleRef"]
             if not ref["name"].startswith(("system:", "extension-apiserver")):
                 assert (ref["kind"], ref["name"]) in objects
-    sm = objects[("ServiceMonitor", "exporter")]
-    selected = [
-        o for (k, _), o in objects.items()
-        if k == "Service" and sm["spec"]["selector"]["matchLabels"].items() <= o["metadata"]["labels"].items()
-    ]  # fmt: skip
-    assert {s["metadata"]["name"] for s in selected} == {"exporter", "exporter-gpu"}
-    assert all(any(p["name"] == "http" for p in s["spec"]["ports"]) for s in selected)
+    for monitor, service in (("exporter", "exporter"), ("exporter-gpu", "exporter-gpu")):
+        sm = objects[("ServiceMonitor", monitor)]
+        selected = [
+            o for (k, _), o in objects.items()
+            if k == "Service" and sm["spec"]["selector"]["matchLabels"].items() <= o["metadata"]["labels"].items()
+        ]  # fmt: skip
+        assert [s["metadata"]["name"] for s in selected] == [service]
+        assert any(p["name"] == "http" for p in selected[0]["spec"]["ports"])
 
 
 def test_rbac(objects):
@@ -406,7 +407,44 @@ def test_gpu_daemon_set(objects):
     assert gpu_config.gpu == "on"
     assert not gpu_config.postgres and not gpu_config.redis and not gpu_config.component_classes
     assert gpu_config.metrics_api.enabled is False
-    assert gpu_config.kubernetes.enabled == "off"
+    # Pod attribution: in-cluster Kubernetes access (pod labels), the kubelet's socket and the
+    # host's /proc mounted read-only where the agent's config looks for them.
+    assert gpu_config.kubernetes.enabled == "auto" and not gpu_config.kubernetes.kubeconfig
+    attribution = gpu_config.gpu_attribution
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    sources = {v["name"]: v.get("hostPath") for v in pod["volumes"]}
+    socket_dir = str(Path(attribution.pod_resources_socket).parent)
+    assert mounts[socket_dir]["readOnly"] is True
+    assert sources[mounts[socket_dir]["name"]] == {"path": socket_dir, "type": "Directory"}
+    assert mounts[attribution.proc_root]["readOnly"] is True
+    assert sources[mounts[attribution.proc_root]["name"]] == {"path": "/proc", "type": "Directory"}
+    assert all(m.get("readOnly") for m in c["volumeMounts"] if sources.get(m["name"]))
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    # Its own service account, token mounted, allowed to read pods and nothing else.
+    assert pod["serviceAccountName"] == "exporter-gpu" and pod["automountServiceAccountToken"]
+    assert ("ServiceAccount", "exporter-gpu") in objects
+    binding = objects[("ClusterRoleBinding", "exporter-gpu-pod-reader")]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "exporter-gpu", "namespace": "platform"}
+    ]
+    role = objects[("ClusterRole", binding["roleRef"]["name"])]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    # Its scrape keeps the GPU holder's namespace/pod/container, never the agent pod's.
+    (endpoint,) = objects[("ServiceMonitor", "exporter-gpu")]["spec"]["endpoints"]
+    assert endpoint["honorLabels"] is True
+    assert endpoint["relabelings"] == [{"action": "labeldrop", "regex": "namespace|pod|container"}]
+
+
+def test_gpu_agent_without_attribution_never_calls_the_api_server():
+    docs = k8s.documents(config_from("gpu_attribution: {enabled: false}"))
+    (ds,) = docs["daemonset-gpu.yaml"]
+    pod = ds["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert {v["name"] for v in pod["volumes"]} == {"config", "tmp"}
+    assert pod["containers"][0]["securityContext"].get("runAsUser") is None  # pod's: non-root
+    agent = yaml.safe_load(docs["configmap.yaml"][1]["data"]["config.yaml"])
+    assert agent["kubernetes"] == {"enabled": "off"}
 
 
 def test_no_gpu_agent_when_gpu_off():

@@ -51,6 +51,31 @@ LABEL_SELECTOR = {
 }
 
 
+# monitoring.coreos.com/v1 RelabelConfig (the CRD's action enum has both spellings).
+_ACTIONS = [
+    "replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod",
+    "labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep",
+    "lowercase", "Lowercase", "uppercase", "Uppercase", "keepequal", "KeepEqual",
+    "dropequal", "DropEqual",
+]  # fmt: skip
+RELABEL_CONFIG = {
+    "type": "object",
+    "properties": {
+        "action": {"enum": _ACTIONS},
+        "modulus": {"type": "integer"},
+        "regex": {"type": "string"},
+        "replacement": {"type": "string"},
+        "separator": {"type": "string"},
+        "sourceLabels": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$"},
+        },
+        "targetLabel": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+
 def _object(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -94,6 +119,7 @@ SERVICE_MONITOR = _object(
                         "interval": {"type": "string", "pattern": DURATION},
                         "scrapeTimeout": {"type": "string", "pattern": DURATION},
                         "honorLabels": {"type": "boolean"},
+                        "relabelings": {"type": "array", "items": RELABEL_CONFIG},
                     },
                     "additionalProperties": False,
                 },

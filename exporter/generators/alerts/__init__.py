@@ -21,6 +21,7 @@ from exporter.config import Config
 from exporter.generators.alerts.alertmanager import alertmanager_config
 from exporter.generators.alerts.apiservices import apiservice_alerts
 from exporter.generators.alerts.dependencies import dependency_alerts
+from exporter.generators.alerts.gpu import gpu_alerts
 from exporter.generators.alerts.http import http_alerts
 from exporter.generators.alerts.kubernetes import kubernetes_alerts
 from exporter.generators.alerts.recording import recording_rules
@@ -39,6 +40,7 @@ GROUPS: dict[str, Callable[[Config], list[Alert]]] = {
     "exporter.http": http_alerts,
     "exporter.dependencies": dependency_alerts,
     "exporter.work": work_alerts,
+    "exporter.gpu": gpu_alerts,
     "exporter.self": exporter_alerts,
     "exporter.apiservices": apiservice_alerts,
     "exporter.kubernetes": kubernetes_alerts,

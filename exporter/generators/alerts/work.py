@@ -47,7 +47,9 @@ def work_alerts(config: Config) -> list[Alert]:
         ),
         Alert(
             "GpuTemperatureHigh",
-            f"{dedup(catalog.GPU_TEMPERATURE)} > {num(t.gpu_temperature_celsius)}",
+            # per device: the pod labels on the series may change while the GPU stays hot
+            f"{agg('max', catalog.GPU_TEMPERATURE, catalog.GPU_DEVICE_LABELS)} > "
+            f"{num(t.gpu_temperature_celsius)}",
             "warning",
             "A GPU is running hot.",
             "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on node {{ $labels.node }} is at "

@@ -19,10 +19,19 @@ from exporter.config import Config
 from exporter.generators.k8s.apiservice import api_services, certificates
 from exporter.generators.k8s.autoscalers import horizontal_pod_autoscaler
 from exporter.generators.k8s.keda import scaled_object, trigger_authentication
-from exporter.generators.k8s.monitoring import prometheus_rule, service_monitor
+from exporter.generators.k8s.monitoring import (
+    gpu_service_monitor,
+    prometheus_rule,
+    service_monitor,
+)
 from exporter.generators.k8s.names import Manifest, ManifestError, gpu_agent_enabled
 from exporter.generators.k8s.network import network_policy, pod_disruption_budget, services
-from exporter.generators.k8s.rbac import rbac, service_account
+from exporter.generators.k8s.rbac import (
+    gpu_agent_rbac,
+    gpu_service_account,
+    rbac,
+    service_account,
+)
 from exporter.generators.k8s.workloads import config_maps, deployment, gpu_daemon_set
 from exporter.generators.output import write_files, yaml_text
 
@@ -55,6 +64,8 @@ def documents(config: Config) -> dict[str, list[Manifest]]:
     files["poddisruptionbudget.yaml"] = [pod_disruption_budget(config)]
     files["networkpolicy.yaml"] = [network_policy(config)]
     if gpu_agent_enabled(config):
+        files["serviceaccount.yaml"].append(gpu_service_account(config))
+        files["rbac.yaml"] += gpu_agent_rbac(config)
         files["daemonset-gpu.yaml"] = [gpu_daemon_set(config, cms[1])]
     if config.autoscaling.engine == "keda":
         if not config.autoscaling.keda.plaintext:
@@ -65,6 +76,8 @@ def documents(config: Config) -> dict[str, list[Manifest]]:
         for cls in config.component_classes:
             files[f"hpa-{cls.name}.yaml"] = [horizontal_pod_autoscaler(config, cls)]
     files["servicemonitor.yaml"] = [service_monitor(config)]
+    if gpu_agent_enabled(config):
+        files["servicemonitor.yaml"].append(gpu_service_monitor(config))
     files["prometheusrule.yaml"] = [prometheus_rule(config)]
     return files
 

@@ -83,6 +83,8 @@ class Reader:
         stand for (a list of pods), so failure is always Unavailable."""
         try:
             points = await self.source.points(req)
+            if not points and self.metric.require_series:
+                raise Unavailable("the source has no series for this request (stale inputs?)")
         except Unavailable as exc:
             if self.metric.fallback is None or fallback_labels is None:
                 self._flag(False)
