@@ -7,10 +7,7 @@ base units, `_total` on counters, `_seconds`, `_bytes`, `_ratio`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
-MetricType = Literal["counter", "gauge", "histogram", "info"]
+from exporter.catalog_spec import MetricSpec, MetricType
 
 # Resolves both a 2 ms health check and a 60 s LLM call.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -26,25 +23,6 @@ STREAM_DURATION_BUCKETS: tuple[float, ...] = (
 COUNT_BUCKETS: tuple[float, ...] = (
     1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    type: MetricType
-    help: str
-    labels: tuple[str, ...] = ()
-    unit: str = ""
-    buckets: tuple[float, ...] = field(default=())
-
-    @property
-    def family(self) -> str:
-        """OpenMetrics family name: counters drop their `_total` suffix."""
-        if self.type == "counter" and self.name.endswith("_total"):
-            return self.name[: -len("_total")]
-        if self.type == "info" and self.name.endswith("_info"):
-            return self.name[: -len("_info")]
-        return self.name
 
 
 def _metric(
@@ -194,42 +172,51 @@ REDIS_PROBE_DURATION = _metric(
     "redis_probe_duration_seconds",
     "gauge",
     "Duration of the last Redis probe.",
-    ("target",),
+    ("target", "node"),
     "seconds",
 )
 REDIS_CONNECTED_CLIENTS = _metric(
-    "redis_connected_clients", "gauge", "Client connections.", ("target",)
+    "redis_connected_clients", "gauge", "Client connections.", ("target", "node")
 )
 REDIS_BLOCKED_CLIENTS = _metric(
-    "redis_blocked_clients", "gauge", "Clients blocked on BLPOP/XREAD and friends.", ("target",)
+    "redis_blocked_clients",
+    "gauge",
+    "Clients blocked on BLPOP/XREAD and friends.",
+    ("target", "node"),
 )
 REDIS_MEMORY_USED = _metric(
-    "redis_memory_used_bytes", "gauge", "Memory used by Redis.", ("target",), "bytes"
+    "redis_memory_used_bytes", "gauge", "Memory used by Redis.", ("target", "node"), "bytes"
 )
 REDIS_MEMORY_MAX = _metric(
     "redis_memory_max_bytes",
     "gauge",
     "The maxmemory setting (0 means no limit).",
-    ("target",),
+    ("target", "node"),
     "bytes",
 )
 REDIS_EVICTED_KEYS = _metric(
-    "redis_evicted_keys_total", "counter", "Keys evicted for maxmemory.", ("target",)
+    "redis_evicted_keys_total", "counter", "Keys evicted for maxmemory.", ("target", "node")
 )
 REDIS_REJECTED_CONNECTIONS = _metric(
-    "redis_rejected_connections_total", "counter", "Connections rejected (maxclients).", ("target",)
+    "redis_rejected_connections_total",
+    "counter",
+    "Connections rejected (maxclients).",
+    ("target", "node"),
 )
 REDIS_RDB_LAST_SAVE_OK = _metric(
-    "redis_rdb_last_bgsave_ok", "gauge", "1 if the last RDB save succeeded.", ("target",)
+    "redis_rdb_last_bgsave_ok", "gauge", "1 if the last RDB save succeeded.", ("target", "node")
 )
 REDIS_RDB_CHANGES_SINCE_SAVE = _metric(
-    "redis_rdb_changes_since_last_save", "gauge", "Writes since the last RDB save.", ("target",)
+    "redis_rdb_changes_since_last_save",
+    "gauge",
+    "Writes since the last RDB save.",
+    ("target", "node"),
 )
 REDIS_AOF_ENABLED = _metric(
-    "redis_aof_enabled", "gauge", "1 if append-only persistence is on.", ("target",)
+    "redis_aof_enabled", "gauge", "1 if append-only persistence is on.", ("target", "node")
 )
 REDIS_AOF_LAST_WRITE_OK = _metric(
-    "redis_aof_last_write_ok", "gauge", "1 if the last AOF write succeeded.", ("target",)
+    "redis_aof_last_write_ok", "gauge", "1 if the last AOF write succeeded.", ("target", "node")
 )
 
 # --- work queues ---------------------------------------------------------------------------
@@ -465,6 +452,9 @@ EXPORTER_BUILD_INFO = _metric(
     "Always 1; labels carry the build.",
     ("version", "python", "environment"),
 )
+
+# PostgreSQL/Redis health beyond the basics lives in its own module to keep this one short.
+from exporter.catalog_health import *  # noqa: E402, F403
 
 CATALOG: dict[str, MetricSpec] = {
     spec.name: spec for spec in list(globals().values()) if isinstance(spec, MetricSpec)

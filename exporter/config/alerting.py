@@ -25,6 +25,10 @@ class AlertThresholds(Strict):
     queue_backlog_depth: Annotated[float, Field(gt=0)] = 100.0
     # PodRestartingFrequently fires above this many container restarts in an hour.
     pod_restarts_per_hour: Annotated[int, Field(ge=1)] = 3
+    # PostgresReplicationSlotRetainingWal: WAL one slot may keep on disk (default 1 GiB).
+    pg_slot_retained_wal_bytes: Annotated[float, Field(gt=0)] = 1024.0**3
+    # PostgresStandbyLagging: a standby's replay lag seen from its primary.
+    pg_standby_lag_seconds: Annotated[float, Field(gt=0)] = 60.0
 
 
 class PagerDutyReceiver(Strict):

@@ -12,6 +12,7 @@ import typing
 from collections.abc import Iterator
 from functools import cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -21,12 +22,14 @@ from exporter.config.base import NAME_PATTERN, Strict
 from exporter.config.classes import ComponentClass
 from exporter.config.deployment import Deployment
 from exporter.config.gpu import GpuAttribution
+from exporter.config.health import PostgresCollect, RedisCollect, RedisMode
 from exporter.config.metrics_api import MetricsApi
 from exporter.config.settings import (
     Collection,
     KubernetesAccess,
     Listen,
     PrometheusSource,
+    parse_host_port,
     yaml_on_off,
 )
 from exporter.config.targets import Target, checked_url, no_host
@@ -37,6 +40,7 @@ class PostgresTarget(Target):
 
     dsn: str
     pool_size: Annotated[int, Field(ge=1, le=10)] = 2
+    collect: PostgresCollect = PostgresCollect()
 
     @field_validator("dsn")
     @classmethod
@@ -54,7 +58,33 @@ class PostgresTarget(Target):
 class RedisTarget(Target):
     address_field = "url"
 
+    # standalone: the server. cluster: the first seed node (scheme, user, db 0). sentinel:
+    # scheme, user and db; host:port are replaced by the master the sentinels name.
     url: str
+    mode: RedisMode = "standalone"
+    seeds: list[str] = []  # cluster: more host:port seed nodes besides url's
+    sentinels: list[str] = []  # sentinel: host:port of each sentinel
+    master_name: str | None = None  # sentinel: the monitored master's name
+    collect: RedisCollect = RedisCollect()
+
+    @field_validator("seeds", "sentinels")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parse_host_port(item)
+        return v
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> RedisTarget:
+        if self.mode == "sentinel" and not (self.sentinels and self.master_name):
+            raise ValueError("mode sentinel needs sentinels and master_name")
+        if self.mode != "sentinel" and (self.sentinels or self.master_name):
+            raise ValueError(f"sentinels and master_name apply to mode sentinel, not {self.mode}")
+        if self.mode != "cluster" and self.seeds:
+            raise ValueError(f"seeds apply to mode cluster, not {self.mode}")
+        if self.mode == "cluster" and urlsplit(self.url).path not in ("", "/", "/0"):
+            raise ValueError("a Redis Cluster has only db 0")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -124,12 +124,20 @@ def postgres_server(port: int | None = None) -> Iterator[Server]:
     opts = (
         f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40"
     )
+    with running_postgres("postgres", data, port, opts) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_postgres(name: str, data: Path, port: int, opts: str) -> Iterator[Server]:
+    """pg_ctl start on an initialised data dir (inside its temp dir); stop and remove after."""
+    workdir = data.parent
     subprocess.run(
         _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(workdir / "log"), "-w", "start"]),
         check=True, capture_output=True,
     )  # fmt: skip
     pid = int((data / "postmaster.pid").read_text().split()[0])
-    server = Server("postgres", port, pid=pid, workdir=workdir)
+    server = Server(name, port, pid=pid, workdir=workdir)
     server.extra["dsn"] = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
         yield server

@@ -25,6 +25,7 @@ from exporter.generators.alerts.gpu import gpu_alerts
 from exporter.generators.alerts.http import http_alerts
 from exporter.generators.alerts.kubernetes import kubernetes_alerts
 from exporter.generators.alerts.recording import recording_rules
+from exporter.generators.alerts.replication import replication_alerts
 from exporter.generators.alerts.rule import Alert
 from exporter.generators.alerts.self_health import exporter_alerts
 from exporter.generators.alerts.work import work_alerts
@@ -39,6 +40,7 @@ HEADER = (
 GROUPS: dict[str, Callable[[Config], list[Alert]]] = {
     "exporter.http": http_alerts,
     "exporter.dependencies": dependency_alerts,
+    "exporter.replication": replication_alerts,
     "exporter.work": work_alerts,
     "exporter.gpu": gpu_alerts,
     "exporter.self": exporter_alerts,

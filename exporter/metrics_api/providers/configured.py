@@ -70,6 +70,7 @@ class Reader:
         self.source = source
         self.snapshot = snapshot
         self.clock = clock
+        self.fallback_reason: str | None = None  # why the last answer was the fallback
         self._flag(False)
 
     def _flag(self, on: bool) -> None:
@@ -90,9 +91,11 @@ class Reader:
                 self._flag(False)
                 raise
             self._flag(True)
+            self.fallback_reason = str(exc)
             point = MetricValue(dict(fallback_labels), self.metric.fallback, self.clock())
             return Answer([point], fallback=True, reason=str(exc))
         self._flag(False)
+        self.fallback_reason = None
         return Answer(points, fallback=False)
 
 
