@@ -65,7 +65,9 @@ class PromqlSource:
             )
         except httpx.TimeoutException:
             raise Unavailable(f"Prometheus did not answer within {self.timeout:g}s") from None
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            # OSError: an ssl.SSLError while reading (a TLS 1.3 peer rejecting our client
+            # certificate after the handshake) escapes httpx's own exception mapping.
             raise Unavailable(f"Prometheus query failed: {type(exc).__name__}") from None
         try:
             body = resp.json()
