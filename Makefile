@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Servers the test suite starts on loopback ports, what building the venv needs, and the
 # headless Chromium (+ its WebDriver) that opens the status page in the demo test.
-DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel chromium chromium-driver
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel chromium chromium-driver victoria-metrics
 # The peers bench/health.py compares with (not needed by the tests).
 BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
 
@@ -49,8 +49,9 @@ format: venv
 	$(PY) -m ruff format exporter tests bench demo
 	$(PY) -m ruff check --fix exporter tests bench demo
 
-protos: venv ## the kubelet pod-resources stubs (committed; tests/kubelet/test_podresources.py checks them)
+protos: venv ## the kubelet pod-resources and KEDA external-scaler stubs (committed, drift-tested)
 	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. exporter/kubelet/podresources.proto
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. exporter/keda/externalscaler.proto
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
@@ -67,6 +68,7 @@ alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promt
 bench: deps bench-deps venv ## every benchmark, each printing its figures next to the peers it compares with
 	$(PY) bench/scrape.py
 	$(PY) bench/middleware.py
+	$(PY) bench/activation.py
 	$(PY) bench/queues.py
 	$(PY) bench/metrics_api.py
 	$(PY) bench/health.py

@@ -401,6 +401,30 @@ EXPORTER_APISERVICE_AVAILABLE = _metric(
     ("group", "version"),
 )
 
+# --- KEDA external scaler and APIService ownership -----------------------------------------
+KEDA_SCALER_STREAMS = _metric(
+    "keda_scaler_streams_active", "gauge", "Open StreamIsActive streams from KEDA.", ()
+)
+KEDA_SCALER_REQUESTS = _metric(
+    "keda_scaler_requests_total",
+    "counter",
+    "KEDA external scaler calls by method and gRPC status code.",
+    ("method", "code"),
+)
+APISERVICE_LABELS = ("group", "version")
+EXPORTER_APISERVICE_AVAILABLE = _metric(
+    "exporter_apiservice_available",
+    "gauge",
+    "1 if the cluster's APIService for this metrics group reports Available=True.",
+    APISERVICE_LABELS,
+)
+EXPORTER_APISERVICE_OWNED = _metric(
+    "exporter_apiservice_owned",
+    "gauge",
+    "1 if the cluster's APIService for this metrics group points at this exporter's Service.",
+    APISERVICE_LABELS,
+)
+
 # --- the exporter itself -------------------------------------------------------------------
 EXPORTER_COLLECTOR_UP = _metric(
     "exporter_collector_up",

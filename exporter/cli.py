@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"exporter: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
+    if args.command == "check-config" or getattr(args, "what", None) == "manifests":
+        from exporter.generators.k8s.apiservice import collision_warnings
+
+        for line in collision_warnings(config):  # KEDA owns external.metrics.k8s.io
+            print(f"exporter: {line}", file=sys.stderr)
     if args.command == "check-config":
         yaml.safe_dump(redacted_dump(config), sys.stdout, sort_keys=False)
         return 0

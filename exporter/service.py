@@ -62,6 +62,12 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    # --- KEDA external scaler (gRPC, listen.grpc): started here, stopped after the HTTP ones
+    from exporter.keda import listener as keda_listener
+
+    scaler = await keda_listener.start(config, snapshot, runtime)
+    # ---
+
     runtime.start()
     board.start()
     loop.call_later(1.0, settle_after_start)  # after the listeners are up, not before
@@ -87,6 +93,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     stopper.cancel()
     await board.stop()
     self_task.cancel()
+    if scaler is not None:  # KEDA external scaler
+        await scaler.stop()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()

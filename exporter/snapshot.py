@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from exporter.catalog import MetricSpec
@@ -115,6 +115,13 @@ class Snapshot:
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {}
         self._owned: dict[str, set[tuple[str, LabelKey]]] = {}
+        # Called with the owner after each write (the KEDA scaler wakes its streams on them);
+        # a watcher must be cheap and must not write to the snapshot itself.
+        self.watchers: list[Callable[[str], None]] = []
+
+    def _changed(self, owner: str) -> None:
+        for watcher in self.watchers:
+            watcher(owner)
 
     # --- writing -------------------------------------------------------------------------
     def _family(self, spec: MetricSpec) -> _Family:
@@ -149,6 +156,7 @@ class Snapshot:
         owned = self._owned.setdefault(owner, set())
         for sample in samples:
             owned.add(self._put(owner, sample, now))
+        self._changed(owner)
 
     def replace(self, owner: str, samples: Iterable[Sample], now: float | None = None) -> None:
         """Make these the owner's only series: the ones it no longer reports are dropped."""
@@ -160,6 +168,7 @@ class Snapshot:
                 del fam.series[key]
                 fam.dirty()
         self._owned[owner] = fresh
+        self._changed(owner)
 
     def drop_owner(self, owner: str) -> None:
         self.replace(owner, ())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exporter.collectors import gpu, hpa, postgres, queues, redis, redis_cluster
+from exporter.collectors import apiservice, gpu, hpa, postgres, queues, redis, redis_cluster
 from exporter.config import Config
 from exporter.runtime import Collector
 
@@ -23,4 +23,5 @@ REGISTRY: list[Factory] = [
     queues.build,
     gpu.build,
     hpa.build,
+    apiservice.build,
 ]

@@ -7,7 +7,8 @@ and are held as `SecretStr`, so they never reach a log line, a metric or `check-
 One module per job: `base` (strictness, names, ConfigError), `secrets` (secret sources,
 the one redaction function), `targets` (what every server a collector connects to has),
 `queues`, `classes` (component classes, HPA behaviour), `metrics_api`, `alerting`,
-`deployment`, `gpu` (pod attribution of GPU series), `settings` (listen, collection, Prometheus, Kubernetes access), `model`
+`deployment`, `gpu` (pod attribution of GPU series), `autoscaling` (HPA or
+KEDA, the KEDA scaler), `settings` (listen, collection, Prometheus, Kubernetes access), `model`
 (`Config` and the kinds of server it lists) and `loading` (YAML, env overrides, errors).
 """
 
@@ -19,6 +20,7 @@ from exporter.config.alerting import (
     PagerDutyReceiver,
     SlackReceiver,
 )
+from exporter.config.autoscaling import Autoscaling, KedaScaler
 from exporter.config.base import NAME_PATTERN, ConfigError, Strict
 from exporter.config.classes import (
     ComponentClass,
@@ -62,6 +64,7 @@ from exporter.config.queues import (
 )
 from exporter.config.secrets import REDACTED, redact_url
 from exporter.config.settings import (
+    BasicAuth,
     Collection,
     KubernetesAccess,
     Listen,
@@ -81,6 +84,8 @@ __all__ = [
     "Alerting",
     "ApiMetric",
     "Authentication",
+    "Autoscaling",
+    "BasicAuth",
     "Collection",
     "ComponentClass",
     "MetricsEndpoint",
@@ -89,6 +94,7 @@ __all__ = [
     "ContainerResources",
     "Deployment",
     "GpuAgent",
+    "KedaScaler",
     "GpuAttribution",
     "KubernetesAccess",
     "Listen",

@@ -16,10 +16,18 @@ class Workload(Strict):
 
 
 class ScaleOn(Strict):
-    """An external metric the class's HPA scales on, as an AverageValue per replica."""
+    """A metric the class scales on, as an AverageValue per replica.
+
+    `external` (default): an external metric selected by `component_class=<class>`.
+    `pods`: a custom metric per pod (e.g. in-flight SSE streams), averaged over the class's
+    pods (HPA `type: Pods`; under KEDA the class total through our scaler). The class is
+    active (KEDA activation) while the metric is above `activation_threshold`.
+    """
 
     metric: str
+    type: Literal["external", "pods"] = "external"
     target_average_value: Annotated[float, Field(gt=0)]
+    activation_threshold: Annotated[float, Field(ge=0)] = 0.0
 
 
 class ScalingRules(Strict):
@@ -77,8 +85,10 @@ class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     workload: Workload
     metrics: MetricsEndpoint = MetricsEndpoint()
-    min_replicas: Annotated[int, Field(ge=1)] = 1
+    min_replicas: Annotated[int, Field(ge=0)] = 1  # 0 only with autoscaling.engine keda
     max_replicas: Annotated[int, Field(ge=1)] = 10
+    # Under autoscaling.engine keda: minReplicaCount 0 (KEDA activation wakes the class).
+    scale_to_zero: bool = False
     queues: list[Queue] = []
     scale_on: list[ScaleOn] = []
     cpu_utilization: Annotated[int, Field(gt=0, le=100)] | None = None

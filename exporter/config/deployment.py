@@ -90,12 +90,14 @@ class Deployment(Strict):
                 raise ValueError(f"{cidr!r} is not a CIDR: {exc}") from None
         return v
 
-    @field_validator("ca_bundle_file")
-    @classmethod
-    def _ca_readable(cls, v: str | None) -> str | None:
-        if v is not None:
-            read_ca_bundle(v)
-        return v
+    _ca_readable = field_validator("ca_bundle_file")(lambda v: ca_file_readable(v))
+
+
+def ca_file_readable(v: str | None) -> str | None:
+    """A field validator: `v` (a PEM CA path) unchanged, or ValueError when unreadable."""
+    if v is not None:
+        read_ca_bundle(v)
+    return v
 
 
 def read_ca_bundle(path: str) -> bytes:

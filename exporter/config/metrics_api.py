@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -69,8 +70,16 @@ class Authentication(Strict):
     group_headers: list[str] = ["X-Remote-Group"]
 
 
+# `metrics_api.register` is the public name; it shadows ABCMeta.register, which no one calls
+# on a config model, so pydantic's warning about it is noise.
+warnings.filterwarnings("ignore", message='Field name "register" in "MetricsApi"')
+
+
 class MetricsApi(Strict):
     enabled: bool = True
+    # The groups this exporter registers (APIServices) and serves: a cluster has one
+    # APIService per group, and KEDA (external) or prometheus-adapter (custom) may own it.
+    register: list[Literal["external", "custom"]] = ["external", "custom"]
     tls: TLSFiles = TLSFiles()
     authentication: Authentication = Authentication()
     external: list[ApiMetric] = [

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from exporter.config.alerting import Alerting, Environment
+from exporter.config.autoscaling import Autoscaling
 from exporter.config.base import NAME_PATTERN, Strict
 from exporter.config.classes import ComponentClass
 from exporter.config.deployment import Deployment
@@ -111,6 +112,7 @@ class Config(Strict):
     gpu_attribution: GpuAttribution = GpuAttribution()
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
+    autoscaling: Autoscaling = Autoscaling()
     alerting: Alerting = Alerting()
     kubernetes: KubernetesAccess = KubernetesAccess()
     deployment: Deployment = Deployment()
@@ -153,7 +155,13 @@ class Config(Strict):
         if len(classes) != len(set(classes)):
             raise ValueError("component class names must be unique")
         api_metrics = {m.name for m in self.metrics_api.external}
+        custom_metrics = {m.name for m in self.metrics_api.custom}
         for ci, cls in enumerate(self.component_classes):
+            if cls.min_replicas == 0 and self.autoscaling.engine == "hpa":
+                raise ValueError(
+                    f"component_classes[{ci}].min_replicas: 0 needs autoscaling.engine keda "
+                    "(an HPA cannot scale to zero; use scale_to_zero for KEDA)"
+                )
             for qi, q in enumerate(cls.queues):
                 known = set(self.target_names(q.target_kind))
                 if q.target not in known:
@@ -162,7 +170,12 @@ class Config(Strict):
                         f"named {q.target!r} (have {sorted(known)})"
                     )
             for si, s in enumerate(cls.scale_on):
-                if s.metric not in api_metrics:
+                if s.type == "pods" and s.metric not in custom_metrics:
+                    raise ValueError(
+                        f"component_classes[{ci}].scale_on[{si}].metric: {s.metric!r} is not "
+                        f"served by metrics_api.custom (have {sorted(custom_metrics)})"
+                    )
+                if s.type == "external" and s.metric not in api_metrics:
                     raise ValueError(
                         f"component_classes[{ci}].scale_on[{si}].metric: {s.metric!r} is not "
                         f"served by metrics_api.external (have {sorted(api_metrics)})"

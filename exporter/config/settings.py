@@ -1,13 +1,17 @@
-"""How the exporter itself runs: listen addresses, collection timing, Prometheus, Kubernetes."""
+"""How the exporter itself runs: listen addresses, collection timing, the PromQL source
+(Prometheus, Thanos, Mimir, VictoriaMetrics), Kubernetes."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from exporter.config.base import Strict
+from exporter.config.secrets import read_secret_env, read_secret_file
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
@@ -33,11 +37,16 @@ class Listen(Strict):
     max_connections: Annotated[int, Field(ge=1, le=100000)] = 1000  # per listener
     # Sources the generated NetworkPolicy lets reach `https` (the API servers); [] = any.
     https_allowed_cidrs: list[str] = []
+    # KEDA's external scaler (gRPC). The embedded default (and so `make manifests` from it)
+    # serves it on 0.0.0.0:9465; a config file that leaves it out, or says null, runs none,
+    # so GPU agents and extra replicas started from their own files claim no fixed port.
+    grpc: str | None = None
 
-    @field_validator("http", "https")
+    @field_validator("http", "https", "grpc")
     @classmethod
-    def _host_port(cls, v: str) -> str:
-        parse_host_port(v)
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_host_port(v)
         return v
 
     @field_validator("https_allowed_cidrs")
@@ -57,10 +66,58 @@ class Collection(Strict):
         return self
 
 
+class BasicAuth(Strict):
+    """HTTP basic auth for the PromQL source; the password from a file or an env var."""
+
+    username: Annotated[str, Field(min_length=1)]
+    password_file: str | None = None
+    password_env: str | None = None
+
+    def password(self, environ: Mapping[str, str] | None = None) -> SecretStr:
+        """Read at call time (files rotate); ValueError naming the field when unreadable."""
+        if self.password_file:
+            return read_secret_file(self.password_file, "password_file")
+        if self.password_env:
+            return read_secret_env(self.password_env, "password_env", environ)
+        return SecretStr("")
+
+    @model_validator(mode="after")
+    def _one_source(self, info: ValidationInfo) -> BasicAuth:
+        if self.password_file and self.password_env:
+            raise ValueError("set password_file or password_env, not both")
+        self.password((info.context or {}).get("environ"))  # fail at load, naming the field
+        return self
+
+
 class PrometheusSource(Strict):
+    """The PromQL query API: Prometheus, or Thanos/Mimir/VictoriaMetrics behind the same API."""
+
     url: str = "http://127.0.0.1:9090"
+    # Inserted before /api/v1 (e.g. `/prometheus` for Mimir behind a gateway).
+    path_prefix: Annotated[str, Field(pattern=r"^(/[^\s?#]*[^/\s?#])?$")] = ""
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     bearer_token_file: str | None = None
+    basic_auth: BasicAuth | None = None
+    ca_file: str | None = None  # PEM CA(s) that sign the server's certificate
+    cert_file: str | None = None  # client certificate (mutual TLS) ...
+    key_file: str | None = None  # ... and its key
+    # Sent with every query (e.g. X-Scope-OrgID for a Mimir tenant). Not secrets: credentials
+    # go in bearer_token_file or basic_auth, which never reach logs.
+    headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+$")], str] = {}
+
+    @model_validator(mode="after")
+    def _auth_and_tls(self) -> PrometheusSource:
+        if self.basic_auth and self.bearer_token_file:
+            raise ValueError("set basic_auth or bearer_token_file, not both")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("set both cert_file and key_file (client certificate), or neither")
+        if any(h.lower() == "authorization" for h in self.headers):
+            raise ValueError("headers: use bearer_token_file or basic_auth for Authorization")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"{name}: cannot read {path!r}")
+        return self
 
 
 def yaml_on_off(v: Any) -> Any:

@@ -282,7 +282,11 @@ def test_deployment_is_locked_down(objects):
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 9464, "https": 6443}
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
+        "http": 9464,
+        "https": 6443,
+        "grpc": 9465,
+    }
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert set(c["resources"]) == {"requests", "limits"}
@@ -309,6 +313,7 @@ def test_names_agree_across_objects(objects):
     assert {(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]} == {
         ("http", 9464, "http"),
         ("https", 443, "https"),
+        ("grpc", 9465, "grpc"),  # KEDA external scaler
     }
     for api in ("v1beta1.external.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io"):
         spec = objects[("APIService", api)]["spec"]
@@ -354,6 +359,7 @@ def test_rbac(objects):
     assert {(r["apiGroups"][0], r["resources"][0]) for r in rules} == {
         ("", "pods"),
         ("autoscaling", "horizontalpodautoscalers"),
+        ("apiregistration.k8s.io", "apiservices"),
     }
     assert objects[("ClusterRoleBinding", "exporter-reader")]["subjects"] == [sa]
     (metrics_rule,) = objects[("ClusterRole", "exporter-metrics-reader")]["rules"]
@@ -366,7 +372,8 @@ def test_rbac(objects):
 
 def test_network_policy(objects):
     spec = objects[("NetworkPolicy", "exporter")]["spec"]
-    monitoring, api_server = spec["ingress"]
+    monitoring, api_server, keda_scaler = spec["ingress"]
+    assert keda_scaler == {"ports": [{"protocol": "TCP", "port": 9465}]}
     assert monitoring["ports"] == [{"protocol": "TCP", "port": 9464}]
     assert monitoring["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}

@@ -3,15 +3,10 @@ and it reads a server built from the upstream proto (whole GPUs, MIG devices, re
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from google.protobuf import descriptor_pb2
 
 from exporter.kubelet.podresources import (
     ContainerRef,
@@ -20,39 +15,15 @@ from exporter.kubelet.podresources import (
     device_uuid,
 )
 from tests.support.fake_kubelet import REFERENCE_PROTO, FakeKubelet, container, garbage_socket, pod
+from tests.support.protos import descriptor_set, stale_stubs, wire_shape
 from tests.support.servers import REPO
 
 OWN_PROTO = REPO / "exporter" / "kubelet" / "podresources.proto"
 
 
-def _descriptor_set(proto: Path, tmp: Path) -> descriptor_pb2.FileDescriptorProto:
-    out = tmp / f"{proto.stem}.pb"
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{proto.parent}",
-         f"--descriptor_set_out={out}", str(proto)],
-        check=True,
-    )  # fmt: skip
-    files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
-    return files.file[0]
-
-
-def _shape(fd: descriptor_pb2.FileDescriptorProto) -> dict:
-    """What the wire depends on: package, messages' fields (number, type, label), services."""
-    messages = {
-        m.name: sorted(
-            (f.number, f.name, f.type, f.label, f.type_name, f.proto3_optional) for f in m.field
-        )
-        for m in fd.message_type
-    }
-    services = {
-        s.name: sorted((m.name, m.input_type, m.output_type) for m in s.method) for s in fd.service
-    }
-    return {"package": fd.package, "messages": messages, "services": services}
-
-
 def test_own_proto_is_wire_identical_to_upstream(tmp_path):
-    ours = _shape(_descriptor_set(OWN_PROTO, tmp_path))
-    upstream = _shape(_descriptor_set(REFERENCE_PROTO, tmp_path))
+    ours = wire_shape(descriptor_set(OWN_PROTO, tmp_path))
+    upstream = wire_shape(descriptor_set(REFERENCE_PROTO, tmp_path))
     assert ours["package"] == "v1"
     assert "PodResourcesLister" in ours["services"]
     assert ours == upstream
@@ -61,17 +32,9 @@ def test_own_proto_is_wire_identical_to_upstream(tmp_path):
 def test_committed_stubs_are_what_protoc_generates(tmp_path):
     """Stubs are committed (the agent's image needs no protoc, its root filesystem is read-only);
     `make protos` regenerates them. This fails when the proto or grpcio-tools changed."""
-    (tmp_path / "exporter" / "kubelet").mkdir(parents=True)
-    shutil.copyfile(OWN_PROTO, tmp_path / "exporter" / "kubelet" / "podresources.proto")
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{tmp_path}", f"--python_out={tmp_path}",
-         f"--grpc_python_out={tmp_path}", "exporter/kubelet/podresources.proto"],
-        check=True, cwd=tmp_path,
-    )  # fmt: skip
-    for name in ("podresources_pb2.py", "podresources_pb2_grpc.py"):
-        fresh = (tmp_path / "exporter" / "kubelet" / name).read_text()
-        committed = (OWN_PROTO.parent / name).read_text()
-        assert committed == fresh, f"{name} is stale: run `make protos`"
+    assert stale_stubs("exporter/kubelet/podresources.proto", tmp_path) == [], (
+        "stale stubs: run `make protos`"
+    )
 
 
 def test_device_ids_fold_replicas_onto_their_device():

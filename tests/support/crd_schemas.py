@@ -1,15 +1,19 @@
 """JSON Schemas for the non-core objects in k8s/, which kubernetes-validate does not know.
 
 Transcribed from the CRDs' openAPIV3Schema (prometheus-operator v0.84 ServiceMonitor,
-PodMonitor and PrometheusRule, cert-manager v1 Issuer and Certificate) for the fields the
-generator writes, plus kustomize's Kustomization. Stricter than the API server on one point:
-unknown fields are errors here (a CRD would silently prune them), so a typo in the generator
-fails the test.
+PodMonitor and PrometheusRule, cert-manager v1 Issuer and Certificate, KEDA
+TriggerAuthentication) for the fields the generator writes, plus kustomize's Kustomization.
+KEDA's ScaledObject schema is read from its CRD itself (vendored verbatim in
+tests/reference/). Stricter than the API server on one point: unknown fields are errors here
+(a CRD would silently prune them), so a typo in the generator fails the test.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 DURATION = (
     r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
@@ -312,7 +316,70 @@ KUSTOMIZATION = {
     "additionalProperties": False,
 }
 
+REFERENCE = Path(__file__).parent.parent / "reference"
+
+
+def _strict(node: Any) -> Any:
+    """A CRD's structural schema with unknown fields as errors (where it lists properties and
+    does not preserve unknown fields), like the transcribed schemas above."""
+    if isinstance(node, dict):
+        out = {k: _strict(v) for k, v in node.items()}
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+def crd_schema(file_name: str) -> tuple[tuple[str, str], dict[str, Any]]:
+    """((apiVersion, kind), JSON Schema) of the served version of a vendored upstream CRD,
+    read as published (tests/reference/), with our METADATA for `metadata`."""
+    crd = yaml.safe_load((REFERENCE / file_name).read_text())
+    spec = crd["spec"]
+    (version,) = [v for v in spec["versions"] if v.get("served") and v.get("storage")]
+    schema = _strict(version["schema"]["openAPIV3Schema"])
+    schema["properties"]["metadata"] = METADATA
+    schema["properties"]["apiVersion"] = {"const": f"{spec['group']}/{version['name']}"}
+    schema["properties"]["kind"] = {"const": spec["names"]["kind"]}
+    schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind", "metadata"})
+    return (f"{spec['group']}/{version['name']}", spec["names"]["kind"]), schema
+
+
+# KEDA v2 TriggerAuthentication, the fields we write (secretTargetRef), transcribed.
+TRIGGER_AUTHENTICATION = _object(
+    "keda.sh/v1alpha1",
+    "TriggerAuthentication",
+    {
+        "type": "object",
+        "properties": {
+            "secretTargetRef": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "name", "parameter"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "name": {"type": "string"},
+                        "parameter": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "additionalProperties": False,
+    },
+)
+
+SCALED_OBJECT_KEY, SCALED_OBJECT = crd_schema("keda.sh_scaledobjects.yaml")
+
 SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    SCALED_OBJECT_KEY: SCALED_OBJECT,
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): TRIGGER_AUTHENTICATION,
     ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR,
     ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE,
     ("monitoring.coreos.com/v1", "PodMonitor"): POD_MONITOR,

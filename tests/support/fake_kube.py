@@ -137,6 +137,7 @@ class FakeKube:
         self.token = token
         self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
         self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
+        self.apiservices: dict[str, dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self._rv = 1000
@@ -170,6 +171,27 @@ class FakeKube:
             )
             obj["status"] = copy.deepcopy(status)
             self.hpas[(meta["namespace"], meta["name"])] = obj
+
+    def set_apiservice(self, manifest: dict[str, Any], available: bool, reason: str = "") -> None:
+        """Store a (cluster-scoped) apiregistration.k8s.io/v1 APIService with its Available
+        condition, as kube-aggregator reports it."""
+        obj = copy.deepcopy(manifest)
+        name = obj["metadata"]["name"]
+        with self._lock:
+            meta = _object_meta(name, "", self._next_rv(), obj["metadata"].get("labels"))
+            del meta["namespace"]
+            obj["metadata"] = meta
+            obj["status"] = {
+                "conditions": [
+                    _condition(
+                        "Available",
+                        available,
+                        "Passed" if available else reason or "FailedDiscoveryCheck",
+                        "all checks passed" if available else "failing or missing response",
+                    )
+                ]
+            }
+            self.apiservices[name] = obj
 
     def delete_hpa(self, namespace: str, name: str) -> None:
         with self._lock:
@@ -243,6 +265,11 @@ class FakeKube:
                     "metadata": _object_meta(name, ns, self._rv),
                     "data": data,
                 }
+            if m := re.fullmatch(r"/apis/apiregistration.k8s.io/v1/apiservices/([^/]+)", path):
+                obj = self.apiservices.get(m.group(1))
+                if obj is None:
+                    return 404, _not_found("apiregistration.k8s.io", "apiservices", m.group(1))
+                return 200, copy.deepcopy(obj)
             base = r"/apis/autoscaling/v2/namespaces/([^/]+)/horizontalpodautoscalers"
             if m := re.fullmatch(base, path):
                 ns = m.group(1)

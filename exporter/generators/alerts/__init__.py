@@ -19,6 +19,7 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.generators.alerts.alertmanager import alertmanager_config
+from exporter.generators.alerts.apiservices import apiservice_alerts
 from exporter.generators.alerts.autoscaling import autoscaling_alerts
 from exporter.generators.alerts.dependencies import dependency_alerts
 from exporter.generators.alerts.gpu import gpu_alerts
@@ -45,6 +46,7 @@ GROUPS: dict[str, Callable[[Config], list[Alert]]] = {
     "exporter.work": work_alerts,
     "exporter.gpu": gpu_alerts,
     "exporter.self": exporter_alerts,
+    "exporter.apiservices": apiservice_alerts,
     "exporter.kubernetes": kubernetes_alerts,
     "exporter.autoscaling": autoscaling_alerts,
     "exporter.ingress": ingress_alerts,  # empty (left out) without an ingress controller

@@ -1,4 +1,5 @@
-"""`exporter generate manifests`: the exporter's Kubernetes objects and one HPA per class.
+"""`exporter generate manifests`: the exporter's Kubernetes objects and one HPA (or, with
+`autoscaling.engine: keda`, one KEDA ScaledObject) per class.
 
 One module per kind of object (`workloads`, `rbac`, `network`, `apiservice`, `monitoring`,
 `autoscalers`, `scrape`), the pods' own configs in `pod_config`, and every name, port and label in
@@ -17,6 +18,7 @@ from pathlib import Path
 from exporter.config import Config
 from exporter.generators.k8s.apiservice import api_services, certificates
 from exporter.generators.k8s.autoscalers import horizontal_pod_autoscaler
+from exporter.generators.k8s.keda import scaled_object, trigger_authentication
 from exporter.generators.k8s.monitoring import (
     gpu_service_monitor,
     prometheus_rule,
@@ -60,8 +62,9 @@ def documents(config: Config) -> dict[str, list[Manifest]]:
         "configmap.yaml": cms if gpu_agent_enabled(config) else cms[:1],
         "deployment.yaml": [deployment(config, cms[0])],
         "service.yaml": services(config),
-        "apiservice.yaml": api_services(config),
     }
+    if config.metrics_api.enabled and config.metrics_api.register:
+        files["apiservice.yaml"] = api_services(config)
     if not config.deployment.ca_bundle_file:
         files["certificate.yaml"] = certificates(config)
     files["poddisruptionbudget.yaml"] = [pod_disruption_budget(config)]
@@ -70,8 +73,14 @@ def documents(config: Config) -> dict[str, list[Manifest]]:
         files["serviceaccount.yaml"].append(gpu_service_account(config))
         files["rbac.yaml"] += gpu_agent_rbac(config)
         files["daemonset-gpu.yaml"] = [gpu_daemon_set(config, cms[1])]
-    for cls in config.component_classes:
-        files[f"hpa-{cls.name}.yaml"] = [horizontal_pod_autoscaler(config, cls)]
+    if config.autoscaling.engine == "keda":
+        if not config.autoscaling.keda.plaintext:
+            files["keda-triggerauthentication.yaml"] = [trigger_authentication(config)]
+        for cls in config.component_classes:
+            files[f"scaledobject-{cls.name}.yaml"] = [scaled_object(config, cls)]
+    else:
+        for cls in config.component_classes:
+            files[f"hpa-{cls.name}.yaml"] = [horizontal_pod_autoscaler(config, cls)]
     files["servicemonitor.yaml"] = [service_monitor(config)]
     if gpu_agent_enabled(config):
         files["servicemonitor.yaml"].append(gpu_service_monitor(config))

@@ -13,15 +13,36 @@ import base64
 
 from exporter.config import Config, read_ca_bundle
 from exporter.generators.k8s.names import Manifest, meta, serving_certificate_name
-from exporter.metrics_api.discovery import VERSIONS
+from exporter.metrics_api.discovery import CUSTOM_GROUP, EXTERNAL_GROUP, VERSIONS
 
 METRICS_GROUPS = VERSIONS  # group -> the version we serve
+GROUP_OF = {"external": EXTERNAL_GROUP, "custom": CUSTOM_GROUP}  # metrics_api.register names
 CERT_MANAGER_INJECT = "cert-manager.io/inject-ca-from"
+
+
+def registered_groups(config: Config) -> dict[str, str]:
+    """group -> version of the groups `metrics_api.register` claims (none when disabled)."""
+    if not config.metrics_api.enabled:
+        return {}
+    wanted = {GROUP_OF[api] for api in config.metrics_api.register}
+    return {g: v for g, v in METRICS_GROUPS.items() if g in wanted}
+
+
+def collision_warnings(config: Config) -> list[str]:
+    """One line per way the chosen autoscaling engine and the registered groups collide."""
+    if config.autoscaling.engine == "keda" and EXTERNAL_GROUP in registered_groups(config):
+        version = METRICS_GROUPS[EXTERNAL_GROUP]
+        return [
+            f"warning: autoscaling.engine is keda but metrics_api.register includes external: "
+            f"our APIService {version}.{EXTERNAL_GROUP} would replace KEDA's and break every "
+            "ScaledObject in the cluster; remove external from metrics_api.register"
+        ]
+    return []
 
 
 def api_services(config: Config) -> list[Manifest]:
     out = []
-    for group, version in METRICS_GROUPS.items():
+    for group, version in registered_groups(config).items():
         metadata = meta(config, f"{version}.{group}", "metrics-api", None)
         spec: Manifest = {
             "group": group,

@@ -1,14 +1,15 @@
-"""One autoscaling/v2 HorizontalPodAutoscaler per component class.
+"""One autoscaling/v2 HorizontalPodAutoscaler per component class (`autoscaling.engine: hpa`).
 
 The class's `scale_on` external metrics become AverageValue targets (per replica) selected
-by `component_class=<class>`, plus optional CPU/memory Utilization targets; `behavior`
+by `component_class=<class>`, `pods` custom metrics become `type: Pods` AverageValue targets
+(the HPA asks for the pods of its scale target), plus optional CPU/memory Utilization targets; `behavior`
 comes from the class (defaults: up 100 % or 4 pods per 30 s, whichever is more; down 50 %
 per 60 s after a 300 s stabilisation window).
 """
 
 from __future__ import annotations
 
-from exporter.config import ComponentClass, Config, ScalingRules
+from exporter.config import ComponentClass, Config, ScaleOn, ScalingRules
 from exporter.generators.k8s.names import Manifest, hpa_name, meta
 from exporter.metrics_api.quantity import format_exact_quantity
 
@@ -32,23 +33,35 @@ def _scaling_rules(rules: ScalingRules) -> Manifest:
     return out
 
 
-def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
-    metrics: list[Manifest] = [
-        {
-            "type": "External",
-            "external": {
-                "metric": {
-                    "name": scale.metric,
-                    "selector": {"matchLabels": {"component_class": cls.name}},
-                },
-                "target": {
-                    "type": "AverageValue",
-                    "averageValue": format_exact_quantity(scale.target_average_value),
-                },
+def scaling_behavior(cls: ComponentClass) -> Manifest:
+    """autoscaling/v2 `behavior` (also KEDA's advanced.horizontalPodAutoscalerConfig)."""
+    return {
+        "scaleUp": _scaling_rules(cls.behavior.scale_up),
+        "scaleDown": _scaling_rules(cls.behavior.scale_down),
+    }
+
+
+def _metric(cls: ComponentClass, scale: ScaleOn) -> Manifest:
+    target = {
+        "type": "AverageValue",
+        "averageValue": format_exact_quantity(scale.target_average_value),
+    }
+    if scale.type == "pods":  # the HPA asks for the pods of its scale target
+        return {"type": "Pods", "pods": {"metric": {"name": scale.metric}, "target": target}}
+    return {
+        "type": "External",
+        "external": {
+            "metric": {
+                "name": scale.metric,
+                "selector": {"matchLabels": {"component_class": cls.name}},
             },
-        }
-        for scale in cls.scale_on
-    ]
+            "target": target,
+        },
+    }
+
+
+def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
+    metrics: list[Manifest] = [_metric(cls, scale) for scale in cls.scale_on]
     for resource, target in (("cpu", cls.cpu_utilization), ("memory", cls.memory_utilization)):
         if target is not None:
             metrics.append(
@@ -73,10 +86,7 @@ def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
     }
     if metrics:  # none: the HPA controller's default, 80 % CPU
         spec["metrics"] = metrics
-    spec["behavior"] = {
-        "scaleUp": _scaling_rules(cls.behavior.scale_up),
-        "scaleDown": _scaling_rules(cls.behavior.scale_down),
-    }
+    spec["behavior"] = scaling_behavior(cls)
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",

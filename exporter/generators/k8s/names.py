@@ -59,5 +59,10 @@ def ports(config: Config) -> tuple[int, int]:
     return parse_host_port(config.listen.http)[1], parse_host_port(config.listen.https)[1]
 
 
+def grpc_port(config: Config) -> int | None:
+    """The KEDA external scaler's container port (`listen.grpc`), None when it is off."""
+    return parse_host_port(config.listen.grpc)[1] if config.listen.grpc else None
+
+
 def gpu_agent_enabled(config: Config) -> bool:
     return config.gpu != "off" and config.deployment.gpu_agent.enabled

@@ -7,6 +7,7 @@ from exporter.generators.k8s.names import (
     Manifest,
     gpu_agent_enabled,
     gpu_name,
+    grpc_port,
     labels,
     meta,
     ports,
@@ -29,6 +30,7 @@ def services(config: Config) -> list[Manifest]:
                         "protocol": "TCP",
                     },
                     {"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"},
+                    *_grpc_ports(config, "targetPort", "grpc"),
                 ],
             },
         }
@@ -54,6 +56,16 @@ def services(config: Config) -> list[Manifest]:
             }
         )
     return out
+
+
+def _grpc_ports(config: Config, key: str, value: str | int) -> list[Manifest]:
+    """The KEDA scaler's port entry (Service or NetworkPolicy), none when listen.grpc is off."""
+    port = grpc_port(config)
+    if port is None:
+        return []
+    if key == "targetPort":
+        return [{"name": "grpc", "port": port, "targetPort": value, "protocol": "TCP"}]
+    return [{"ports": [{"protocol": "TCP", "port": port}]}]  # from anywhere: KEDA's namespace
 
 
 def pod_disruption_budget(config: Config) -> Manifest:
@@ -93,6 +105,7 @@ def network_policy(config: Config) -> Manifest:
                     "ports": [{"protocol": "TCP", "port": http}],
                 },
                 api_server,
+                *_grpc_ports(config, "ingress", 0),
             ],
         },
     }

@@ -95,6 +95,11 @@ def rbac(config: Config) -> list[Manifest]:
                     "resources": ["horizontalpodautoscalers"],
                     "verbs": read,
                 },
+                {  # who owns the metrics groups (exporter_apiservice_owned/available)
+                    "apiGroups": ["apiregistration.k8s.io"],
+                    "resources": ["apiservices"],
+                    "verbs": read,
+                },
             ],
         },
         {

@@ -18,6 +18,7 @@ from exporter.generators.k8s.names import (
     Manifest,
     common_labels,
     gpu_name,
+    grpc_port,
     labels,
     meta,
     ports,
@@ -117,6 +118,11 @@ def deployment(config: Config, config_map: Manifest) -> Manifest:
         [
             {"name": "http", "containerPort": http, "protocol": "TCP"},
             {"name": "https", "containerPort": https, "protocol": "TCP"},
+            *(
+                [{"name": "grpc", "containerPort": grpc, "protocol": "TCP"}]
+                if (grpc := grpc_port(config))
+                else []
+            ),
         ],
         d.resources,
     )

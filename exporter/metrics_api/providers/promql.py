@@ -1,14 +1,18 @@
 """Metrics read by instant PromQL queries against Prometheus' HTTP API.
 
 A query is the metric's configured template with `{namespace}`, `{selector}` and, for
-objects, `{name}`, `{resource}`, `{component_class}` filled in. A Prometheus error or timeout,
+objects, `{name}`, `{resource}`, `{component_class}` filled in. The same API serves Thanos,
+Mimir and VictoriaMetrics: `prometheus` config adds a path prefix, extra headers (a Mimir
+tenant's X-Scope-OrgID), basic auth or a bearer token file, a CA file and a client certificate. A Prometheus error or timeout,
 an unreadable bearer-token file, a result that is not a vector or scalar, and a NaN/Inf value
 all count as `Unavailable` (-> the metric's fallback, or 503).
 """
 
 from __future__ import annotations
 
+import base64
 import math
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,19 +49,13 @@ class PromqlSource:
     ) -> None:
         assert metric.query
         self.template = metric.query
-        self.url = prometheus.url.rstrip("/") + "/api/v1/query"
+        self.url = query_url(prometheus)
         self.timeout = prometheus.timeout_seconds
-        self.token_file = prometheus.bearer_token_file
+        self.prometheus = prometheus
         self.client = client
 
     def _headers(self) -> dict[str, str]:
-        if not self.token_file:
-            return {}
-        try:  # read per query: projected service-account tokens rotate
-            token = Path(self.token_file).read_text().strip()
-        except OSError as exc:
-            raise Unavailable(f"cannot read prometheus.bearer_token_file: {exc.strerror}") from None
-        return {"Authorization": f"Bearer {token}"}
+        return {**self.prometheus.headers, **auth_headers(self.prometheus)}
 
     async def points(self, req: Request) -> list[MetricValue]:
         query = render_query(self.template, req.placeholders)
@@ -65,17 +63,55 @@ class PromqlSource:
             resp = await self.client().get(
                 self.url, params={"query": query}, headers=self._headers(), timeout=self.timeout
             )
-            body = resp.json()
         except httpx.TimeoutException:
             raise Unavailable(f"Prometheus did not answer within {self.timeout:g}s") from None
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            # OSError: an ssl.SSLError while reading (a TLS 1.3 peer rejecting our client
+            # certificate after the handshake) escapes httpx's own exception mapping.
             raise Unavailable(f"Prometheus query failed: {type(exc).__name__}") from None
+        try:
+            body = resp.json()
+        except ValueError:  # e.g. a gateway's plain-text 401
+            body = {}
         if resp.status_code != 200 or body.get("status") != "success":
             raise Unavailable(
                 f"Prometheus answered {resp.status_code}: {body.get('errorType', '')} "
                 f"{body.get('error', '')}".strip()
             )
         return parse_result(body.get("data", {}))
+
+
+def query_url(prometheus: PrometheusSource) -> str:
+    """The instant-query endpoint: base URL, then path_prefix (Mimir's /prometheus...)."""
+    return prometheus.url.rstrip("/") + prometheus.path_prefix + "/api/v1/query"
+
+
+def auth_headers(prometheus: PrometheusSource) -> dict[str, str]:
+    """Authorization from bearer_token_file or basic_auth, read per query (tokens and
+    passwords rotate); an unreadable secret is Unavailable, its value never in the message."""
+    if prometheus.bearer_token_file:
+        try:
+            token = Path(prometheus.bearer_token_file).read_text().strip()
+        except OSError as exc:
+            raise Unavailable(f"cannot read prometheus.bearer_token_file: {exc.strerror}") from None
+        return {"Authorization": f"Bearer {token}"}
+    if prometheus.basic_auth:
+        try:
+            password = prometheus.basic_auth.password()
+        except ValueError as exc:
+            raise Unavailable(f"prometheus.basic_auth: {exc}") from None
+        pair = f"{prometheus.basic_auth.username}:{password.get_secret_value() if password else ''}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+    return {}
+
+
+def tls_context(prometheus: PrometheusSource) -> ssl.SSLContext:
+    """Server verification against ca_file (else the system CAs), with the client
+    certificate when cert_file/key_file are set."""
+    context = ssl.create_default_context(cafile=prometheus.ca_file)
+    if prometheus.cert_file and prometheus.key_file:
+        context.load_cert_chain(prometheus.cert_file, prometheus.key_file)
+    return context
 
 
 def parse_result(data: Mapping) -> list[MetricValue]:
@@ -112,7 +148,9 @@ class PromqlProvider(ConfiguredProvider):
     def http_client(self) -> httpx.AsyncClient:
         # created on first use, inside the serving event loop
         if self._http is None:
-            self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=20))
+            self._http = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=20), verify=tls_context(self.prometheus)
+            )
         return self._http
 
     def source(self, metric: ApiMetric) -> PromqlSource:

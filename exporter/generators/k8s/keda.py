@@ -1,0 +1,109 @@
+"""KEDA objects for `autoscaling.engine: keda`: one ScaledObject per component class, and the
+TriggerAuthentication that gives KEDA the CA of our scaler's serving certificate.
+
+Each of the class's `scale_on` entries becomes an `external-push` trigger to the exporter's
+external scaler (`listen.grpc`) with `componentClass`, `metric`, `targetValue` and
+`activationThreshold` in its metadata (KEDA passes the metadata to the scaler as is) and
+`metricType: AverageValue` (the scaler serves the class total; a `pods` metric thus averages
+over the class's pods as an HPA `type: Pods` target does). CPU/memory targets become `cpu`
+and `memory` triggers. KEDA owns 0 <-> 1 (activation) and hands 1 <-> N to the HPA it
+creates, with the class's behaviour under `advanced.horizontalPodAutoscalerConfig`.
+"""
+
+from __future__ import annotations
+
+from exporter.config import ComponentClass, Config
+from exporter.generators.k8s.autoscalers import scaling_behavior
+from exporter.generators.k8s.names import Manifest, grpc_port, hpa_name, meta
+from exporter.metrics_api.quantity import format_exact_quantity
+
+KEDA_API = "keda.sh/v1alpha1"
+CA_KEY = "ca.crt"  # cert-manager writes the issuing CA next to tls.crt/tls.key
+
+
+def trigger_authentication_name(config: Config) -> str:
+    return f"{config.deployment.name}-keda-scaler"
+
+
+def scaler_address(config: Config) -> str:
+    keda = config.autoscaling.keda
+    if keda.scaler_address:
+        return keda.scaler_address
+    return f"{config.deployment.name}.{config.namespace}.svc:{grpc_port(config)}"
+
+
+def trigger_authentication(config: Config) -> Manifest:
+    """The scaler's CA for KEDA's TLS connection (from the serving-certificate Secret)."""
+    return {
+        "apiVersion": KEDA_API,
+        "kind": "TriggerAuthentication",
+        "metadata": meta(config, trigger_authentication_name(config), "autoscaling"),
+        "spec": {
+            "secretTargetRef": [
+                {
+                    "parameter": "caCert",
+                    "name": config.deployment.serving_cert_secret,
+                    "key": CA_KEY,
+                }
+            ]
+        },
+    }
+
+
+def min_replica_count(cls: ComponentClass) -> int:
+    return 0 if cls.scale_to_zero else cls.min_replicas
+
+
+def scaled_object(config: Config, cls: ComponentClass) -> Manifest:
+    keda = config.autoscaling.keda
+    triggers: list[Manifest] = []
+    for scale in cls.scale_on:
+        trigger: Manifest = {
+            "type": "external-push",
+            "metricType": "AverageValue",
+            "metadata": {
+                "scalerAddress": scaler_address(config),
+                "componentClass": cls.name,
+                "metric": scale.metric,
+                "targetValue": format_exact_quantity(scale.target_average_value),
+                "activationThreshold": format_exact_quantity(scale.activation_threshold),
+            },
+        }
+        if not keda.plaintext:
+            trigger["authenticationRef"] = {"name": trigger_authentication_name(config)}
+        triggers.append(trigger)
+    for resource, target in (("cpu", cls.cpu_utilization), ("memory", cls.memory_utilization)):
+        if target is not None:
+            triggers.append(
+                {"type": resource, "metricType": "Utilization", "metadata": {"value": str(target)}}
+            )
+    metadata = meta(config, hpa_name(cls), "autoscaling")
+    metadata["labels"]["component_class"] = cls.name
+    fallback_replicas = keda.fallback_replicas or max(cls.min_replicas, 1)
+    return {
+        "apiVersion": KEDA_API,
+        "kind": "ScaledObject",
+        "metadata": metadata,
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": cls.workload.kind,
+                "name": cls.workload.name,
+            },
+            "pollingInterval": keda.polling_interval_seconds,
+            "cooldownPeriod": keda.cooldown_period_seconds,
+            "minReplicaCount": min_replica_count(cls),
+            "maxReplicaCount": cls.max_replicas,
+            "fallback": {
+                "failureThreshold": keda.fallback_failure_threshold,
+                "replicas": min(fallback_replicas, cls.max_replicas),
+            },
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "name": hpa_name(cls),
+                    "behavior": scaling_behavior(cls),
+                }
+            },
+            "triggers": triggers,
+        },
+    }
