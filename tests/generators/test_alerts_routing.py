@@ -99,7 +99,7 @@ def test_target_down_inhibits_its_collectors_and_derived_alerts():
     )
     assert collectors["target_matchers"] == [
         'alertname="ExporterCollectorFailing"',
-        'collector=~"redis|redis_queues"',
+        'collector=~"redis|redis_cluster|redis_queues"',
     ]
     derived, collectors = inhibit(am, "PostgresDown")
     assert "PostgresDeadlocks" in derived["target_matchers"][0]
@@ -114,10 +114,12 @@ def test_inhibited_collectors_are_the_real_collector_names():
     from exporter.collectors.queues.postgres_queues import PostgresQueuesCollector
     from exporter.collectors.queues.redis_queues import RedisQueuesCollector
     from exporter.collectors.redis import RedisCollector
+    from exporter.collectors.redis_cluster import RedisClusterCollector
     from exporter.generators.alerts.inhibitions import TARGETS
 
     assert TARGETS["postgres"][2] == (PostgresCollector.name, PostgresQueuesCollector.name)
-    assert TARGETS["redis"][2] == (RedisCollector.name, RedisQueuesCollector.name)
+    redis_collectors = (RedisCollector, RedisClusterCollector, RedisQueuesCollector)
+    assert TARGETS["redis"][2] == tuple(c.name for c in redis_collectors)
 
 
 def test_exporter_down_inhibits_what_the_exporter_feeds_only():

@@ -82,15 +82,4 @@ def autoscaling_alerts(config: Config) -> list[Alert]:
             for_=t.metrics_api_fallback_for,
             dashboard=DASHBOARD,
         ),
-        Alert(
-            "MetricsApiServiceUnavailable",
-            f"{agg('max', catalog.EXPORTER_APISERVICE_AVAILABLE, ('group', 'version'))} == 0",
-            "critical",
-            "Our metrics APIService is unavailable.",
-            "APIService {{ $labels.version }}.{{ $labels.group }} has not been Available for "
-            "5 minutes: kube-apiserver cannot reach the exporter and every HPA scaling on it "
-            "is stuck.",
-            for_="5m",
-            dashboard=DASHBOARD,
-        ),
     ]

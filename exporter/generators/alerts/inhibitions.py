@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.config import Config
+from exporter.generators.alerts.apiservices import apiservice_alerts
 from exporter.generators.alerts.autoscaling import autoscaling_alerts
 from exporter.generators.alerts.dependencies import dependency_alerts
 from exporter.generators.alerts.replication import replication_alerts
@@ -28,7 +29,7 @@ EXPORTER_DOWN = "ExporterDown"
 # against the collector classes, which the generators do not import).
 TARGETS = {
     "postgres": ("PostgresDown", "Postgres", ("postgres", "postgres_queues")),
-    "redis": ("RedisDown", "Redis", ("redis", "redis_queues")),
+    "redis": ("RedisDown", "Redis", ("redis", "redis_cluster", "redis_queues")),
 }
 
 
@@ -38,7 +39,13 @@ def _one_of(names: list[str] | tuple[str, ...]) -> str:
 
 def exporter_fed_alerts(config: Config) -> list[str]:
     """The alerts that read only what the exporter exports (silenced by ExporterDown)."""
-    groups = (dependency_alerts, replication_alerts, work_alerts, autoscaling_alerts)
+    groups = (
+        dependency_alerts,
+        replication_alerts,
+        work_alerts,
+        autoscaling_alerts,
+        apiservice_alerts,
+    )
     built = [a.name for b in groups for a in b(config)]
     return sorted({*built, COLLECTOR_FAILING})
 
