@@ -262,6 +262,12 @@ QUEUE_STREAM_PENDING = _metric(
 QUEUE_UP = _metric(
     "queue_up", "gauge", "1 if the queue was read in the last cycle, else 0.", QUEUE_LABELS
 )
+QUEUE_CLOCK_SKEW = _metric(
+    "queue_clock_skew_total",
+    "counter",
+    "Oldest jobs whose enqueue time lay in the future (clock skew); their age was read as 0.",
+    QUEUE_LABELS,
+)
 
 # --- GPUs ----------------------------------------------------------------------------------
 GPU_LABELS = ("gpu", "uuid", "node")
@@ -306,6 +312,13 @@ METRICS_API_FALLBACK = _metric(
     "gauge",
     "1 while a metrics-API metric is served from its configured fallback value.",
     ("api", "metric"),
+)
+METRICS_API_VALUE_AGE = _metric(
+    "metrics_api_value_age_seconds",
+    "gauge",
+    "Age of the oldest series in the last value a metrics-API metric served from its source.",
+    ("api", "metric"),
+    "seconds",
 )
 METRICS_API_REQUESTS = _metric(
     "metrics_api_requests_total",

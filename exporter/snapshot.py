@@ -178,6 +178,16 @@ class Snapshot:
         series = fam.series.get(label_key(fam.spec, labels or {}))
         return None if series is None else series.value
 
+    def timed_value(
+        self, name: str, labels: Mapping[str, str] | None = None
+    ) -> tuple[float, float] | None:
+        """(value, timestamp) of one series (labels must match exactly), or None."""
+        fam = self._families.get(name)
+        if fam is None:
+            return None
+        series = fam.series.get(label_key(fam.spec, labels or {}))
+        return None if series is None else (series.value, series.timestamp)
+
     def __len__(self) -> int:
         return sum(len(f.series) for f in self._families.values())
 

@@ -76,6 +76,9 @@ class MetricsApi(Strict):
         ApiMetric(name="gpu_utilization_ratio", source="snapshot"),
     ]
     custom: list[ApiMetric] = []
+    # A snapshot series older than this many collection intervals is lost, not current: a
+    # value made of it is unavailable (fallback or 503), never the last good number.
+    stale_after_intervals: Annotated[int, Field(ge=1, le=100)] = 3
 
     @model_validator(mode="after")
     def _unique_names(self) -> MetricsApi:
