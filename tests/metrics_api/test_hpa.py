@@ -107,8 +107,8 @@ def test_replicas_follow_a_real_redis_queue(redis):
     import httpx
     import redis as redis_lib
 
-    from tests.support.servers import exporter_process, wait_for
     from tests.metrics_api.test_freshness import QUEUE, _config
+    from tests.support.servers import exporter_process, wait_for
 
     key = f"hpa:{time.time_ns()}"
     r = redis_lib.Redis.from_url(redis.extra["url"])

@@ -22,7 +22,6 @@ from exporter.config import ApiMetric, Config
 from exporter.snapshot import Snapshot
 
 from ..selectors import Selector
-
 from .base import MetricValue, Unavailable
 from .configured import ConfiguredProvider, Request
 from .expected import ExpectedSeries, expected_series
