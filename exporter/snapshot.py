@@ -11,12 +11,16 @@ that changed, and its text lines are pre-formatted when a value is written.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from exporter.catalog import MetricSpec
+from exporter.values import InvalidValue, checked
+
+log = logging.getLogger(__name__)
 
 LabelKey = tuple[tuple[str, str], ...]
 
@@ -115,6 +119,7 @@ class Snapshot:
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {}
         self._owned: dict[str, set[tuple[str, LabelKey]]] = {}
+        self._invalid: set[tuple[str, LabelKey]] = set()  # logged once until valid again
 
     # --- writing -------------------------------------------------------------------------
     def _family(self, spec: MetricSpec) -> _Family:
@@ -125,10 +130,18 @@ class Snapshot:
             fam = self._families[spec.name] = _Family(spec)
         return fam
 
-    def _put(self, owner: str, sample: Sample, now: float) -> tuple[str, LabelKey]:
+    def _put(self, owner: str, sample: Sample, now: float) -> tuple[str, LabelKey] | None:
+        """Write one sample; an invalid value (see exporter.values) is left out (None)."""
         fam = self._family(sample.spec)
         key = label_key(sample.spec, sample.labels)
-        value = float(sample.value)
+        try:
+            value = checked(sample.value)
+        except InvalidValue as exc:
+            if (sample.spec.name, key) not in self._invalid:
+                log.warning("%s%s left out: %s", sample.spec.name, dict(key), exc)
+                self._invalid.add((sample.spec.name, key))
+            return None
+        self._invalid.discard((sample.spec.name, key))
         current = fam.series.get(key)
         if current is not None and current.owner == owner:
             current.timestamp = now
@@ -148,12 +161,13 @@ class Snapshot:
         now = time.time() if now is None else now
         owned = self._owned.setdefault(owner, set())
         for sample in samples:
-            owned.add(self._put(owner, sample, now))
+            if (put := self._put(owner, sample, now)) is not None:
+                owned.add(put)
 
     def replace(self, owner: str, samples: Iterable[Sample], now: float | None = None) -> None:
         """Make these the owner's only series: the ones it no longer reports are dropped."""
         now = time.time() if now is None else now
-        fresh = {self._put(owner, sample, now) for sample in samples}
+        fresh = {put for sample in samples if (put := self._put(owner, sample, now))}
         for name, key in self._owned.get(owner, set()) - fresh:
             fam = self._families[name]
             if fam.series.get(key) is not None and fam.series[key].owner == owner:

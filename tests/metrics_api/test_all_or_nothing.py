@@ -20,9 +20,9 @@ from exporter.config import Config
 from exporter.metrics_api.app import create_app
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
+from tests.support.queue_world import PATH, World
 from tests.support.servers import redis_server
 
-PATH = "/apis/external.metrics.k8s.io/v1beta1/namespaces/platform/queue_depth"
 SELECT = {"labelSelector": "component_class=cpu"}
 
 
@@ -51,29 +51,6 @@ def _config(url_a: str, url_b: str, fallback: float | None = None) -> Config:
             "metrics_api": {"external": [depth]},
         }
     )
-
-
-class World:
-    def __init__(self, config: Config, ready: bool = True) -> None:
-        self.snapshot = Snapshot()
-        self.runtime = Runtime(self.snapshot, queues.build(config))
-        self.is_ready = ready
-        self.app = create_app(config, self.snapshot, lambda: self.is_ready, None)
-        self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://api"
-        )
-
-    async def collect(self) -> None:
-        for collector in self.runtime.collectors:
-            await self.runtime.run_once(collector)
-
-    async def get(self) -> tuple[int, dict]:
-        resp = await self.http.get(PATH, params=SELECT)
-        return resp.status_code, resp.json()
-
-    async def close(self) -> None:
-        await self.http.aclose()
-        await self.runtime.stop()
 
 
 @pytest.fixture

@@ -126,6 +126,7 @@ class PostgresQueuesCollector(Collector):
                     continue
                 self.health.ok(ref)
                 out.append(up(ref, 1))
+            out += self.health.skew_samples(self.queues)
         except BaseException:
             conn.terminate()  # never return a connection with a query in flight
             raise
@@ -152,7 +153,11 @@ class PostgresQueuesCollector(Collector):
         labels = ref.labels
         out = [Sample(catalog.QUEUE_DEPTH, labels, depth or 0.0)]
         if has_age:
-            out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, max(0.0, age or 0.0)))
+            try:  # the database computed now - oldest: negative means a job from the future
+                age = self.health.age(ref, 0.0, -float(age or 0.0))
+            except ValueError as exc:
+                raise QueueError(f"cannot read the oldest job's age: {exc}") from None
+            out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
         return out
 
     def failure_samples(self) -> Sequence[Sample]:
