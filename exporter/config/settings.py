@@ -43,6 +43,10 @@ class PrometheusSource(Strict):
     url: str = "http://127.0.0.1:9090"
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     bearer_token_file: str | None = None
+    # Caps on one query answer (metrics-API promql sources): a bigger body or more series is
+    # "unavailable" (fallback or 503), never parsed at the cost of the event loop.
+    max_response_bytes: Annotated[int, Field(ge=1024, le=256 * 1024 * 1024)] = 8 * 1024 * 1024
+    max_series: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
 
 
 def yaml_on_off(v: Any) -> Any:

@@ -2,13 +2,17 @@
 
 A query is the metric's configured template with `{namespace}`, `{selector}` and, for
 objects, `{name}`, `{resource}`, `{component_class}` filled in. A Prometheus error or timeout,
-an unreadable bearer-token file, a result that is not a vector or scalar, and a NaN/Inf value
-all count as `Unavailable` (-> the metric's fallback, or 503).
+an unreadable bearer-token file, and an answer that is too big or not of the documented shape
+(`promql_answer`: strict schema, finite values, at most `prometheus.max_series` series) all
+count as `Unavailable` (-> the metric's fallback, or 503), the latter with one log line
+naming the query.
 """
 
 from __future__ import annotations
 
-import math
+import asyncio
+import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +24,9 @@ from exporter.snapshot import Snapshot
 
 from .base import MetricValue, Unavailable
 from .configured import ConfiguredProvider, Request
+from .promql_answer import SMALL_BODY, AnswerError, parse_answer
+
+log = logging.getLogger(__name__)
 
 
 def render_query(template: str, placeholders: Mapping[str, str]) -> str:
@@ -44,11 +51,15 @@ class PromqlSource:
         client: Callable[[], httpx.AsyncClient],
     ) -> None:
         assert metric.query
+        self.metric = metric.name
         self.template = metric.query
         self.url = prometheus.url.rstrip("/") + "/api/v1/query"
         self.timeout = prometheus.timeout_seconds
         self.token_file = prometheus.bearer_token_file
+        self.max_bytes = prometheus.max_response_bytes
+        self.max_series = prometheus.max_series
         self.client = client
+        self._bad: dict[str, str] = {}  # query -> the reason last logged
 
     def _headers(self) -> dict[str, str]:
         if not self.token_file:
@@ -59,44 +70,65 @@ class PromqlSource:
             raise Unavailable(f"cannot read prometheus.bearer_token_file: {exc.strerror}") from None
         return {"Authorization": f"Bearer {token}"}
 
+    async def _body(self, query: str) -> bytes:
+        """The answer's bytes, read as they arrive and cut off past `max_response_bytes`."""
+        client = self.client()
+        request = client.build_request(
+            "GET", self.url, params={"query": query}, headers=self._headers(), timeout=self.timeout
+        )
+        resp = await client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise AnswerError(
+                        f"the answer is larger than {self.max_bytes} bytes "
+                        "(prometheus.max_response_bytes)"
+                    )
+                chunks.append(chunk)
+        finally:
+            await resp.aclose()
+        body = b"".join(chunks)
+        if resp.status_code != 200:
+            raise Unavailable(f"Prometheus answered {resp.status_code}: {_error_of(body)}")
+        return body
+
     async def points(self, req: Request) -> list[MetricValue]:
         query = render_query(self.template, req.placeholders)
         try:
-            resp = await self.client().get(
-                self.url, params={"query": query}, headers=self._headers(), timeout=self.timeout
-            )
-            body = resp.json()
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.timeout):
+                body = await self._body(query)
+            # decoded off the event loop, one row at a time (see promql_answer)
+            values = await asyncio.to_thread(parse_answer, body, self.max_series)
+        except (TimeoutError, httpx.TimeoutException):
             raise Unavailable(f"Prometheus did not answer within {self.timeout:g}s") from None
-        except (httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:
             raise Unavailable(f"Prometheus query failed: {type(exc).__name__}") from None
-        if resp.status_code != 200 or body.get("status") != "success":
-            raise Unavailable(
-                f"Prometheus answered {resp.status_code}: {body.get('errorType', '')} "
-                f"{body.get('error', '')}".strip()
+        except AnswerError as exc:
+            self._log_bad_answer(query, str(exc))
+            raise Unavailable(f"Prometheus answered an unusable result: {exc}") from None
+        self._bad.pop(query, None)
+        return values
+
+    def _log_bad_answer(self, query: str, reason: str) -> None:
+        """One log line naming the query and the reason, again only when the reason changes."""
+        if self._bad.get(query) != reason:
+            log.warning(
+                'metric "%s": PromQL query %r: unusable answer: %s', self.metric, query, reason
             )
-        return parse_result(body.get("data", {}))
+            self._bad[query] = reason
 
 
-def parse_result(data: Mapping) -> list[MetricValue]:
-    """The `data` of a query response as values; anything but a finite vector or scalar is
-    Unavailable."""
-    kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
-        rows = [{"metric": {}, "value": result}]
-    elif kind == "vector":
-        rows = result or []
-    else:
-        raise Unavailable(f"the query must return a vector or scalar, got {kind}")
-    out = []
-    for row in rows:
-        ts, raw = row["value"]
-        value = float(raw)
-        if math.isnan(value) or math.isinf(value):
-            raise Unavailable(f"the query returned {raw} for {row.get('metric', {})}")
-        labels = {k: v for k, v in row.get("metric", {}).items() if k != "__name__"}
-        out.append(MetricValue(labels, value, float(ts)))
-    return out
+def _error_of(body: bytes) -> str:
+    """Prometheus' errorType and error from an error body, if it has them."""
+    try:
+        doc = json.loads(body[:SMALL_BODY])
+    except ValueError:
+        return "(not a Prometheus error body)"
+    if not isinstance(doc, dict):
+        return "(not a Prometheus error body)"
+    return f"{doc.get('errorType', '')} {doc.get('error', '')}".strip()[:300]
 
 
 class PromqlProvider(ConfiguredProvider):
