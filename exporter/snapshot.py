@@ -140,6 +140,10 @@ class Snapshot:
             if (sample.spec.name, key) not in self._invalid:
                 log.warning("%s%s left out: %s", sample.spec.name, dict(key), exc)
                 self._invalid.add((sample.spec.name, key))
+            current = fam.series.get(key)
+            if current is not None and current.owner == owner:
+                del fam.series[key]  # the value is unknown now, not the last good one
+                fam.dirty()
             return None
         self._invalid.discard((sample.spec.name, key))
         current = fam.series.get(key)
