@@ -129,3 +129,16 @@ async def test_metrics_stays_fast_while_a_20mb_answer_is_handled(standin, case):
         assert len(latencies) >= 5 and p99(latencies) < 0.25
     finally:
         await world.close()
+
+
+async def test_a_selector_promql_cannot_express_is_400(standin):
+    world = World(promql_config(standin.url))
+    try:
+        resp = await world.api.get(
+            "/apis/external.metrics.k8s.io/v1beta1/namespaces/platform/load",
+            params={"labelSelector": "a<5"},
+        )
+        assert resp.status_code == 400 and resp.json()["reason"] == "BadRequest"
+        assert "PromQL" in resp.json()["message"]
+    finally:
+        await world.close()
