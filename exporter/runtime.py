@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 
 from exporter import catalog
+from exporter.config.secrets import redact_url
 from exporter.snapshot import Sample, Snapshot
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Runtime:
             raise
         except Exception as exc:  # a collector must never take the process down
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = redact_url(error)  # a driver may quote the DSN it was given
         duration = time.perf_counter() - started
         now = time.time()
         own = f"runtime/{collector.owner}"

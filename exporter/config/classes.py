@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from exporter.config.base import NAME_PATTERN, Strict
+from exporter.config.base import INT32_MAX, NAME_PATTERN, QUANTITY_MAX, Strict
 from exporter.config.queues import Queue
 
 
@@ -19,15 +19,15 @@ class ScaleOn(Strict):
     """An external metric the class's HPA scales on, as an AverageValue per replica."""
 
     metric: str
-    target_average_value: Annotated[float, Field(gt=0)]
+    target_average_value: Annotated[float, Field(gt=0, le=QUANTITY_MAX)]
 
 
 class ScalingRules(Strict):
     """One direction of an HPA's `behavior` (autoscaling/v2 HPAScalingRules)."""
 
     stabilization_window_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
-    percent: Annotated[int, Field(gt=0)] | None = None  # a Percent policy, per period
-    pods: Annotated[int, Field(gt=0)] | None = None  # a Pods policy, per period
+    percent: Annotated[int, Field(gt=0, le=INT32_MAX)] | None = None  # a Percent policy, per period
+    pods: Annotated[int, Field(gt=0, le=INT32_MAX)] | None = None  # a Pods policy, per period
     period_seconds: Annotated[int, Field(gt=0, le=1800)] = 60
     select_policy: Literal["Max", "Min", "Disabled"] = "Max"
 
@@ -67,8 +67,8 @@ class ScalingBehavior(Strict):
 class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     workload: Workload
-    min_replicas: Annotated[int, Field(ge=1)] = 1
-    max_replicas: Annotated[int, Field(ge=1)] = 10
+    min_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1
+    max_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)] = 10
     queues: list[Queue] = []
     scale_on: list[ScaleOn] = []
     cpu_utilization: Annotated[int, Field(gt=0, le=100)] | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from exporter.catalog import CATALOG
-from exporter.config.base import Strict
+from exporter.config.base import INT32_MAX, QUANTITY_MAX, Strict
 
 
 class ApiMetric(Strict):
@@ -22,7 +22,7 @@ class ApiMetric(Strict):
     fallback: float | None = None  # served (and flagged) when the source fails; None -> 503
     # The span a value summarises (e.g. 60 for a rate over [1m]); served as `window` /
     # `windowSeconds`. None for point-in-time gauges such as queue depth.
-    window_seconds: Annotated[int, Field(gt=0)] | None = None
+    window_seconds: Annotated[int, Field(gt=0, le=INT32_MAX)] | None = None
 
     @model_validator(mode="after")
     def _source_fields(self) -> ApiMetric:
@@ -39,8 +39,8 @@ class ApiMetric(Strict):
                 )
         if self.source == "promql" and self.metric:
             raise ValueError("a promql metric takes no metric (the query says what to read)")
-        if self.fallback is not None and not (self.fallback >= 0 and self.fallback < float("inf")):
-            raise ValueError("fallback must be a finite number >= 0")
+        if self.fallback is not None and not 0 <= self.fallback <= QUANTITY_MAX:
+            raise ValueError(f"fallback must be a number from 0 to {QUANTITY_MAX:g}")
         return self
 
 

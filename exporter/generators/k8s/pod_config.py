@@ -10,16 +10,16 @@ password would land in a ConfigMap, and a pod has no way to get an env var we ne
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from exporter.config import Config
+from exporter.config.secrets import holds_secret
 from exporter.generators.k8s.names import TLS_DIR, ManifestError
 
 
 def _check_cluster_secrets(config: Config) -> None:
     mounts = [m.mount_path.rstrip("/") + "/" for m in config.deployment.secrets]
     for path, t in config.located_targets():
-        if urlsplit(t.address).password is not None:
+        if holds_secret(t.address):
             raise ManifestError(
                 f"{path}: the URL holds a password, which would land in a ConfigMap; "
                 "use password_file with a Secret listed in deployment.secrets"
