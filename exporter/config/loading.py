@@ -50,6 +50,10 @@ def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[s
             elif isinstance(node, dict):
                 if last:
                     node[part] = _env_value(key, environ[key])
+                elif part not in node and path[i + 1].isdigit():  # an item of a missing list
+                    raise ConfigError(
+                        f"{key}: {'.'.join(path[: i + 1])} has no item {path[i + 1]!r}"
+                    )
                 else:
                     node = node.setdefault(part, {})
             else:

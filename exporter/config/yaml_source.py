@@ -60,8 +60,9 @@ def yaml_error_line(exc: yaml.YAMLError) -> str:
 
 def parse_yaml(text: str, source: str) -> Any:
     """One YAML document as plain data; ConfigError (one line) for anything else."""
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)  # its reader refuses control characters at once
         node = loader.get_single_node()
         if node is None:
             return None
@@ -73,7 +74,8 @@ def parse_yaml(text: str, source: str) -> Any:
     except RecursionError:  # composing 10 000 nested brackets, before any depth check
         raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_mapping(raw: bytes, source: str) -> dict[str, Any]:
