@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from exporter import catalog
+from exporter.collectors.credentials import SecretTracker, is_auth_error
 from exporter.config import Config, PostgresTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
@@ -68,6 +69,17 @@ async def create_pool(
     )
 
 
+async def acquire(pool: asyncpg.Pool, timeout: float, secret: SecretTracker) -> Any:
+    """A pooled connection; an authentication failure makes the next cycle reconnect with
+    the secret re-read (see exporter.collectors.credentials)."""
+    try:
+        return await pool.acquire(timeout=timeout)
+    except BaseException as exc:
+        if is_auth_error(exc):
+            secret.forget()
+        raise
+
+
 class PostgresCollector(Collector):
     name = "postgres"
 
@@ -77,8 +89,11 @@ class PostgresCollector(Collector):
         self.target = target.name
         self._pool: asyncpg.Pool | None = None
         self._labels = {"target": target.name}
+        self.secret = SecretTracker(target)
 
     async def _get_pool(self) -> asyncpg.Pool:
+        if self.secret.needs_reconnect():
+            await self.close()
         if self._pool is None:
             self._pool = await create_pool(
                 self.config,
@@ -92,7 +107,7 @@ class PostgresCollector(Collector):
     async def collect(self) -> Sequence[Sample]:
         started = time.perf_counter()
         pool = await self._get_pool()
-        conn = await pool.acquire(timeout=self.timeout)
+        conn = await acquire(pool, self.timeout, self.secret)
         try:
             connections = await conn.fetch(CONNECTIONS_SQL)
             server = await conn.fetchrow(SERVER_SQL)

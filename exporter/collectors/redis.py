@@ -9,6 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from exporter import catalog
+from exporter.collectors.credentials import SecretTracker, is_auth_error
 from exporter.config import Config, RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
@@ -42,16 +43,21 @@ class RedisCollector(Collector):
         self.target = target.name
         self._labels = {"target": target.name}
         self._client: aioredis.Redis | None = None
+        self.secret = SecretTracker(target)
 
     async def collect(self) -> Sequence[Sample]:
+        if self.secret.needs_reconnect():
+            await self.close()
         if self._client is None:
             self._client = connect(self.config, self.timeout)
         started = time.perf_counter()
         try:
             info = await self._client.info("all")
-        except BaseException:
+        except BaseException as exc:
             # Drop sockets that may hold a half-read reply; the next cycle reconnects.
             await self._client.connection_pool.disconnect(inuse_connections=True)
+            if is_auth_error(exc):
+                self.secret.forget()
             raise
         return self._samples(info, time.perf_counter() - started)
 

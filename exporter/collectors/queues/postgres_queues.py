@@ -23,7 +23,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from exporter import catalog
-from exporter.collectors.postgres import create_pool
+from exporter.collectors.credentials import SecretTracker
+from exporter.collectors.postgres import acquire, create_pool
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -96,8 +97,11 @@ class PostgresQueuesCollector(Collector):
         self._pool: asyncpg.Pool | None = None
         self._wrapped: dict[int, tuple[str, bool]] = {}  # queue index -> (wrapped SQL, has age)
         self.health = QueueHealth(self.name, target.name)
+        self.secret = SecretTracker(target)
 
     async def _get_pool(self) -> asyncpg.Pool:
+        if self.secret.needs_reconnect():
+            await self.close()
         if self._pool is None:
             self._pool = await create_pool(
                 self.config,
@@ -113,7 +117,7 @@ class PostgresQueuesCollector(Collector):
 
     async def collect(self) -> Sequence[Sample]:
         pool = await self._get_pool()
-        conn = await pool.acquire(timeout=self.timeout)
+        conn = await acquire(pool, self.timeout, self.secret)
         out: list[Sample] = []
         try:
             for index, ref in enumerate(self.queues):

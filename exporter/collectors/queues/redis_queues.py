@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, ResponseError
 
 from exporter import catalog
+from exporter.collectors.credentials import SecretTracker, is_auth_error
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -71,8 +72,11 @@ class RedisQueuesCollector(Collector):
         self._sha: dict[str, str] = {}
         self._client: aioredis.Redis | None = None
         self.health = QueueHealth(self.name, target.name)
+        self.secret = SecretTracker(target)
 
     async def collect(self) -> Sequence[Sample]:
+        if self.secret.needs_reconnect():
+            await self.close()
         if self._client is None:
             # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
             # timed-out cycle drops the connection below.
@@ -83,10 +87,15 @@ class RedisQueuesCollector(Collector):
                 # Redis restarted or ran SCRIPT FLUSH: load the scripts again and re-read.
                 self._sha.clear()
                 now, results = await self._read(self._client)
-        except BaseException:
+            for reply in results:  # NOAUTH per command: the target's fault, not a queue's
+                if is_auth_error(reply):
+                    raise reply
+        except BaseException as exc:
             # Drop sockets that may hold a half-read reply; the next cycle reconnects.
             await self._client.connection_pool.disconnect(inuse_connections=True)
             self._sha.clear()
+            if is_auth_error(exc):
+                self.secret.forget()
             raise
         return self._samples(now, results)
 
