@@ -68,6 +68,9 @@ HTTP_REQUESTS = _metric(
     "HTTP requests handled, by method, route template and status.",
     SERVICE_LABELS + ("method", "route", "status"),
 )
+# The `status` of a response whose handler failed after its headers (200, say) went out: a
+# broken SSE or chunked stream. Error-rate and burn-rate queries count it with 5xx.
+STREAM_ERROR_STATUS = "stream_error"
 HTTP_REQUEST_DURATION = _metric(
     "http_request_duration_seconds",
     "histogram",
