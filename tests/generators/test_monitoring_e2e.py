@@ -26,6 +26,7 @@ import yaml
 
 from exporter.config import Config
 from exporter.generators import alerts, dashboards
+from tests.generators.test_dashboards import metric_names
 from tests.support.servers import (
     REPO,
     exporter_process,
@@ -35,7 +36,6 @@ from tests.support.servers import (
     stop_process,
     wait_for,
 )
-from tests.generators.test_dashboards import metric_names
 
 RATE_INTERVAL = "1m"  # what Grafana's $__rate_interval becomes at a 1 s scrape interval here
 DEMO_APP = REPO / "demo" / "app.py"

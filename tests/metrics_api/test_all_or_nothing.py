@@ -81,14 +81,17 @@ async def test_all_queues_up_serves_the_whole_sum(two_redis):
         await world.close()
 
 
-async def test_one_target_down_is_503_not_a_partial_sum(two_redis):
+async def _second_target_down(two_redis, fallback: float | None = None) -> tuple[World, int, dict]:
     a, b, _, _ = two_redis
     b.proc.kill()
     b.proc.wait()
-    world = World(_config(a.extra["url"], b.extra["url"]))
+    world = World(_config(a.extra["url"], b.extra["url"], fallback))
+    return world, *(await world.collect_get())
+
+
+async def test_one_target_down_is_503_not_a_partial_sum(two_redis):
+    world, code, body = await _second_target_down(two_redis)
     try:
-        await world.collect()
-        code, body = await world.get()
         assert code == 503, body
         assert body["reason"] == "ServiceUnavailable"
         assert "q-b" in body["message"] and "queue_up 0" in body["message"]
@@ -97,13 +100,8 @@ async def test_one_target_down_is_503_not_a_partial_sum(two_redis):
 
 
 async def test_one_target_down_serves_the_flagged_fallback(two_redis):
-    a, b, _, _ = two_redis
-    b.proc.kill()
-    b.proc.wait()
-    world = World(_config(a.extra["url"], b.extra["url"], fallback=100))
+    world, code, body = await _second_target_down(two_redis, fallback=100)
     try:
-        await world.collect()
-        code, body = await world.get()
         assert code == 200
         assert [i["value"] for i in body["items"]] == ["100"]
         flag = world.snapshot.value(
@@ -118,13 +116,9 @@ async def test_wrong_key_type_at_start_is_503(two_redis):
     a, b, _, rb = two_redis
     rb.delete("q:b")
     rb.set("q:b", "not a list")
-    world = World(_config(a.extra["url"], b.extra["url"]))
-    try:
-        await world.collect()
-        code, body = await world.get()
-        assert code == 503 and "q-b" in body["message"]
-    finally:
-        await world.close()
+    async with World(_config(a.extra["url"], b.extra["url"])) as world:
+        code, body = await world.collect_get()
+    assert code == 503 and "q-b" in body["message"]
 
 
 async def test_key_turning_wrongtype_while_running_is_503_then_recovers(two_redis):
@@ -135,13 +129,11 @@ async def test_key_turning_wrongtype_while_running_is_503_then_recovers(two_redi
         assert (await world.get())[0] == 200
         ra.delete("q:c")
         ra.hset("q:c", "x", "1")
-        await world.collect()
-        code, body = await world.get()
+        code, body = await world.collect_get()
         assert code == 503 and "q-c" in body["message"], body
         ra.delete("q:c")
         ra.lpush("q:c", 1)
-        await world.collect()
-        code, body = await world.get()
+        code, body = await world.collect_get()
         assert code == 200
         assert sorted(i["value"] for i in body["items"]) == ["1", "40", "7"]
     finally:
@@ -150,15 +142,12 @@ async def test_key_turning_wrongtype_while_running_is_503_then_recovers(two_redi
 
 async def test_before_the_first_collection_is_503_not_an_empty_200(two_redis):
     a, b, _, _ = two_redis
-    world = World(_config(a.extra["url"], b.extra["url"]), ready=False)
-    try:
+    async with World(_config(a.extra["url"], b.extra["url"]), ready=False) as world:
         code, body = await world.get()
         assert code == 503 and "first collection" in body["message"]
         world.is_ready = True  # ready but nothing read: every configured queue is missing
         code, body = await world.get()
         assert code == 503 and "has not been read yet" in body["message"]
-    finally:
-        await world.close()
 
 
 async def test_stale_after_the_configured_intervals(two_redis):

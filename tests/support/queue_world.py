@@ -32,9 +32,20 @@ class World:
         for collector in self.runtime.collectors:
             await self.runtime.run_once(collector)
 
+    async def collect_get(self, path: str = PATH) -> tuple[int, dict]:
+        """One collection, then the API's answer."""
+        await self.collect()
+        return await self.get(path)
+
     async def get(self, path: str = PATH) -> tuple[int, dict]:
         resp = await self.http.get(path, params=SELECT)
         return resp.status_code, resp.json()
+
+    async def __aenter__(self) -> World:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def close(self) -> None:
         await self.http.aclose()
