@@ -7,6 +7,7 @@ spends blocked shows up as `/metrics` latency, as it would in `exporter serve`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import statistics
 import time
@@ -78,6 +79,9 @@ class World:
     async def metrics_latencies_during(self, metric: str) -> tuple[list[float], int]:
         """`/metrics` latencies (seconds), probed every 5 ms while the Namespace value of
         `metric` is fetched, and the API's status code."""
+        # a full cyclic-GC pass over this test process's heap (far larger than the
+        # exporter's) would land on whichever probe is running: start from a clean slate
+        gc.collect()
         task = asyncio.create_task(self.get(metric, NAMESPACE_VALUE))
         latencies = []
         while not task.done():

@@ -28,6 +28,10 @@ from .promql_answer import SMALL_BODY, AnswerError, parse_answer
 
 log = logging.getLogger(__name__)
 
+# How each row's value starts in Prometheus' compact JSON. A label value cannot hold an
+# unescaped quote and a labels object holds no arrays, so it marks rows and nothing else.
+ROW_MARK = b'"value":['
+
 
 def render_query(template: str, placeholders: Mapping[str, str]) -> str:
     """Fill `{namespace}`, `{selector}`, `{name}`... and nothing else: PromQL's own braces stay.
@@ -78,7 +82,7 @@ class PromqlSource:
         )
         resp = await client.send(request, stream=True)
         try:
-            chunks, size = [], 0
+            chunks, size, rows, tail = [], 0, 0, b""
             async for chunk in resp.aiter_bytes():
                 size += len(chunk)
                 if size > self.max_bytes:
@@ -86,6 +90,12 @@ class PromqlSource:
                         f"the answer is larger than {self.max_bytes} bytes "
                         "(prometheus.max_response_bytes)"
                     )
+                # rows counted on the wire: an answer over the series cap is refused before
+                # any of it is decoded (the strict parser checks the exact count again)
+                rows += (tail + chunk[: len(ROW_MARK) - 1]).count(ROW_MARK) + chunk.count(ROW_MARK)
+                if rows > self.max_series:
+                    raise AnswerError(f"more than {self.max_series} series (prometheus.max_series)")
+                tail = chunk[-(len(ROW_MARK) - 1) :]
                 chunks.append(chunk)
         finally:
             await resp.aclose()
