@@ -40,7 +40,7 @@ class ApiMetric(Strict):
         if self.source == "promql" and self.metric:
             raise ValueError("a promql metric takes no metric (the query says what to read)")
         if self.fallback is not None and not 0 <= self.fallback <= QUANTITY_MAX:
-            raise ValueError(f"fallback must be a number from 0 to {QUANTITY_MAX:g}")
+            raise ValueError(f"fallback must be a finite number >= 0 and <= {QUANTITY_MAX:g}")
         return self
 
 

@@ -71,7 +71,10 @@ CASES = {
         ["target_average_value"],
     ),
     "interval .nan": ("collection: {interval_seconds: .nan}\n", ["collection.interval_seconds"]),
-    "fallback 1e300": (METRIC % ", fallback: 1e300", ["fallback must be a number from 0"]),
+    "fallback 1e300": (
+        METRIC % ", fallback: 1e300",
+        ["fallback must be a finite number >= 0 and <="],
+    ),
     "policy pods 2**31": (
         CLASS % f"behavior: {{scale_up: {{pods: {2**31}}}}}",
         ["behavior.scale_up.pods"],
