@@ -137,4 +137,4 @@ class Runtime:
             try:
                 await asyncio.wait_for(collector.close(), 2.0)
             except Exception as exc:
-                log.debug("closing %s failed: %s", collector.owner, exc)
+                log.debug("closing %s failed: %s", collector.owner, redact_url(str(exc)))

@@ -20,6 +20,7 @@ from exporter.config.base import NAME_PATTERN, Strict
 from exporter.config.classes import ComponentClass
 from exporter.config.deployment import Deployment
 from exporter.config.metrics_api import MetricsApi
+from exporter.config.secrets import redact_url
 from exporter.config.settings import (
     Collection,
     KubernetesAccess,
@@ -153,4 +154,5 @@ class Config(Strict):
         data = self.model_dump(mode="json")
         for field in self.target_fields():
             data[field] = [t.redacted() for t in getattr(self, field)]
+        data["prometheus"]["url"] = redact_url(self.prometheus.url)
         return data

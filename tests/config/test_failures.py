@@ -150,6 +150,16 @@ def test_check_config_and_generated_files_mask_every_form(tmp_path, field, addre
         assert not any(SECRET in f.read_text() for f in out.rglob("*") if f.is_file())
 
 
+def test_prometheus_url_password_is_masked_in_check_config(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"prometheus: {{url: 'http://reader:{SECRET}@prom:9090'}}\n")
+    result = run_cli("check-config", "--config", str(path))
+    assert result.code == 0 and SECRET not in result.stdout
+    assert "http://reader:***@prom:9090" in result.stdout
+    result = run_cli("generate", "manifests", "--config", str(path), "--out", str(tmp_path / "k"))
+    _one_line_failure(result, "prometheus.url", "bearer_token_file")
+
+
 def test_redaction_is_one_function_for_every_form():
     cases = {
         f"mysql://u:{SECRET} 2@h/db": "mysql://u:***@h/db",

@@ -17,6 +17,11 @@ from exporter.generators.k8s.names import TLS_DIR, ManifestError
 
 
 def _check_cluster_secrets(config: Config) -> None:
+    if holds_secret(config.prometheus.url):
+        raise ManifestError(
+            "prometheus.url: the URL holds a password, which would land in a ConfigMap; "
+            "use prometheus.bearer_token_file"
+        )
     mounts = [m.mount_path.rstrip("/") + "/" for m in config.deployment.secrets]
     for path, t in config.located_targets():
         if holds_secret(t.address):
