@@ -166,8 +166,22 @@ async def test_stale_after_the_configured_intervals(two_redis):
     ) as http:
         clock["now"] = start + 2.5  # 3 intervals of 1 s: still fresh
         assert (await http.get(PATH, params=SELECT)).status_code == 200
+        age = snapshot.value(
+            "metrics_api_value_age_seconds", {"api": "external", "metric": "queue_depth"}
+        )
+        assert age is not None and 2.4 <= age <= 3.0  # the age served is exported
         clock["now"] = start + 3.5
         resp = await http.get(PATH, params=SELECT)
         assert resp.status_code == 503
         assert "stale after 3s" in json.loads(resp.content)["message"]
     await runtime.stop()
+
+
+async def test_a_target_dying_while_running_is_503_at_the_next_cycle(two_redis):
+    a, b, _, _ = two_redis
+    async with World(_config(a.extra["url"], b.extra["url"])) as world:
+        assert (await world.collect_get())[0] == 200
+        b.proc.kill()
+        b.proc.wait()
+        code, body = await world.collect_get()  # not after 3 intervals of the last value
+    assert code == 503 and "q-b" in body["message"] and "queue_up 0" in body["message"]
