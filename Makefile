@@ -4,15 +4,18 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Servers the test suite starts on loopback ports, and what building the venv needs.
-DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager
+# Servers the test suite starts on loopback ports, what building the venv needs, and the
+# headless Chromium (+ its WebDriver) that opens the status page in the demo test.
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel chromium chromium-driver
+# The peers bench/health.py compares with (not needed by the tests).
+BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
 
-.PHONY: run demo test deps venv lint format dashboards alerts manifests generate bench clean
+.PHONY: run demo test deps bench-deps venv lint format dashboards alerts manifests generate protos bench clean
 
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
 
-demo: deps venv ## exporter + an instrumented demo app + traffic (Redis/PostgreSQL if none); Ctrl-C stops
+demo: deps venv ## exporter, demo app, traffic, Prometheus, Alertmanager; prints the status page URL; Ctrl-C stops
 	$(PY) -m demo.run
 
 test: deps venv ## everything: lint, unit, real-server and fault tests
@@ -26,6 +29,9 @@ deps:
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"
 
 venv: $(VENV)/.installed
 
@@ -43,6 +49,9 @@ format: venv
 	$(PY) -m ruff format exporter tests bench demo
 	$(PY) -m ruff check --fix exporter tests bench demo
 
+protos: venv ## the kubelet pod-resources stubs (committed; tests/kubelet/test_podresources.py checks them)
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. exporter/kubelet/podresources.proto
+
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
 
@@ -55,11 +64,12 @@ alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promt
 	promtool test rules alerts/tests/*.yml
 	amtool check-config alerts/alertmanager.yml
 
-bench: deps venv ## every benchmark, each printing its figures next to the peers it compares with
+bench: deps bench-deps venv ## every benchmark, each printing its figures next to the peers it compares with
 	$(PY) bench/scrape.py
 	$(PY) bench/middleware.py
 	$(PY) bench/queues.py
 	$(PY) bench/metrics_api.py
+	$(PY) bench/health.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

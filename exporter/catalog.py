@@ -7,10 +7,7 @@ base units, `_total` on counters, `_seconds`, `_bytes`, `_ratio`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
-MetricType = Literal["counter", "gauge", "histogram", "info"]
+from exporter.catalog_spec import MetricSpec, MetricType
 
 # Resolves both a 2 ms health check and a 60 s LLM call.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -26,25 +23,6 @@ STREAM_DURATION_BUCKETS: tuple[float, ...] = (
 COUNT_BUCKETS: tuple[float, ...] = (
     1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    type: MetricType
-    help: str
-    labels: tuple[str, ...] = ()
-    unit: str = ""
-    buckets: tuple[float, ...] = field(default=())
-
-    @property
-    def family(self) -> str:
-        """OpenMetrics family name: counters drop their `_total` suffix."""
-        if self.type == "counter" and self.name.endswith("_total"):
-            return self.name[: -len("_total")]
-        if self.type == "info" and self.name.endswith("_info"):
-            return self.name[: -len("_info")]
-        return self.name
 
 
 def _metric(
@@ -197,42 +175,51 @@ REDIS_PROBE_DURATION = _metric(
     "redis_probe_duration_seconds",
     "gauge",
     "Duration of the last Redis probe.",
-    ("target",),
+    ("target", "node"),
     "seconds",
 )
 REDIS_CONNECTED_CLIENTS = _metric(
-    "redis_connected_clients", "gauge", "Client connections.", ("target",)
+    "redis_connected_clients", "gauge", "Client connections.", ("target", "node")
 )
 REDIS_BLOCKED_CLIENTS = _metric(
-    "redis_blocked_clients", "gauge", "Clients blocked on BLPOP/XREAD and friends.", ("target",)
+    "redis_blocked_clients",
+    "gauge",
+    "Clients blocked on BLPOP/XREAD and friends.",
+    ("target", "node"),
 )
 REDIS_MEMORY_USED = _metric(
-    "redis_memory_used_bytes", "gauge", "Memory used by Redis.", ("target",), "bytes"
+    "redis_memory_used_bytes", "gauge", "Memory used by Redis.", ("target", "node"), "bytes"
 )
 REDIS_MEMORY_MAX = _metric(
     "redis_memory_max_bytes",
     "gauge",
     "The maxmemory setting (0 means no limit).",
-    ("target",),
+    ("target", "node"),
     "bytes",
 )
 REDIS_EVICTED_KEYS = _metric(
-    "redis_evicted_keys_total", "counter", "Keys evicted for maxmemory.", ("target",)
+    "redis_evicted_keys_total", "counter", "Keys evicted for maxmemory.", ("target", "node")
 )
 REDIS_REJECTED_CONNECTIONS = _metric(
-    "redis_rejected_connections_total", "counter", "Connections rejected (maxclients).", ("target",)
+    "redis_rejected_connections_total",
+    "counter",
+    "Connections rejected (maxclients).",
+    ("target", "node"),
 )
 REDIS_RDB_LAST_SAVE_OK = _metric(
-    "redis_rdb_last_bgsave_ok", "gauge", "1 if the last RDB save succeeded.", ("target",)
+    "redis_rdb_last_bgsave_ok", "gauge", "1 if the last RDB save succeeded.", ("target", "node")
 )
 REDIS_RDB_CHANGES_SINCE_SAVE = _metric(
-    "redis_rdb_changes_since_last_save", "gauge", "Writes since the last RDB save.", ("target",)
+    "redis_rdb_changes_since_last_save",
+    "gauge",
+    "Writes since the last RDB save.",
+    ("target", "node"),
 )
 REDIS_AOF_ENABLED = _metric(
-    "redis_aof_enabled", "gauge", "1 if append-only persistence is on.", ("target",)
+    "redis_aof_enabled", "gauge", "1 if append-only persistence is on.", ("target", "node")
 )
 REDIS_AOF_LAST_WRITE_OK = _metric(
-    "redis_aof_last_write_ok", "gauge", "1 if the last AOF write succeeded.", ("target",)
+    "redis_aof_last_write_ok", "gauge", "1 if the last AOF write succeeded.", ("target", "node")
 )
 
 # --- work queues ---------------------------------------------------------------------------
@@ -273,7 +260,16 @@ QUEUE_CLOCK_SKEW = _metric(
 )
 
 # --- GPUs ----------------------------------------------------------------------------------
-GPU_LABELS = ("gpu", "uuid", "node")
+# Device series carry the pod holding the GPU (kubelet pod-resources) when one container
+# holds it; `gpu_instance` marks a MIG device's own series (its parent GPU has none).
+GPU_DEVICE_LABELS = ("gpu", "uuid", "node")
+GPU_LABELS = GPU_DEVICE_LABELS + (
+    "gpu_instance",
+    "namespace",
+    "pod",
+    "container",
+    "component_class",
+)
 GPU_UTILIZATION = _metric(
     "gpu_utilization_ratio",
     "gauge",
@@ -291,6 +287,91 @@ GPU_TEMPERATURE = _metric(
     "gpu_temperature_celsius", "gauge", "GPU core temperature.", GPU_LABELS, "celsius"
 )
 GPU_POWER = _metric("gpu_power_watts", "gauge", "GPU power draw.", GPU_LABELS, "watts")
+GPU_ALLOCATED_DEVICES = _metric(
+    "gpu_allocated_devices",
+    "gauge",
+    "Device IDs of this GPU or MIG device (whole, or time-sliced replicas) the kubelet gave "
+    "the container.",
+    GPU_LABELS,
+)
+GPU_PROCESS_UTILIZATION = _metric(
+    "gpu_process_utilization_ratio",
+    "gauge",
+    "SM busy ratio (0..1) of the container's processes on this GPU (NVML per-process samples, "
+    "summed); unlabelled: processes outside any pod.",
+    GPU_LABELS,
+    "ratio",
+)
+GPU_PROCESS_MEMORY_USED = _metric(
+    "gpu_process_memory_used_bytes",
+    "gauge",
+    "GPU memory used by the container's processes on this GPU.",
+    GPU_LABELS,
+    "bytes",
+)
+GPU_XID_ERRORS = _metric(
+    "gpu_xid_errors_total",
+    "counter",
+    "XID errors the driver reported for this GPU since the agent started, by XID code.",
+    GPU_DEVICE_LABELS + ("xid",),
+)
+GPU_ECC_ERRORS = _metric(
+    "gpu_ecc_errors_total",
+    "counter",
+    "ECC memory errors by type (corrected, uncorrected) and scope (volatile: since the driver "
+    "loaded; aggregate: the board's lifetime).",
+    GPU_DEVICE_LABELS + ("type", "scope"),
+)
+GPU_RETIRED_PAGES = _metric(
+    "gpu_retired_pages",
+    "gauge",
+    "Memory pages retired, by cause (single_bit_ecc: repeated corrected errors; double_bit_ecc).",
+    GPU_DEVICE_LABELS + ("cause",),
+)
+GPU_RETIRED_PAGES_PENDING = _metric(
+    "gpu_retired_pages_pending",
+    "gauge",
+    "1 if a page retirement waits for the next driver reload.",
+    GPU_DEVICE_LABELS,
+)
+GPU_REMAPPED_ROWS = _metric(
+    "gpu_remapped_rows",
+    "gauge",
+    "Memory rows remapped (Ampere and later), by cause (correctable, uncorrectable).",
+    GPU_DEVICE_LABELS + ("cause",),
+)
+GPU_ROW_REMAP_PENDING = _metric(
+    "gpu_row_remap_pending",
+    "gauge",
+    "1 if a row remapping waits for a GPU reset.",
+    GPU_DEVICE_LABELS,
+)
+GPU_ROW_REMAP_FAILED = _metric(
+    "gpu_row_remap_failed",
+    "gauge",
+    "1 if a row remapping failed (the GPU needs servicing).",
+    GPU_DEVICE_LABELS,
+)
+GPU_THROTTLE = _metric(
+    "gpu_clock_throttle_active",
+    "gauge",
+    "1 while this reason holds the clocks down (NVML clock event reasons), else 0.",
+    GPU_DEVICE_LABELS + ("reason",),
+)
+GPU_CLOCK = _metric(
+    "gpu_clock_hertz",
+    "gauge",
+    "Current clock frequency (sm, memory).",
+    GPU_DEVICE_LABELS + ("clock",),
+    "hertz",
+)
+GPU_PCIE_THROUGHPUT = _metric(
+    "gpu_pcie_throughput_bytes_per_second",
+    "gauge",
+    "PCIe traffic over NVML's last 20 ms sample, by direction (tx, rx).",
+    GPU_DEVICE_LABELS + ("direction",),
+    "bytes",
+)
 
 # --- Kubernetes HPAs -----------------------------------------------------------------------
 HPA_LABELS = ("component_class", "hpa")
@@ -329,6 +410,12 @@ METRICS_API_REQUESTS = _metric(
     "Requests to the Kubernetes metrics APIs by outcome.",
     ("api", "code"),
 )
+EXPORTER_APISERVICE_AVAILABLE = _metric(
+    "exporter_apiservice_available",
+    "gauge",
+    "1 while the APIService registering our metrics API group version is Available.",
+    ("group", "version"),
+)
 
 # --- the exporter itself -------------------------------------------------------------------
 EXPORTER_COLLECTOR_UP = _metric(
@@ -363,6 +450,9 @@ EXPORTER_BUILD_INFO = _metric(
     "Always 1; labels carry the build.",
     ("version", "python", "environment"),
 )
+
+# PostgreSQL/Redis health beyond the basics lives in its own module to keep this one short.
+from exporter.catalog_health import *  # noqa: E402, F403
 
 CATALOG: dict[str, MetricSpec] = {
     spec.name: spec for spec in list(globals().values()) if isinstance(spec, MetricSpec)

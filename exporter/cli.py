@@ -1,4 +1,4 @@
-"""Command line: `exporter serve | check-config | generate | simulate`."""
+"""Command line: `exporter serve | check-config | generate | simulate | explain`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--trace", required=True, help="CSV: seconds,component_class,metric,value")
     sim.add_argument("--out", default="simulation", help="output folder (default: simulation/)")
     sim.add_argument("--sync-period", type=float, default=15.0, help="HPA sync period, seconds")
+    explain = sub.add_parser("explain", help="why each class scales, from a running exporter")
+    explain.add_argument("--url", default="http://127.0.0.1:9464", help="the exporter's HTTP URL")
+    explain.add_argument("--class", dest="component_class", help="one component class only")
     for cmd in (serve, check, gen, sim):
         cmd.add_argument("--config", help="YAML config file (default: the embedded default)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -49,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "explain":  # reads a running exporter; needs no config
+        from exporter.status.explain import main as explain_main
+
+        return explain_main(args.url, args.component_class)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

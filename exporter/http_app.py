@@ -16,9 +16,10 @@ from exporter.snapshot import (
     Snapshot,
     wants_openmetrics,
 )
+from exporter.status import StatusApp
 
 
-def create_app(snapshot: Snapshot, runtime: Runtime) -> FastAPI:
+def create_app(snapshot: Snapshot, runtime: Runtime, status: StatusApp | None = None) -> FastAPI:
     app = FastAPI(title="exporter", docs_url=None, redoc_url=None, openapi_url=None)
 
     # async handlers: rendering is pure CPU on loop-owned data, so it stays on the loop
@@ -40,5 +41,9 @@ def create_app(snapshot: Snapshot, runtime: Runtime) -> FastAPI:
         if runtime.ready.is_set():
             return PlainTextResponse("ready\n")
         return PlainTextResponse("first collection not finished\n", status_code=503)
+
+    if status is not None:  # `/` and `/status.json`: a plain ASGI app (exporter.status)
+        for path in status.paths:
+            app.add_route(path, status)
 
     return app

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from exporter import catalog
 from exporter.config.secrets import redact_url
@@ -50,6 +51,20 @@ class Collector(abc.ABC):
         """Release connections; called once at shutdown."""
 
 
+@dataclass
+class CollectorState:
+    """What the status page shows per collector: the last outcome, error text and times.
+
+    `last_error` is the collector's message as raised; readers redact it before showing it.
+    """
+
+    ok: bool | None = None  # None: no run finished yet
+    last_success: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_duration: float | None = None
+
+
 class Runtime:
     """Runs collectors into one snapshot and tracks readiness."""
 
@@ -60,6 +75,7 @@ class Runtime:
         self._first_done: set[str] = set()
         self.ready = asyncio.Event()
         self._healthy: dict[str, bool] = {}
+        self.states: dict[str, CollectorState] = {c.owner: CollectorState() for c in collectors}
         self._stopping = False
         if not self.collectors:
             self.ready.set()
@@ -98,8 +114,17 @@ class Runtime:
         if self.snapshot.value(catalog.EXPORTER_COLLECTOR_ERRORS.name, labels) is None:
             self_metrics.append(Sample(catalog.EXPORTER_COLLECTOR_ERRORS, labels, 0.0))
         self.snapshot.update(own, self_metrics, now)
+        self._record(collector.owner, error, now, duration)
         self._log_transition(collector, error)
         return error is None
+
+    def _record(self, owner: str, error: str | None, now: float, duration: float) -> None:
+        state = self.states.setdefault(owner, CollectorState())
+        state.ok, state.last_duration = error is None, duration
+        if error is None:
+            state.last_success = now
+        else:
+            state.last_error, state.last_error_at = error, now
 
     def _log_transition(self, collector: Collector, error: str | None) -> None:
         was = self._healthy.get(collector.owner)

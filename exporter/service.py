@@ -15,6 +15,7 @@ from exporter.metrics_api.listener import https_listeners
 from exporter.runtime import Collector, Runtime
 from exporter.serving import bind, make_server
 from exporter.snapshot import Sample, Snapshot
+from exporter.status import StatusApp, StatusBoard
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,10 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         ],
     )
     runtime = Runtime(snapshot, build_collectors(config))
-    listeners = [(make_server(create_app(snapshot, runtime)), bind(config.listen.http))]
+    board = StatusBoard(config, snapshot, runtime)
+    listeners = [
+        (make_server(create_app(snapshot, runtime, StatusApp(board))), bind(config.listen.http))
+    ]
     listeners += https_listeners(config, snapshot, runtime)  # the Kubernetes metrics APIs
 
     stop = asyncio.Event()
@@ -50,6 +54,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         loop.add_signal_handler(sig, stop.set)
 
     runtime.start()
+    board.start()
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     log.info(
         "exporter %s serving on http://%s with %d collectors (environment %s)",
@@ -68,6 +73,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
+    await board.stop()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()

@@ -9,6 +9,15 @@ from tests.support.servers import postgres_server, redis_server
 # The launchers in tests/support/servers.py that start a real server process.
 REAL_SERVER_LAUNCHERS = frozenset(
     {"postgres_server", "redis_server", "prometheus_process", "prometheus_server"}
+    # tests/support/topologies.py: replicated PostgreSQL and Redis, Redis Cluster, Sentinel
+    | {
+        "pg_primary_with_standby",
+        "pg_standby_of",
+        "redis_process",
+        "redis_primary_replica",
+        "redis_cluster",
+        "redis_sentinel",
+    }  # fmt: skip
 )
 
 

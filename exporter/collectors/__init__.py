@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exporter.collectors import gpu, hpa, postgres, queues, redis
+from exporter.collectors import gpu, hpa, postgres, queues, redis, redis_cluster
 from exporter.config import Config
 from exporter.runtime import Collector
 
@@ -19,6 +19,7 @@ Factory = Callable[[Config], list[Collector]]
 REGISTRY: list[Factory] = [
     postgres.build,
     redis.build,
+    redis_cluster.build,
     queues.build,
     gpu.build,
     hpa.build,

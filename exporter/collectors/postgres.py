@@ -1,4 +1,12 @@
-"""PostgreSQL health: one small asyncpg pool per target.
+"""PostgreSQL health: one small asyncpg pool per target, ONE statement per cycle.
+
+The statement returns the server row plus every enabled statistics view as a JSON column
+(`postgres_views.batch_sql`), so a cycle is one round trip, bounded by the runtime's
+timeout. When it fails with an error of one view (a privilege the role lacks, a view this
+server version does not have), the views are read one by one once: the failing ones are
+logged once and left out of the batch (their families disappear) and retried on their own
+every `RETRY_DEGRADED_SECONDS`; the rest keep reporting. A failure of the server row itself,
+a lost connection or a timeout fails the whole probe (`pg_up 0`, other values stale).
 
 A probe that fails or is cancelled by the runtime's timeout terminates its connection
 instead of handing a half-read socket back to the pool, so a hung server (SIGSTOP) costs
@@ -7,6 +15,8 @@ no leaked connections and the next cycle starts clean.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -15,42 +25,27 @@ import asyncpg
 
 from exporter import catalog
 from exporter.collectors.credentials import SecretTracker, is_auth_error
+from exporter.collectors.postgres_views import (
+    CONNECTION_STATES,
+    SERVER_SQL,
+    VIEWS,
+    View,
+    batch_sql,
+    view_sql,
+)
 from exporter.config import Config, PostgresTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
-# pg_stat_activity.state values; each is always emitted so a state at 0 stays a series.
-CONNECTION_STATES = {
-    "active": "active",
-    "idle": "idle",
-    "idle in transaction": "idle_in_transaction",
-    "idle in transaction (aborted)": "idle_in_transaction_aborted",
-    "fastpath function call": "fastpath_function_call",
-    "disabled": "disabled",
-}
+__all__ = ["CONNECTION_STATES", "PostgresCollector", "build", "create_pool"]
 
-CONNECTIONS_SQL = """
-SELECT state, count(*) AS n FROM pg_stat_activity
-WHERE backend_type = 'client backend' AND state IS NOT NULL GROUP BY state
-"""
-SERVER_SQL = """
-SELECT current_setting('max_connections')::int AS max_connections,
-       COALESCE((SELECT EXTRACT(EPOCH FROM max(clock_timestamp() - xact_start))
-                 FROM pg_stat_activity
-                 WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
-                   AND backend_type = 'client backend'), 0)::float8 AS longest_xact,
-       pg_is_in_recovery() AS in_recovery,
-       CASE WHEN pg_is_in_recovery()
-            THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
-            ELSE 0 END::float8 AS replication_lag
-"""
-DATABASES_SQL = """
-SELECT d.datname, s.deadlocks,
-       CASE WHEN d.datallowconn AND has_database_privilege(d.datname, 'CONNECT')
-            THEN pg_database_size(d.datname) END AS size_bytes
-FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid
-WHERE NOT d.datistemplate
-"""
+log = logging.getLogger(__name__)
+
+RETRY_DEGRADED_SECONDS = 300.0
+# SQLSTATE classes that are one view's fault, not the server's: syntax/access rule (42:
+# permission denied, undefined table/column/function), feature not supported (0A), object
+# not in prerequisite state (55), data exception (22).
+_VIEW_FAULTS = ("42", "0A", "55", "22")
 
 
 async def create_pool(
@@ -80,6 +75,16 @@ async def acquire(pool: asyncpg.Pool, timeout: float, secret: SecretTracker) -> 
         raise
 
 
+def _view_fault(exc: BaseException) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, asyncpg.PostgresError) and sqlstate[:2] in _VIEW_FAULTS
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset query on release: the probe only SELECTs, so there is no session state to
+    clear, and the default `RESET ALL; ...` would double the cycle's round trips."""
+
+
 class PostgresCollector(Collector):
     name = "postgres"
 
@@ -90,6 +95,8 @@ class PostgresCollector(Collector):
         self._pool: asyncpg.Pool | None = None
         self._labels = {"target": target.name}
         self.secret = SecretTracker(target)
+        self._views = [v for v in VIEWS if getattr(target.collect, v.name)]
+        self._degraded: dict[str, float] = {}  # view name -> monotonic time of last try
 
     async def _get_pool(self) -> asyncpg.Pool:
         if self.secret.needs_reconnect():
@@ -101,6 +108,7 @@ class PostgresCollector(Collector):
                 max_size=self.config.pool_size,
                 command_timeout=self.timeout,
                 server_settings={"application_name": "exporter"},
+                reset=_keep_session,
             )
         return self._pool
 
@@ -109,39 +117,75 @@ class PostgresCollector(Collector):
         pool = await self._get_pool()
         conn = await acquire(pool, self.timeout, self.secret)
         try:
-            connections = await conn.fetch(CONNECTIONS_SQL)
-            server = await conn.fetchrow(SERVER_SQL)
-            databases = await conn.fetch(DATABASES_SQL)
+            server, views = await self._read(conn)
         except BaseException:
             conn.terminate()  # never return a connection with a query in flight
             raise
         finally:
             await pool.release(conn)
-        duration = time.perf_counter() - started
-        return self._samples(connections, server, databases, duration)
+        return self._samples(server, views, time.perf_counter() - started)
 
-    def _samples(self, connections, server, databases, duration: float) -> list[Sample]:
-        labels = self._labels
-        by_state = dict.fromkeys(CONNECTION_STATES.values(), 0.0)
-        for row in connections:
-            state = CONNECTION_STATES.get(row["state"], "other")
-            by_state[state] = by_state.get(state, 0.0) + row["n"]
+    async def _read(self, conn: asyncpg.Connection) -> tuple[Any, dict[str, list]]:
+        """The server row and {view: rows} for every view that could be read."""
+        v = conn.get_server_version()
+        version = v.major * 10000 + (v.minor if v.major < 10 else 0)
+        now = time.monotonic()
+        retry = [n for n, at in self._degraded.items() if now - at >= RETRY_DEGRADED_SECONDS]
+        batch = [v for v in self._views if v.name not in self._degraded]
+        try:
+            row = await conn.fetchrow(batch_sql(batch, version))
+        except asyncpg.PostgresError as exc:
+            if not _view_fault(exc):
+                raise
+            # Some view broke the batch: find which, one statement each (this cycle only).
+            row = await conn.fetchrow(SERVER_SQL)
+            views = await self._read_alone(conn, batch, version)
+        else:
+            views = {v.name: json.loads(row[v.name]) for v in batch}
+        if retry:
+            views |= await self._read_alone(
+                conn, [v for v in self._views if v.name in retry], version
+            )
+        return row, views
+
+    async def _read_alone(
+        self, conn: asyncpg.Connection, views: list[View], version: int
+    ) -> dict[str, list]:
+        out = {}
+        for view in views:
+            try:
+                text = await conn.fetchval(view_sql(view, version))
+            except asyncpg.PostgresError as exc:
+                if not _view_fault(exc):
+                    raise
+                if view.name not in self._degraded:
+                    log.warning(
+                        "postgres target %r: cannot read view group %r (%s: %s); its "
+                        "metrics are left out, retried every %.0f s",
+                        self.target, view.name, type(exc).__name__, exc,
+                        RETRY_DEGRADED_SECONDS,
+                    )  # fmt: skip
+                self._degraded[view.name] = time.monotonic()
+                continue
+            if self._degraded.pop(view.name, None) is not None:
+                log.info("postgres target %r: view group %r readable again", self.target, view.name)
+            out[view.name] = json.loads(text)
+        return out
+
+    def _samples(self, server: Any, views: dict[str, list], duration: float) -> list[Sample]:
+        t = self._labels
         out = [
-            Sample(catalog.PG_UP, labels, 1),
-            Sample(catalog.PG_PROBE_DURATION, labels, duration),
-            Sample(catalog.PG_MAX_CONNECTIONS, labels, server["max_connections"]),
-            Sample(catalog.PG_LONGEST_TRANSACTION, labels, max(0.0, server["longest_xact"])),
-            Sample(catalog.PG_IN_RECOVERY, labels, 1 if server["in_recovery"] else 0),
-            Sample(catalog.PG_REPLICATION_LAG, labels, max(0.0, server["replication_lag"])),
+            Sample(catalog.PG_UP, t, 1),
+            Sample(catalog.PG_PROBE_DURATION, t, duration),
+            Sample(catalog.PG_MAX_CONNECTIONS, t, server["max_connections"]),
+            Sample(catalog.PG_LONGEST_TRANSACTION, t, max(0.0, server["longest_xact"])),
+            Sample(catalog.PG_IN_RECOVERY, t, 1 if server["in_recovery"] else 0),
+            Sample(catalog.PG_REPLICATION_LAG, t, max(0.0, server["replication_lag"])),
+            Sample(catalog.PG_INFO, {**t, "version": server["version"].split()[0]}, 1),
         ]
-        out += [
-            Sample(catalog.PG_CONNECTIONS, {**labels, "state": s}, n) for s, n in by_state.items()
-        ]
-        for row in databases:
-            db = {**labels, "datname": row["datname"]}
-            out.append(Sample(catalog.PG_DEADLOCKS, db, row["deadlocks"] or 0))
-            if row["size_bytes"] is not None:
-                out.append(Sample(catalog.PG_DATABASE_SIZE, db, row["size_bytes"]))
+        for view in self._views:
+            if view.name in views:
+                out += view.parse(views[view.name], t)
         return out
 
     def failure_samples(self) -> Sequence[Sample]:
@@ -154,6 +198,10 @@ class PostgresCollector(Collector):
 
 
 def build(config: Config) -> list[Collector]:
-    """One health collector per PostgreSQL target."""
+    """One health collector per PostgreSQL target whose `collect.health` is on."""
     interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
-    return [PostgresCollector(target, interval, timeout) for target in config.postgres]
+    return [
+        PostgresCollector(target, interval, timeout)
+        for target in config.postgres
+        if target.collect.health
+    ]

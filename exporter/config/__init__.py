@@ -7,7 +7,7 @@ and are held as `SecretStr`, so they never reach a log line, a metric or `check-
 One module per job: `base` (strictness, names, ConfigError), `secrets` (secret sources,
 the one redaction function), `targets` (what every server a collector connects to has),
 `queues`, `classes` (component classes, HPA behaviour), `metrics_api`, `alerting`,
-`deployment`, `settings` (listen, collection, Prometheus, Kubernetes access), `model`
+`deployment`, `gpu` (pod attribution of GPU series), `settings` (listen, collection, Prometheus, Kubernetes access), `model`
 (`Config` and the kinds of server it lists) and `loading` (YAML, env overrides, errors).
 """
 
@@ -15,12 +15,14 @@ from exporter.config.alerting import (
     Alerting,
     AlertThresholds,
     BurnRateWindow,
+    Environment,
     PagerDutyReceiver,
     SlackReceiver,
 )
 from exporter.config.base import NAME_PATTERN, ConfigError, Strict
 from exporter.config.classes import (
     ComponentClass,
+    MetricsEndpoint,
     ScaleOn,
     ScalingBehavior,
     ScalingRules,
@@ -36,6 +38,7 @@ from exporter.config.deployment import (
     Toleration,
     read_ca_bundle,
 )
+from exporter.config.gpu import GpuAttribution
 from exporter.config.loading import (
     ENV_PREFIX,
     apply_env_overrides,
@@ -74,16 +77,19 @@ __all__ = [
     "REDACTED",
     "AlertThresholds",
     "BurnRateWindow",
+    "Environment",
     "Alerting",
     "ApiMetric",
     "Authentication",
     "Collection",
     "ComponentClass",
+    "MetricsEndpoint",
     "Config",
     "ConfigError",
     "ContainerResources",
     "Deployment",
     "GpuAgent",
+    "GpuAttribution",
     "KubernetesAccess",
     "Listen",
     "MetricsApi",

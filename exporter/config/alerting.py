@@ -25,6 +25,17 @@ class AlertThresholds(Strict):
     queue_backlog_depth: Annotated[float, Field(gt=0)] = 100.0
     # PodRestartingFrequently fires above this many container restarts in an hour.
     pod_restarts_per_hour: Annotated[int, Field(ge=1)] = 3
+    # PostgresReplicationSlotRetainingWal: WAL one slot may keep on disk (default 1 GiB).
+    pg_slot_retained_wal_bytes: Annotated[float, Field(gt=0)] = 1024.0**3
+    # PostgresStandbyLagging: a standby's replay lag seen from its primary.
+    pg_standby_lag_seconds: Annotated[float, Field(gt=0)] = 60.0
+    # MetricsApiErrors: share of metrics-API requests answered 5xx over 5 minutes.
+    metrics_api_error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    # MetricsApiFallbackActive fires when a metric has been served from its fallback this long.
+    metrics_api_fallback_for: Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhd]$")] = "10m"
+    # IngressHigh5xxRate / IngressHigh4xxRate: share of an ingress's requests over 5 minutes.
+    ingress_5xx_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    ingress_4xx_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.25
 
 
 class PagerDutyReceiver(Strict):
@@ -33,9 +44,17 @@ class PagerDutyReceiver(Strict):
     _path = field_validator("routing_key_file")(secret_file_path)
 
 
+Environment = Literal["dev", "staging", "production"]
+
+
 class SlackReceiver(Strict):
     api_url_file: str = "/etc/alertmanager/secrets/slack-webhook-url"
-    channel: str = "#platform-alerts"
+    # One channel per environment that posts to Slack (staging, production), so staging noise
+    # never lands where production pages are discussed.
+    channels: dict[Environment, Annotated[str, Field(min_length=1)]] = {
+        "staging": "#platform-alerts-staging",
+        "production": "#platform-alerts",
+    }
 
     _path = field_validator("api_url_file")(secret_file_path)
 
@@ -77,6 +96,22 @@ class Alerting(Strict):
     # The `job` label Prometheus gives the exporter's scrape. Unset: the Service name
     # (deployment.name), which is what the generated ServiceMonitor yields.
     exporter_job: Annotated[str, Field(min_length=1)] | None = None
+    # The environments the generated Alertmanager routes (on the alerts' `environment` label).
+    # A central Alertmanager shared by several environments lists them all; unset: this
+    # config's `environment` only.
+    routed_environments: list[Environment] | None = None
+    # Grafana's base URL, for the dashboard links in alerts (`<grafana_url>/d/<uid>`).
+    grafana_url: str = "http://grafana.monitoring.svc"
+    # The ingress controller in front of the services: `nginx` (ingress-nginx's metric names)
+    # adds the ingress alert group; none: no ingress alerts.
+    ingress_controller: Literal["none", "nginx"] = "none"
+
+    @field_validator("grafana_url")
+    @classmethod
+    def _grafana_url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError(f"must be an http(s) URL, got {v!r}")
+        return v.rstrip("/")
 
     @field_validator("runbook_base_url")
     @classmethod

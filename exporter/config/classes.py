@@ -64,9 +64,19 @@ class ScalingBehavior(Strict):
         return out
 
 
+class MetricsEndpoint(Strict):
+    """Where a class's pods serve the instrumentation's metrics (its PodMonitor and scrape job)."""
+
+    port: Annotated[str, Field(pattern=NAME_PATTERN, max_length=15)] = "http"  # container port name
+    path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/metrics"
+    # The pods' labels; empty: `app.kubernetes.io/name: <workload.name>`.
+    pod_labels: dict[str, str] = {}
+
+
 class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     workload: Workload
+    metrics: MetricsEndpoint = MetricsEndpoint()
     min_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1
     max_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)] = 10
     queues: list[Queue] = []

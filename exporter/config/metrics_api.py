@@ -23,6 +23,9 @@ class ApiMetric(Strict):
     # The span a value summarises (e.g. 60 for a rate over [1m]); served as `window` /
     # `windowSeconds`. None for point-in-time gauges such as queue depth.
     window_seconds: Annotated[int, Field(gt=0, le=INT32_MAX)] | None = None
+    # An answer with no series is Unavailable (fallback or 503), not an empty list: for a
+    # query that yields nothing when its inputs are stale (e.g. gpu_utilization_ratio).
+    require_series: bool = False
 
     @model_validator(mode="after")
     def _source_fields(self) -> ApiMetric:

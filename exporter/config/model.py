@@ -12,13 +12,16 @@ import typing
 from collections.abc import Iterator
 from functools import cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.config.alerting import Alerting
+from exporter.config.alerting import Alerting, Environment
 from exporter.config.base import NAME_PATTERN, Strict
 from exporter.config.classes import ComponentClass
 from exporter.config.deployment import Deployment
+from exporter.config.gpu import GpuAttribution
+from exporter.config.health import PostgresCollect, RedisCollect, RedisMode
 from exporter.config.metrics_api import MetricsApi
 from exporter.config.secrets import redact_url
 from exporter.config.settings import (
@@ -26,6 +29,7 @@ from exporter.config.settings import (
     KubernetesAccess,
     Listen,
     PrometheusSource,
+    parse_host_port,
     yaml_on_off,
 )
 from exporter.config.targets import Target, checked_url, no_host
@@ -36,6 +40,7 @@ class PostgresTarget(Target):
 
     dsn: str
     pool_size: Annotated[int, Field(ge=1, le=10)] = 2
+    collect: PostgresCollect = PostgresCollect()
 
     @field_validator("dsn")
     @classmethod
@@ -53,7 +58,33 @@ class PostgresTarget(Target):
 class RedisTarget(Target):
     address_field = "url"
 
+    # standalone: the server. cluster: the first seed node (scheme, user, db 0). sentinel:
+    # scheme, user and db; host:port are replaced by the master the sentinels name.
     url: str
+    mode: RedisMode = "standalone"
+    seeds: list[str] = []  # cluster: more host:port seed nodes besides url's
+    sentinels: list[str] = []  # sentinel: host:port of each sentinel
+    master_name: str | None = None  # sentinel: the monitored master's name
+    collect: RedisCollect = RedisCollect()
+
+    @field_validator("seeds", "sentinels")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parse_host_port(item)
+        return v
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> RedisTarget:
+        if self.mode == "sentinel" and not (self.sentinels and self.master_name):
+            raise ValueError("mode sentinel needs sentinels and master_name")
+        if self.mode != "sentinel" and (self.sentinels or self.master_name):
+            raise ValueError(f"sentinels and master_name apply to mode sentinel, not {self.mode}")
+        if self.mode != "cluster" and self.seeds:
+            raise ValueError(f"seeds apply to mode cluster, not {self.mode}")
+        if self.mode == "cluster" and urlsplit(self.url).path not in ("", "/", "/0"):
+            raise ValueError("a Redis Cluster has only db 0")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -69,7 +100,7 @@ class RedisTarget(Target):
 
 
 class Config(Strict):
-    environment: Literal["dev", "staging", "production"] = "dev"
+    environment: Environment = "dev"
     namespace: Annotated[str, Field(pattern=NAME_PATTERN)] = "platform"
     listen: Listen = Listen()
     collection: Collection = Collection()
@@ -78,6 +109,7 @@ class Config(Strict):
     redis: list[RedisTarget] = []
     prometheus: PrometheusSource = PrometheusSource()
     gpu: Literal["on", "off", "auto"] = "auto"
+    gpu_attribution: GpuAttribution = GpuAttribution()
     component_classes: list[ComponentClass] = []
     metrics_api: MetricsApi = MetricsApi()
     alerting: Alerting = Alerting()
@@ -137,6 +169,18 @@ class Config(Strict):
                         f"served by metrics_api.external (have {sorted(api_metrics)})"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _slack_channels(self) -> Config:
+        for env in self.routed_environments:
+            if env != "dev" and env not in self.alerting.slack.channels:
+                raise ValueError(f"alerting.slack.channels: no channel for environment {env!r}")
+        return self
+
+    @property
+    def routed_environments(self) -> list[str]:
+        """The environments the Alertmanager config routes (see alerting.routed_environments)."""
+        return list(self.alerting.routed_environments or [self.environment])
 
     @property
     def exporter_job(self) -> str:

@@ -51,3 +51,11 @@ KUBE_POD_STATUS_PHASE = MetricSpec(
     "Pod phase, one series per phase (Pending/Running/Succeeded/Failed/Unknown).",
     ("namespace", "pod", "phase"),
 )
+
+# ingress-nginx controller (its standard metric names)
+NGINX_INGRESS_REQUESTS = MetricSpec(
+    "nginx_ingress_controller_requests",
+    "counter",
+    "Client requests the NGINX ingress controller served, by ingress and status code.",
+    ("ingress", "namespace", "exported_namespace", "service", "status", "method", "host", "path"),
+)

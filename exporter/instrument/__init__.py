@@ -26,6 +26,7 @@ from exporter.instrument.middleware import SCOPE_KEY, InstrumentMiddleware
 from exporter.instrument.routes import UNMATCHED
 
 __all__ = [
+    "DEFAULT_EXCLUDE_PATHS",
     "UNMATCHED",
     "InstrumentMiddleware",
     "ServiceMetrics",
@@ -35,7 +36,9 @@ __all__ = [
     "service_metrics",
 ]
 
-DEFAULT_EXCLUDE_PATHS = ("/healthz", "/readyz", "/livez")
+# Kubelet probes and scrapes are not traffic: counted, they would dilute the error ratio and
+# the latency quantiles the SLO alerts read. The common spellings of each probe.
+DEFAULT_EXCLUDE_PATHS = ("/health", "/healthz", "/ready", "/readyz", "/livez", "/metrics")
 
 
 def instrument(
@@ -52,7 +55,9 @@ def instrument(
 
     component_class: the `component_class` label (cpu, gpu, memory, ...).
     tracing: also trace with OpenTelemetry; trace ids become latency exemplars.
-    exclude_paths: request paths (below root_path) that are not measured at all.
+    exclude_paths: request paths (below root_path) that are not measured at all; by default
+        the health-probe paths and /metrics (`DEFAULT_EXCLUDE_PATHS`). Passing a list
+        replaces the default (extend it with `(*DEFAULT_EXCLUDE_PATHS, "/ping")`).
     metrics_path: where the app serves its own metrics (None: add no route).
     registry: prometheus_client registry (default: the global REGISTRY).
     tracer_provider: for tracing; default the global SDK provider, else a fresh one.

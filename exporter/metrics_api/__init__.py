@@ -25,6 +25,10 @@ Configuration (`metrics_api` in the config file):
           source: promql
           query: sum(http_requests_in_flight{namespace="{namespace}",{selector}})
           fallback: 0                                          # served when Prometheus fails
+        - name: gpu_utilization_ratio                          # the embedded default's
+          source: promql
+          query: ...                                           # nothing when agents are stale
+          require_series: true                                 # and nothing is a 503
       custom:
         - name: active_streams
           source: promql

@@ -16,8 +16,10 @@ from tests.support.servers import free_port
 
 
 def _values(samples) -> dict[str, float]:
-    assert all(s.labels == {"target": "main"} for s in samples)
-    return {s.spec.name: s.value for s in samples}
+    """The target-wide series (a standalone target has no `node` label); the families
+    labelled by db, cmd, role or mode are checked in test_health_redis.py."""
+    assert all(s.labels["target"] == "main" and "node" not in s.labels for s in samples)
+    return {s.spec.name: s.value for s in samples if s.labels == {"target": "main"}}
 
 
 def test_build_makes_one_collector_per_target():

@@ -183,6 +183,7 @@ def test_every_target_kind_is_listed_redacted_and_reference_checked(tmp_path):
         "password_file",
         "password_env",
         "pool_size",
+        "collect",
     ]
     assert dump["redis"][0]["url"] == "redis://:***@cache:6379/0"
     duplicate = (

@@ -127,12 +127,12 @@ def test_amtool_check_config(am_configs, env):
 
 ROUTES = [
     # environment, labels, receivers that get the alert
-    ("production", {"severity": "critical", "alertname": "PostgresDown"}, "pagerduty,slack"),
-    ("production", {"severity": "critical", "alertname": "HighErrorRate", "component_class": "gpu"}, "pagerduty,slack"),
-    ("production", {"severity": "warning", "alertname": "QueueJobTooOld"}, "slack"),
+    ("production", {"severity": "critical", "alertname": "PostgresDown"}, "pagerduty,slack-production"),
+    ("production", {"severity": "critical", "alertname": "HighErrorRate", "component_class": "gpu"}, "pagerduty,slack-production"),
+    ("production", {"severity": "warning", "alertname": "QueueJobTooOld"}, "slack-production"),
     ("production", {"severity": "info", "alertname": "Anything"}, "null"),
-    ("staging", {"severity": "critical", "alertname": "PostgresDown"}, "slack"),
-    ("staging", {"severity": "warning", "alertname": "QueueJobTooOld"}, "slack"),
+    ("staging", {"severity": "critical", "alertname": "PostgresDown"}, "slack-staging"),
+    ("staging", {"severity": "warning", "alertname": "QueueJobTooOld"}, "slack-staging"),
     ("staging", {"severity": "info", "alertname": "Anything"}, "null"),
     ("dev", {"severity": "critical", "alertname": "PostgresDown"}, "null"),
     ("dev", {"severity": "warning", "alertname": "QueueJobTooOld"}, "null"),
@@ -141,7 +141,7 @@ ROUTES = [
 
 @pytest.mark.parametrize("env,labels,receivers", ROUTES)
 def test_routes(am_configs, env, labels, receivers):
-    pairs = [f"{k}={v}" for k, v in labels.items()]
+    pairs = [f"{k}={v}" for k, v in {**labels, "environment": env}.items()]
     result = run(
         "amtool", "config", "routes", "test", f"--config.file={am_configs[env]}",
         f"--verify.receivers={receivers}", *pairs,
@@ -151,11 +151,11 @@ def test_routes(am_configs, env, labels, receivers):
 
 
 def test_critical_inhibits_warning_of_same_alert_and_class():
-    (rule,) = alerts.alertmanager_config(config_for("production"))["inhibit_rules"]
+    rule = alerts.alertmanager_config(config_for("production"))["inhibit_rules"][0]
     assert rule == {
         "source_matchers": ['severity="critical"'],
         "target_matchers": ['severity="warning"'],
-        "equal": ["alertname", "component_class"],
+        "equal": ["environment", "alertname", "component_class"],
     }
 
 
@@ -163,12 +163,12 @@ def test_receivers_read_secrets_from_files_only():
     config = config_for(
         "production",
         pagerduty={"routing_key_file": "/run/secrets/pd"},
-        slack={"api_url_file": "/run/secrets/slack", "channel": "#ops"},
+        slack={"api_url_file": "/run/secrets/slack", "channels": {"production": "#ops"}},
     )
     am = alerts.alertmanager_config(config)
     by_name = {r["name"]: r for r in am["receivers"]}
     (pd,) = by_name["pagerduty"]["pagerduty_configs"]
-    (slack,) = by_name["slack"]["slack_configs"]
+    (slack,) = by_name["slack-production"]["slack_configs"]
     assert pd["routing_key_file"] == "/run/secrets/pd"
     assert slack["api_url_file"] == "/run/secrets/slack"
     assert slack["channel"] == "#ops"
@@ -211,7 +211,12 @@ def groups(request) -> list[dict]:
     t = default_config().alerting.thresholds.model_dump()
     t.update(error_rate_ratio=0.02, latency_p95_seconds=0.25, slo_availability=0.995)
     return alerts.rule_groups(
-        config_for("production", thresholds=t, runbook_base_url="https://runbooks.example/x.md")
+        config_for(
+            "production",
+            thresholds=t,
+            runbook_base_url="https://runbooks.example/x.md",
+            ingress_controller="nginx",
+        )
     )
 
 
@@ -229,7 +234,8 @@ def test_lint_alerts(groups):
             f"{name}: description"
         )
         assert ann["runbook_url"].endswith("#" + name.lower()), name
-        assert set(ann) == {"summary", "description", "runbook_url"}, name
+        assert set(ann) == {"summary", "description", "runbook_url", "dashboard_url"}, name
+        assert labels["environment"] in ("dev", "staging", "production"), name
 
 
 def test_lint_recording_rule_names(groups):

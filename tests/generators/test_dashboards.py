@@ -68,7 +68,7 @@ def panel(model: dict, title: str) -> dict:
 
 def threshold_values(p: dict) -> list[float]:
     steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    return [s["value"] for s in steps if s["value"] is not None]
+    return [s["value"] for s in steps if s.get("value") is not None]
 
 
 @pytest.fixture(params=["default", "custom"])
@@ -162,7 +162,10 @@ def test_lint_metric_names_come_from_the_catalog(models):
             assert names <= known, f"{model['uid']}: unknown metrics {names - known} in {expr}"
 
 
-KEYWORDS = {"by", "on", "without", "ignoring", "group_left", "group_right", "and", "or", "unless"}
+KEYWORDS = {
+    "by", "on", "without", "ignoring", "group_left", "group_right", "and", "or", "unless",
+    "offset", "bool",
+}  # fmt: skip
 
 
 def metric_names(expr: str) -> set[str]:
@@ -176,16 +179,22 @@ def metric_names(expr: str) -> set[str]:
     return {t for t in tokens if t not in KEYWORDS and not re.fullmatch(r"\d+\w*", t)}
 
 
-def test_class_and_target_variables_list_the_config():
+def test_class_and_target_variables_query_prometheus_with_config_defaults():
     models = dashboards.dashboards(custom_config())
     for uid in ("platform-overview", "component-class", "sse-streaming", "queues-autoscaling"):
         (var,) = [v for v in models[uid]["templating"]["list"] if v["name"] == "component_class"]
-        assert var["query"] == "engine,ui"
-        assert [o["value"] for o in var["options"] if o["value"] != "$__all"] == ["engine", "ui"]
+        assert var["type"] == "query"
+        assert var["query"] == "label_values(component_class)"
+        assert var["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert [o["value"] for o in var["options"]] == ["engine", "ui"]
     (target,) = [v for v in models["postgres"]["templating"]["list"] if v["name"] == "target"]
-    assert target["query"] == "main,analytics"
+    assert target["query"] == "label_values(pg_up, target)"
+    assert target["current"] == {"text": ["main", "analytics"], "value": ["main", "analytics"]}
+    (target,) = [v for v in models["redis"]["templating"]["list"] if v["name"] == "target"]
+    assert target["query"].startswith("label_values(redis_up, ")
     single = models["component-class"]["templating"]["list"][1]
     assert (single["multi"], single["includeAll"]) == (False, False)
+    assert single["current"] == {"text": "engine", "value": "engine"}
 
 
 def test_thresholds_come_from_the_config():

@@ -79,7 +79,7 @@ def test_every_committed_manifest_validates(committed):
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding", "ConfigMap",
         "Deployment", "Service", "APIService", "PodDisruptionBudget", "NetworkPolicy",
         "DaemonSet", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule",
-        "Kustomization",
+        "Kustomization", "PodMonitor",
     }  # fmt: skip
 
 
@@ -105,7 +105,7 @@ def test_validation_catches_mistakes(objects):
 
 def test_committed_k8s_matches_the_generator(tmp_path):
     written = k8s.generate(load_config(None, environ={}), tmp_path)
-    assert sorted(Path(p).name for p in written) == sorted(p.name for p in K8S.glob("*.yaml"))
+    assert sorted(Path(p).name for p in written) == sorted(p.name for p in K8S.glob("*.y*ml"))
     for path in written:
         committed = (K8S / Path(path).name).read_text()
         assert Path(path).read_text() == committed, (
@@ -125,7 +125,7 @@ def test_cli_writes_the_same_files(tmp_path):
         cwd=REPO, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert sorted(Path(line).name for line in out.stdout.split()) == sorted(
-        p.name for p in K8S.glob("*.yaml")
+        p.name for p in K8S.glob("*.y*ml")
     )
     assert (tmp_path / "deployment.yaml").read_text() == (K8S / "deployment.yaml").read_text()
 
@@ -327,13 +327,14 @@ def test_names_agree_across_objects(objects):
             ref = binding["roleRef"]
             if not ref["name"].startswith(("system:", "extension-apiserver")):
                 assert (ref["kind"], ref["name"]) in objects
-    sm = objects[("ServiceMonitor", "exporter")]
-    selected = [
-        o for (k, _), o in objects.items()
-        if k == "Service" and sm["spec"]["selector"]["matchLabels"].items() <= o["metadata"]["labels"].items()
-    ]  # fmt: skip
-    assert {s["metadata"]["name"] for s in selected} == {"exporter", "exporter-gpu"}
-    assert all(any(p["name"] == "http" for p in s["spec"]["ports"]) for s in selected)
+    for monitor, service in (("exporter", "exporter"), ("exporter-gpu", "exporter-gpu")):
+        sm = objects[("ServiceMonitor", monitor)]
+        selected = [
+            o for (k, _), o in objects.items()
+            if k == "Service" and sm["spec"]["selector"]["matchLabels"].items() <= o["metadata"]["labels"].items()
+        ]  # fmt: skip
+        assert [s["metadata"]["name"] for s in selected] == [service]
+        assert any(p["name"] == "http" for p in selected[0]["spec"]["ports"])
 
 
 def test_rbac(objects):
@@ -399,7 +400,44 @@ def test_gpu_daemon_set(objects):
     assert gpu_config.gpu == "on"
     assert not gpu_config.postgres and not gpu_config.redis and not gpu_config.component_classes
     assert gpu_config.metrics_api.enabled is False
-    assert gpu_config.kubernetes.enabled == "off"
+    # Pod attribution: in-cluster Kubernetes access (pod labels), the kubelet's socket and the
+    # host's /proc mounted read-only where the agent's config looks for them.
+    assert gpu_config.kubernetes.enabled == "auto" and not gpu_config.kubernetes.kubeconfig
+    attribution = gpu_config.gpu_attribution
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    sources = {v["name"]: v.get("hostPath") for v in pod["volumes"]}
+    socket_dir = str(Path(attribution.pod_resources_socket).parent)
+    assert mounts[socket_dir]["readOnly"] is True
+    assert sources[mounts[socket_dir]["name"]] == {"path": socket_dir, "type": "Directory"}
+    assert mounts[attribution.proc_root]["readOnly"] is True
+    assert sources[mounts[attribution.proc_root]["name"]] == {"path": "/proc", "type": "Directory"}
+    assert all(m.get("readOnly") for m in c["volumeMounts"] if sources.get(m["name"]))
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    # Its own service account, token mounted, allowed to read pods and nothing else.
+    assert pod["serviceAccountName"] == "exporter-gpu" and pod["automountServiceAccountToken"]
+    assert ("ServiceAccount", "exporter-gpu") in objects
+    binding = objects[("ClusterRoleBinding", "exporter-gpu-pod-reader")]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "exporter-gpu", "namespace": "platform"}
+    ]
+    role = objects[("ClusterRole", binding["roleRef"]["name"])]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    # Its scrape keeps the GPU holder's namespace/pod/container, never the agent pod's.
+    (endpoint,) = objects[("ServiceMonitor", "exporter-gpu")]["spec"]["endpoints"]
+    assert endpoint["honorLabels"] is True
+    assert endpoint["relabelings"] == [{"action": "labeldrop", "regex": "namespace|pod|container"}]
+
+
+def test_gpu_agent_without_attribution_never_calls_the_api_server():
+    docs = k8s.documents(config_from("gpu_attribution: {enabled: false}"))
+    (ds,) = docs["daemonset-gpu.yaml"]
+    pod = ds["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert {v["name"] for v in pod["volumes"]} == {"config", "tmp"}
+    assert pod["containers"][0]["securityContext"].get("runAsUser") is None  # pod's: non-root
+    agent = yaml.safe_load(docs["configmap.yaml"][1]["data"]["config.yaml"])
+    assert agent["kubernetes"] == {"enabled": "off"}
 
 
 def test_no_gpu_agent_when_gpu_off():

@@ -127,9 +127,9 @@ def dashboard_queries(config: Config) -> list[tuple[str, str, str]]:
     out = []
     for model in dashboards.dashboards(config).values():
         variables = {
-            v["name"]: [o["value"] for o in v["options"] if o["value"] != "$__all"]
+            v["name"]: [o["value"] for o in v["options"]]
             for v in model["templating"]["list"]
-            if v["type"] == "custom"
+            if v["type"] == "query"
         }
         for panel in model["panels"]:
             for target in panel["targets"]:
@@ -191,6 +191,19 @@ def test_generated_monitoring_against_real_prometheus(pg, own_redis, tmp_path):
         time.sleep(2)  # a few more samples so every histogram rate has a change in it
         present = present_metrics(base)
         assert {"http_requests_total", "pg_up", "redis_up", "exporter_collector_up"} <= present
+
+        # the class/target variables' label_values() find the config's values in Prometheus
+        for model in dashboards.dashboards(config).values():
+            for var in model["templating"]["list"]:
+                if var["type"] != "query":
+                    continue
+                metric, label = re.fullmatch(
+                    r"label_values\((?:(\w+), )?(\w+)\)", var["query"]
+                ).groups()
+                params = {"match[]": metric} if metric else {}
+                found = httpx.get(f"{base}/api/v1/label/{label}/values", params=params).json()
+                defaults = {o["value"] for o in var["options"]}
+                assert defaults <= set(found["data"]), (model["uid"], var["query"], found)
 
         # every dashboard query parses; those whose inputs exist return data
         with_data, missing, no_inputs = set(), [], set()

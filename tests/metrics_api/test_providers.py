@@ -181,3 +181,23 @@ async def test_promql_provider_with_prometheus_down_falls_back_or_is_unavailable
             await provider.pods_metric("platform", None, "per_pod", parse(""), parse(""))
     finally:
         await provider.aclose()
+
+
+async def test_require_series_makes_an_empty_answer_unavailable():
+    """`require_series`: no series is a 503 (or the fallback), not an empty list the HPA
+    would read as 'nothing to scale on' (gpu_utilization_ratio when the agents are stale)."""
+    snapshot = Snapshot()
+    snapshot.update("queues", [_depth("gpu", 2)], now=NOW)
+    external = [
+        {"name": "queue_depth", "source": "snapshot"},
+        {"name": "queue_oldest_age_seconds", "source": "snapshot", "require_series": True},
+        {"name": "queue_up", "source": "snapshot", "require_series": True, "fallback": 0},
+    ]
+    config = build_config(None, free_port(), **{"metrics_api.external": external})
+    provider = build_provider(config, snapshot, lambda: True, lambda: NOW)
+    nothing = parse("component_class=none")
+    assert await provider.external_metric("platform", "queue_depth", nothing) == []
+    with pytest.raises(Unavailable, match="no series"):
+        await provider.external_metric("platform", "queue_oldest_age_seconds", nothing)
+    [value] = await provider.external_metric("platform", "queue_up", nothing)
+    assert value.value == 0 and _fallback_flag(snapshot, "external", "queue_up") == 1

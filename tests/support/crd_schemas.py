@@ -1,9 +1,10 @@
 """JSON Schemas for the non-core objects in k8s/, which kubernetes-validate does not know.
 
-Transcribed from the CRDs' openAPIV3Schema (prometheus-operator v0.84 ServiceMonitor and
-PrometheusRule, cert-manager v1 Issuer and Certificate) for the fields the generator writes,
-plus kustomize's Kustomization. Stricter than the API server on one point: unknown fields are
-errors here (a CRD would silently prune them), so a typo in the generator fails the test.
+Transcribed from the CRDs' openAPIV3Schema (prometheus-operator v0.84 ServiceMonitor,
+PodMonitor and PrometheusRule, cert-manager v1 Issuer and Certificate) for the fields the
+generator writes, plus kustomize's Kustomization. Stricter than the API server on one point:
+unknown fields are errors here (a CRD would silently prune them), so a typo in the generator
+fails the test.
 """
 
 from __future__ import annotations
@@ -47,6 +48,42 @@ LABEL_SELECTOR = {
 }
 
 
+# monitoring.coreos.com/v1 RelabelConfig (the CRD's action enum has both spellings).
+_ACTIONS = [
+    "replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod",
+    "labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep",
+    "lowercase", "Lowercase", "uppercase", "Uppercase", "keepequal", "KeepEqual",
+    "dropequal", "DropEqual",
+]  # fmt: skip
+RELABEL_CONFIG = {
+    "type": "object",
+    "properties": {
+        "action": {"enum": _ACTIONS},
+        "modulus": {"type": "integer"},
+        "regex": {"type": "string"},
+        "replacement": {"type": "string"},
+        "separator": {"type": "string"},
+        "sourceLabels": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$"},
+        },
+        "targetLabel": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+# The scrape settings a ServiceMonitor endpoint and a PodMonitor podMetricsEndpoint share.
+ENDPOINT = {
+    "path": {"type": "string"},
+    "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
+    "interval": {"type": "string", "pattern": DURATION},
+    "scrapeTimeout": {"type": "string", "pattern": DURATION},
+    "honorLabels": {"type": "boolean"},
+    "relabelings": {"type": "array", "items": RELABEL_CONFIG},
+    "metricRelabelings": {"type": "array", "items": RELABEL_CONFIG},
+}
+
+
 def _object(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -85,11 +122,39 @@ SERVICE_MONITOR = _object(
                     "properties": {
                         "port": {"type": "string"},
                         "targetPort": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
-                        "path": {"type": "string"},
-                        "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
-                        "interval": {"type": "string", "pattern": DURATION},
-                        "scrapeTimeout": {"type": "string", "pattern": DURATION},
-                        "honorLabels": {"type": "boolean"},
+                        **ENDPOINT,
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "additionalProperties": False,
+    },
+)
+
+# PodMonitor (prometheus-operator v0.84 monitoring.coreos.com_podmonitors.yaml): `selector`
+# is required; an endpoint names its container port by `port` (or `portNumber`).
+POD_MONITOR = _object(
+    "monitoring.coreos.com/v1",
+    "PodMonitor",
+    {
+        "type": "object",
+        "required": ["selector"],
+        "properties": {
+            "selector": LABEL_SELECTOR,
+            "namespaceSelector": SERVICE_MONITOR["properties"]["spec"]["properties"][
+                "namespaceSelector"
+            ],
+            "jobLabel": {"type": "string"},
+            "podTargetLabels": {"type": "array", "items": {"type": "string"}},
+            "podMetricsEndpoints": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "port": {"type": "string", "minLength": 1},
+                        "portNumber": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        **ENDPOINT,
                     },
                     "additionalProperties": False,
                 },
@@ -250,6 +315,7 @@ KUSTOMIZATION = {
 SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR,
     ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE,
+    ("monitoring.coreos.com/v1", "PodMonitor"): POD_MONITOR,
     ("cert-manager.io/v1", "Issuer"): ISSUER,
     ("cert-manager.io/v1", "Certificate"): CERTIFICATE,
     ("kustomize.config.k8s.io/v1beta1", "Kustomization"): KUSTOMIZATION,

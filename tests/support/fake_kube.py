@@ -20,6 +20,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import yaml
 
@@ -136,6 +137,7 @@ class FakeKube:
         self.token = token
         self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
         self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self._rv = 1000
         self._lock = threading.Lock()
@@ -173,6 +175,43 @@ class FakeKube:
         with self._lock:
             del self.hpas[(namespace, name)]
 
+    def set_pod(
+        self,
+        namespace: str,
+        name: str,
+        node: str,
+        labels: dict[str, str] | None = None,
+        containers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A running pod on `node`; `containers` maps container name -> runtime container ID
+        (as in status.containerStatuses[].containerID, `containerd://<id>`)."""
+        containers = containers or {"main": f"containerd://{uuid.uuid4().hex * 2}"}
+        with self._lock:
+            obj = {
+                "kind": "Pod",
+                "apiVersion": "v1",
+                "metadata": _object_meta(name, namespace, self._next_rv(), labels),
+                "spec": {
+                    "nodeName": node,
+                    "containers": [{"name": c, "image": "example/app:1"} for c in containers],
+                },
+                "status": {
+                    "phase": "Running",
+                    "containerStatuses": [
+                        {"name": c, "containerID": cid, "ready": True, "restartCount": 0,
+                         "image": "example/app:1", "imageID": "", "started": True,
+                         "state": {"running": {"startedAt": CREATED}}}
+                        for c, cid in containers.items()
+                    ],
+                },
+            }  # fmt: skip
+            self.pods[(namespace, name)] = obj
+            return copy.deepcopy(obj)
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        with self._lock:
+            del self.pods[(namespace, name)]
+
     def hang(self) -> None:
         """From now on requests block (a hung API server) until `release()`."""
         self._released.clear()
@@ -189,8 +228,10 @@ class FakeKube:
             return 401, status(401, "Unauthorized", "Unauthorized")
         if method != "GET":
             return 405, status(405, "MethodNotAllowed", f"{method} is not supported by this fake")
-        path = path.split("?", 1)[0]
+        path, _, query = path.partition("?")
         with self._lock:
+            if path == "/api/v1/pods":
+                return self._pod_list(parse_qs(query).get("fieldSelector", [""])[0])
             if m := re.fullmatch(r"/api/v1/namespaces/([^/]+)/configmaps/([^/]+)", path):
                 ns, name = m.groups()
                 data = self.configmaps.get((ns, name))
@@ -205,18 +246,8 @@ class FakeKube:
             base = r"/apis/autoscaling/v2/namespaces/([^/]+)/horizontalpodautoscalers"
             if m := re.fullmatch(base, path):
                 ns = m.group(1)
-                items = []
-                for (item_ns, _), obj in sorted(self.hpas.items()):
-                    if item_ns == ns:
-                        item = copy.deepcopy(obj)
-                        del item["apiVersion"], item["kind"]  # list items carry neither
-                        items.append(item)
-                return 200, {
-                    "kind": "HorizontalPodAutoscalerList",
-                    "apiVersion": "autoscaling/v2",
-                    "metadata": {"resourceVersion": str(self._rv)},
-                    "items": items,
-                }
+                hpas = [obj for (item_ns, _), obj in sorted(self.hpas.items()) if item_ns == ns]
+                return 200, self._list("HorizontalPodAutoscalerList", "autoscaling/v2", hpas)
             if m := re.fullmatch(base + r"/([^/]+)", path):
                 ns, name = m.groups()
                 obj = self.hpas.get((ns, name))
@@ -224,6 +255,33 @@ class FakeKube:
                     return 404, _not_found("autoscaling", "horizontalpodautoscalers", name)
                 return 200, copy.deepcopy(obj)
         return 404, status(404, "NotFound", "the server could not find the requested resource", {})
+
+    def _pod_list(self, field_selector: str) -> tuple[int, dict[str, Any]]:
+        node = None
+        for term in filter(None, field_selector.split(",")):
+            key, sep, value = term.partition("=")
+            if key != "spec.nodeName" or not sep:  # the only field selector this fake knows
+                return 400, status(400, "BadRequest", f'field label not supported: "{key}"')
+            node = value
+        pods = [
+            obj
+            for _, obj in sorted(self.pods.items())
+            if node is None or obj["spec"]["nodeName"] == node
+        ]
+        return 200, self._list("PodList", "v1", pods)
+
+    def _list(self, kind: str, api_version: str, objects: list[dict]) -> dict[str, Any]:
+        items = []
+        for obj in objects:
+            item = copy.deepcopy(obj)
+            del item["apiVersion"], item["kind"]  # list items carry neither
+            items.append(item)
+        return {
+            "kind": kind,
+            "apiVersion": api_version,
+            "metadata": {"resourceVersion": str(self._rv)},
+            "items": items,
+        }
 
     # --- server ----------------------------------------------------------------------------
     @property

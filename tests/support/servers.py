@@ -130,12 +130,20 @@ def postgres_server(port: int | None = None, password_auth: bool = False) -> Ite
     opts = (
         f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40"
     )
+    with running_postgres("postgres", data, port, opts) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_postgres(name: str, data: Path, port: int, opts: str) -> Iterator[Server]:
+    """pg_ctl start on an initialised data dir (inside its temp dir); stop and remove after."""
+    workdir = data.parent
     subprocess.run(
         _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(workdir / "log"), "-w", "start"]),
         check=True, capture_output=True,
     )  # fmt: skip
     pid = int((data / "postmaster.pid").read_text().split()[0])
-    server = Server("postgres", port, pid=pid, workdir=workdir)
+    server = Server(name, port, pid=pid, workdir=workdir)
     server.extra["dsn"] = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
         yield server
@@ -200,16 +208,46 @@ def exporter_process(
 
 
 @contextlib.contextmanager
+def _ready_binary(name: str, workdir: Path, port: int, args: list[str]) -> Iterator[Server]:
+    """Run a Prometheus-family binary in `workdir` (its log in workdir/log) and yield once
+    `/-/ready` answers; raise with the log if it exits first. Stopped and removed after."""
+    log = open(workdir / "log", "w")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    server = Server(name, port, proc=proc, workdir=workdir)
+    server.extra["url"] = f"http://127.0.0.1:{port}"
+    server.extra["log"] = workdir / "log"
+    try:
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
+            ),
+            timeout=30,
+            what=f"{name} /-/ready",
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {(workdir / 'log').read_text()[-2000:]}")
+        yield server
+    finally:
+        server.resume()
+        stop_process(proc)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def prometheus_process(
     scrape_configs: list[dict],
     scrape_interval: str = "1s",
     rule_files: tuple[str | os.PathLike[str], ...] | list[str | os.PathLike[str]] = (),
     evaluation_interval: str | None = None,
+    alertmanagers: tuple[str, ...] | list[str] = (),
 ) -> Iterator[Server]:
     """The Debian `prometheus` binary with these `scrape_configs` (full Prometheus syntax, so
     targets can carry labels such as the pod/namespace ones kubernetes_sd adds) on a free
     loopback port. Rule files are copied into the temp dir so the test's files stay untouched.
-    Yields once `/-/ready` answers; `server.extra["url"]` is the base URL."""
+    Firing alerts go to `alertmanagers` ("host:port"). Yields once `/-/ready` answers;
+    `server.extra["url"]` is the base URL."""
     import yaml
 
     workdir = Path(tempfile.mkdtemp(prefix="exporter-prom-"))
@@ -228,34 +266,34 @@ def prometheus_process(
         "rule_files": rules,
         "scrape_configs": scrape_configs,
     }
+    if alertmanagers:
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+        }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    log = open(workdir / "log", "w")
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={workdir / 'prometheus.yml'}",
-         f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-    )  # fmt: skip
-    server = Server("prometheus", port, proc=proc, workdir=workdir)
-    server.extra["url"] = f"http://127.0.0.1:{port}"
-    server.extra["log"] = workdir / "log"
-    try:
-        wait_for(
-            lambda: (
-                proc.poll() is not None
-                or httpx.get(f"{server.extra['url']}/-/ready", timeout=1).status_code == 200
-            ),
-            timeout=30,
-            what="prometheus /-/ready",
-        )
-        if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited: {(workdir / 'log').read_text()[-2000:]}")
+    args = [
+        "prometheus", f"--config.file={workdir / 'prometheus.yml'}",
+        f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]  # fmt: skip
+    with _ready_binary("prometheus", workdir, port, args) as server:
         yield server
-    finally:
-        server.resume()
-        stop_process(proc)
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def alertmanager_server(config_text: str) -> Iterator[Server]:
+    """The Debian `prometheus-alertmanager` binary on this config, on a free loopback port,
+    clustering off. Yields once `/-/ready` answers; `server.extra["url"]` is the base URL."""
+    workdir = Path(tempfile.mkdtemp(prefix="exporter-am-"))
+    port = free_port()
+    (workdir / "alertmanager.yml").write_text(config_text)
+    args = [
+        "prometheus-alertmanager", f"--config.file={workdir / 'alertmanager.yml'}",
+        f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=", "--log.level=warn",
+    ]  # fmt: skip
+    with _ready_binary("alertmanager", workdir, port, args) as server:
+        yield server
 
 
 def scrape(url: str, timeout: float = 5.0, openmetrics: bool = False) -> str:

@@ -35,7 +35,8 @@ def build(config: Config) -> list[Collector]:
         collectors += [
             collector(target, refs[target.name], interval, timeout)
             for target in targets
-            if target.name in refs
+            # A cluster's queues are read by the cluster collector, in each node's pipeline.
+            if target.name in refs and getattr(target, "mode", "") != "cluster"
         ]
     return collectors
 

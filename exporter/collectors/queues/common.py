@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 from exporter import catalog
 from exporter.config import Queue
@@ -42,7 +43,7 @@ class QueueRef:
     component_class: str
     queue: Queue
 
-    @property
+    @cached_property  # read per queue per cycle: built once
     def labels(self) -> dict[str, str]:
         return {"component_class": self.component_class, "queue": self.queue.name}
 

@@ -22,6 +22,7 @@ leaves the queue values stale (`queue_up 0`).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +31,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, ResponseError
 
 from exporter import catalog
-from exporter.collectors.credentials import SecretTracker, is_auth_error
+from exporter.collectors.credentials import is_auth_error
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -40,13 +41,13 @@ from exporter.collectors.queues.common import (
 )
 from exporter.collectors.queues.scripts import SCRIPTS, STREAM_LAG_COUNT_LIMIT
 from exporter.collectors.queues.timestamps import field_from_json, stream_id_seconds, unix_seconds
-from exporter.collectors.redis import connect
+from exporter.collectors.redis_endpoint import Endpoint
 from exporter.config import RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
 
-def _script_for(ref: QueueRef) -> str | None:
+def script_for(ref: QueueRef) -> str | None:
     q = ref.queue
     if q.kind == "redis_zset":
         return "zset_scheduled"
@@ -67,42 +68,40 @@ class RedisQueuesCollector(Collector):
         self.config = target
         self.target = target.name
         self.queues = list(queues)
-        self._labels = [ref.labels for ref in self.queues]
-        self._scripts_needed = sorted({s for r in self.queues if (s := _script_for(r))})
+        self.scripts_needed = sorted({s for r in self.queues if (s := script_for(r))})
         self._sha: dict[str, str] = {}
-        self._client: aioredis.Redis | None = None
+        # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
+        # timed-out cycle drops the connection below.
+        self._endpoint = Endpoint(target, timeout, reply_timeout=False)
         self.health = QueueHealth(self.name, target.name)
-        self.secret = SecretTracker(target)
 
     async def collect(self) -> Sequence[Sample]:
-        if self.secret.needs_reconnect():
-            await self.close()
-        if self._client is None:
-            # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
-            # timed-out cycle drops the connection below.
-            self._client = connect(self.config, self.timeout, reply_timeout=False)
+        client = await self._endpoint.client()
         try:
-            now, results = await self._read(self._client)
+            now, results = await self._read(client)
             if any(isinstance(r, NoScriptError) for r in results):
                 # Redis restarted or ran SCRIPT FLUSH: load the scripts again and re-read.
                 self._sha.clear()
-                now, results = await self._read(self._client)
+                now, results = await self._read(client)
             for reply in results:  # NOAUTH per command: the target's fault, not a queue's
                 if is_auth_error(reply):
                     raise reply
         except BaseException as exc:
             # Drop sockets that may hold a half-read reply; the next cycle reconnects.
-            await self._client.connection_pool.disconnect(inuse_connections=True)
+            await self._endpoint.drop(exc)
             self._sha.clear()
-            if is_auth_error(exc):
-                self.secret.forget()
             raise
-        return self._samples(now, results)
+        return self.samples(self.queues, now, results)
 
-    async def _read(self, client: aioredis.Redis) -> tuple[float, list[Any]]:
-        """One reply per queue: the command's reply, an error reply, or a QueueError."""
+    def assume_scripts_loaded(self) -> None:
+        """Use the scripts' SHA1s without SCRIPT LOAD: the caller loads them on each node
+        (a cluster) and handles NOSCRIPT itself."""
+        self._sha = {n: hashlib.sha1(SCRIPTS[n].encode()).hexdigest() for n in self.scripts_needed}
+
+    async def load_scripts(self, client: aioredis.Redis) -> dict[str, QueueError]:
+        """SCRIPT LOAD what is not loaded yet; the scripts Redis refused, as errors."""
         refused: dict[str, QueueError] = {}
-        for name in self._scripts_needed:
+        for name in self.scripts_needed:
             if name not in self._sha:
                 try:
                     self._sha[name] = await client.script_load(SCRIPTS[name])
@@ -111,12 +110,26 @@ class RedisQueuesCollector(Collector):
                         f"Redis refused SCRIPT LOAD ({exc}); this queue kind needs "
                         "+script|load and +evalsha for the exporter's user"
                     )
+        return refused
+
+    async def _read(self, client: aioredis.Redis) -> tuple[float, list[Any]]:
+        """One reply per queue: the command's reply, an error reply, or a QueueError."""
+        refused = await self.load_scripts(client)
         now = time.time()
         pipe = client.pipeline(transaction=False)
+        self.add_reads(pipe, self.queues, now, refused)
+        return now, self.match_replies(
+            self.queues, await pipe.execute(raise_on_error=False), refused
+        )
+
+    def add_reads(
+        self, pipe: Any, refs: Sequence[QueueRef], now: float, refused: dict[str, QueueError]
+    ) -> None:
+        """One command per queue of `refs` (none for a queue whose script was refused)."""
         sha = self._sha
-        for ref in self.queues:
+        for ref in refs:
             q = ref.queue
-            script = _script_for(ref)
+            script = script_for(ref)
             if script in refused:
                 continue
             if q.kind == "redis_list":
@@ -130,15 +143,22 @@ class RedisQueuesCollector(Collector):
                 pipe.evalsha(sha["zset_scheduled"], 1, q.key, repr(now * scale))
             else:
                 pipe.evalsha(sha["stream"], 1, q.key, q.group)
-        replies = iter(await pipe.execute(raise_on_error=False))
-        return now, [
-            refused[script] if (script := _script_for(ref)) in refused else next(replies)
-            for ref in self.queues
+
+    @staticmethod
+    def match_replies(
+        refs: Sequence[QueueRef], replies: Sequence[Any], refused: dict[str, QueueError]
+    ) -> list[Any]:
+        """One result per queue of `refs`, from the replies `add_reads` asked for."""
+        it = iter(replies)
+        return [
+            refused[script] if (script := script_for(ref)) in refused else next(it) for ref in refs
         ]
 
-    def _samples(self, now: float, results: list[Any]) -> list[Sample]:
+    def samples(self, refs: Sequence[QueueRef], now: float, results: list[Any]) -> list[Sample]:
+        """Series of the queues `refs` (their results in the same order)."""
         out: list[Sample] = []
-        for ref, labels, reply in zip(self.queues, self._labels, results, strict=True):
+        for ref, reply in zip(refs, results, strict=True):
+            labels = ref.labels
             try:
                 if isinstance(reply, QueueError):
                     raise reply
@@ -157,9 +177,7 @@ class RedisQueuesCollector(Collector):
         return failure_samples(self.queues)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._endpoint.close()
 
 
 _KEY_TYPE = {"redis_list": "list", "redis_zset": "sorted set", "redis_stream": "stream"}

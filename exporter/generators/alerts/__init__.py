@@ -19,10 +19,14 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.generators.alerts.alertmanager import alertmanager_config
+from exporter.generators.alerts.autoscaling import autoscaling_alerts
 from exporter.generators.alerts.dependencies import dependency_alerts
+from exporter.generators.alerts.gpu import gpu_alerts
 from exporter.generators.alerts.http import http_alerts
+from exporter.generators.alerts.ingress import ingress_alerts
 from exporter.generators.alerts.kubernetes import kubernetes_alerts
 from exporter.generators.alerts.recording import recording_rules
+from exporter.generators.alerts.replication import replication_alerts
 from exporter.generators.alerts.rule import Alert
 from exporter.generators.alerts.self_health import exporter_alerts
 from exporter.generators.alerts.work import work_alerts
@@ -37,9 +41,13 @@ HEADER = (
 GROUPS: dict[str, Callable[[Config], list[Alert]]] = {
     "exporter.http": http_alerts,
     "exporter.dependencies": dependency_alerts,
+    "exporter.replication": replication_alerts,
     "exporter.work": work_alerts,
+    "exporter.gpu": gpu_alerts,
     "exporter.self": exporter_alerts,
     "exporter.kubernetes": kubernetes_alerts,
+    "exporter.autoscaling": autoscaling_alerts,
+    "exporter.ingress": ingress_alerts,  # empty (left out) without an ingress controller
 }
 
 
@@ -50,14 +58,12 @@ def alerts(config: Config) -> list[Alert]:
 
 def rule_groups(config: Config) -> list[dict[str, Any]]:
     """The Prometheus rule groups (the `groups:` list of a rule file / PrometheusRule spec)."""
-    base = config.alerting.runbook_base_url
-    return [
-        {"name": "exporter.recording", "rules": recording_rules(config)},
-        *(
-            {"name": name, "rules": [alert.rule(base) for alert in build(config)]}
-            for name, build in GROUPS.items()
-        ),
-    ]
+    groups = [{"name": "exporter.recording", "rules": recording_rules(config)}]
+    for name, build in GROUPS.items():
+        rules = [alert.rule(config) for alert in build(config)]
+        if rules:
+            groups.append({"name": name, "rules": rules})
+    return groups
 
 
 def dump_yaml(data: Any) -> str:

@@ -19,6 +19,7 @@ def dependency_alerts(config: Config) -> list[Alert]:
             "No exporter replica could probe PostgreSQL target {{ $labels.target }} "
             "for the last minute.",
             for_="1m",
+            dashboard="postgres",
         ),
         Alert(
             "PostgresConnectionsSaturated",
@@ -28,6 +29,7 @@ def dependency_alerts(config: Config) -> list[Alert]:
             "PostgreSQL target {{ $labels.target }} uses {{ $value | humanizePercentage }} of "
             f"max_connections (threshold {num(t.pg_connections_ratio * 100)}%).",
             for_="5m",
+            dashboard="postgres",
         ),
         Alert(
             "PostgresDeadlocks",
@@ -36,6 +38,7 @@ def dependency_alerts(config: Config) -> list[Alert]:
             "PostgreSQL is detecting deadlocks.",
             "Database {{ $labels.datname }} on PostgreSQL target {{ $labels.target }} had "
             "{{ $value | humanize }} deadlocks in the last 10 minutes.",
+            dashboard="postgres",
         ),
         Alert(
             "RedisDown",
@@ -45,6 +48,7 @@ def dependency_alerts(config: Config) -> list[Alert]:
             "No exporter replica could probe Redis target {{ $labels.target }} "
             "for the last minute.",
             for_="1m",
+            dashboard="redis",
         ),
         Alert(
             "RedisMemoryHigh",
@@ -57,6 +61,7 @@ def dependency_alerts(config: Config) -> list[Alert]:
             f"maxmemory (threshold {num(t.redis_memory_ratio * 100)}%); past it Redis evicts "
             "keys or refuses writes.",
             for_="5m",
+            dashboard="redis",
         ),
         Alert(
             "RedisRejectedConnections",
@@ -65,5 +70,6 @@ def dependency_alerts(config: Config) -> list[Alert]:
             "Redis is rejecting client connections.",
             "Redis target {{ $labels.target }} rejected {{ $value | humanize }} connections "
             "in the last 10 minutes (maxclients reached).",
+            dashboard="redis",
         ),
     ]

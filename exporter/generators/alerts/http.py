@@ -37,6 +37,7 @@ def _burn_alert(window: BurnRateWindow, slo: float) -> Alert:
         f"{description} {window.note}" if window.note else description,
         for_=window.for_duration,
         labels={"window": f"{window.long}/{window.short}"},
+        dashboard="component-class",
     )
 
 
@@ -52,6 +53,7 @@ def http_alerts(config: Config) -> list[Alert]:
             "{{ $labels.component_class }} failed with a 5xx over the last 5 minutes "
             f"(threshold {num(t.error_rate_ratio * 100)}%).",
             for_="5m",
+            dashboard="component-class",
         ),
         Alert(
             "HighLatencyP95",
@@ -65,6 +67,7 @@ def http_alerts(config: Config) -> list[Alert]:
             "is {{ $value | humanizeDuration }} over the last 5 minutes "
             f"(threshold {num(t.latency_p95_seconds)}s).",
             for_="10m",
+            dashboard="component-class",
         ),
         *(_burn_alert(w, t.slo_availability) for w in config.alerting.burn_rates),
     ]

@@ -21,6 +21,7 @@ def exporter_alerts(config: Config) -> list[Alert]:
             "Collector {{ $labels.collector }} for target {{ $labels.target }} on "
             "{{ $labels.instance }} has failed every run for 5 minutes; its metrics are stale.",
             for_="5m",
+            dashboard="exporter-self-health",
         ),
         Alert(
             "ExporterDown",
@@ -31,5 +32,6 @@ def exporter_alerts(config: Config) -> list[Alert]:
             "{{ $labels.instance }} for 5 minutes: dashboards go blank and HPAs lose their "
             "external metrics.",
             for_="5m",
+            dashboard="exporter-self-health",
         ),
     ]

@@ -23,6 +23,7 @@ def work_alerts(config: Config) -> list[Alert]:
             "{{ $value | humanize }} jobs and has grown for 15 minutes "
             f"(threshold {num(t.queue_backlog_depth)} jobs).",
             for_="15m",
+            dashboard="queues-autoscaling",
         ),
         Alert(
             "QueueJobTooOld",
@@ -33,6 +34,7 @@ def work_alerts(config: Config) -> list[Alert]:
             "{{ $labels.component_class }} has waited {{ $value | humanizeDuration }} "
             f"(threshold {num(t.queue_oldest_age_seconds)}s).",
             for_="5m",
+            dashboard="queues-autoscaling",
         ),
         Alert(
             "HpaMaxedOut",
@@ -44,14 +46,18 @@ def work_alerts(config: Config) -> list[Alert]:
             "HPA {{ $labels.hpa }} of component class {{ $labels.component_class }} runs "
             "{{ $value }} replicas, its maximum, and wants at least as many.",
             for_="15m",
+            dashboard="queues-autoscaling",
         ),
         Alert(
             "GpuTemperatureHigh",
-            f"{dedup(catalog.GPU_TEMPERATURE)} > {num(t.gpu_temperature_celsius)}",
+            # per device: the pod labels on the series may change while the GPU stays hot
+            f"{agg('max', catalog.GPU_TEMPERATURE, catalog.GPU_DEVICE_LABELS)} > "
+            f"{num(t.gpu_temperature_celsius)}",
             "warning",
             "A GPU is running hot.",
             "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on node {{ $labels.node }} is at "
             f"{{{{ $value }}}}°C (threshold {num(t.gpu_temperature_celsius)}°C).",
             for_="5m",
+            dashboard="gpu",
         ),
     ]

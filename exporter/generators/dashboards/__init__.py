@@ -4,7 +4,9 @@
 dashboard (each a `build(config)`), listed in `BUILDERS`; `kit` holds what they share.
 Every query is built from `exporter.catalog` specs (`promql` checks the labels), every limit
 drawn as a threshold comes from the config (alert thresholds, collection timeout, scaling
-targets), and the class/target variables list the config's component classes and targets.
+targets), and the class/target variables query Prometheus (`label_values`) with the config's
+component classes and targets as their defaults. `schema.current_schema` brings grafanalib's
+output to Grafana's current dashboard schema.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from exporter.generators.dashboards import (
     redis,
     sse_streaming,
 )
+from exporter.generators.dashboards.schema import current_schema
 from exporter.generators.output import write_files
 
 BUILDERS: dict[str, Callable[[Config], Dashboard]] = {
@@ -47,7 +50,7 @@ def dashboards(config: Config) -> dict[str, dict[str, Any]]:
     out = {}
     for stem, build in BUILDERS.items():
         text = json.dumps(build(config).to_json_data(), cls=DashboardEncoder)
-        out[stem] = json.loads(text)
+        out[stem] = current_schema(json.loads(text))
     return out
 
 

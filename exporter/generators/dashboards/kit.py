@@ -155,27 +155,51 @@ def _datasource_var() -> grafana.Template:
     )
 
 
-def custom_var(name: str, label: str, values: list[str], multi: bool = True) -> grafana.Template:
-    """A variable listing the config's names (classes, targets); `All` matches every value."""
-    options = [{"text": v, "value": v, "selected": False} for v in values]
-    if multi:
-        options.insert(0, {"text": "All", "value": "$__all", "selected": True})
-    elif options:
-        options[0]["selected"] = True
-    return grafana.Template(
-        name=name,
-        label=label,
-        query=",".join(values),
-        type="custom",
-        multi=multi,
-        includeAll=multi,
-        allValue=".*" if multi else None,
-        options=options,
+def label_var(
+    name: str,
+    label: str,
+    values: list[str],
+    multi: bool = True,
+    spec: catalog.MetricSpec | None = None,
+) -> dict[str, Any]:
+    """A variable listing the values of label `name` that Prometheus has (of `spec`'s series,
+    or of any series), so a new class or target appears without regenerating. The config's
+    `values` are the default selection and the options shown before the first query."""
+    query = f"label_values({spec.name}, {name})" if spec else f"label_values({name})"
+    if spec is not None:
+        by(spec, name)  # the label must exist on the metric
+    options = [{"text": v, "value": v, "selected": True} for v in values]
+    if not multi:
+        for option in options[1:]:
+            option["selected"] = False
+    chosen = [o["value"] for o in options if o["selected"]]
+    current = (
+        {"text": chosen, "value": chosen}
+        if multi
+        else {"text": chosen[0] if chosen else "", "value": chosen[0] if chosen else ""}
     )
+    out: dict[str, Any] = {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DATASOURCE,
+        "query": query,
+        "refresh": 2,  # on time-range change: classes come and go
+        "sort": 1,
+        "multi": multi,
+        "includeAll": multi,
+        "current": current,
+        "options": options,
+        "hide": 0,
+        "skipUrlSync": False,
+    }
+    if multi:
+        out["allValue"] = ".*"
+    return out
 
 
-def class_var(config: Config, multi: bool = True) -> grafana.Template:
-    return custom_var(
+def class_var(config: Config, multi: bool = True) -> dict[str, Any]:
+    return label_var(
         "component_class", "Component class", [cls.name for cls in config.component_classes], multi
     )
 
@@ -185,7 +209,7 @@ def dashboard(
     title: str,
     description: str,
     panels: list[PanelSpec],
-    variables: list[grafana.Template],
+    variables: list[dict[str, Any]],
 ) -> grafana.Dashboard:
     return grafana.Dashboard(
         title=title,

@@ -6,7 +6,7 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards import kit
+from exporter.generators.dashboards import kit, postgres_health
 from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import agg, dedup, max_rate, pg_connection_ratio
 
@@ -89,11 +89,11 @@ def build(config: Config) -> Dashboard:
             kit.UNIT["bytes"],
             [Query(dedup(catalog.PG_DATABASE_SIZE, target=kit.TARGET), "{{target}} {{datname}}")],
         ),
-    ]
+    ] + postgres_health.panels(config)
     return kit.dashboard(
         "exporter-postgres",
         "PostgreSQL",
         "PostgreSQL targets from the exporter config.",
         panels,
-        [kit.custom_var("target", "Target", targets)],
+        [kit.label_var("target", "Target", targets, spec=catalog.PG_UP)],
     )

@@ -6,7 +6,7 @@ from grafanalib.core import Dashboard
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators.dashboards import kit
+from exporter.generators.dashboards import kit, redis_health
 from exporter.generators.dashboards.kit import PanelSpec, Query
 from exporter.generators.promql import agg, dedup, max_rate
 
@@ -111,11 +111,11 @@ def build(config: Config) -> Dashboard:
             kit.COUNT,
             [Query(dedup(catalog.REDIS_RDB_CHANGES_SINCE_SAVE, target=kit.TARGET), "{{target}}")],
         ),
-    ]
+    ] + redis_health.panels()
     return kit.dashboard(
         "exporter-redis",
         "Redis",
         "Redis targets from the exporter config.",
         panels,
-        [kit.custom_var("target", "Target", targets)],
+        [kit.label_var("target", "Target", targets, spec=catalog.REDIS_UP)],
     )

@@ -1,27 +1,26 @@
-"""prometheus-operator objects: the ServiceMonitor that scrapes the exporter and the
-PrometheusRule holding the generated alert rules."""
+"""prometheus-operator objects: the ServiceMonitors that scrape the exporter (metrics API)
+and the GPU agents, and the PrometheusRule holding the generated alert rules."""
 
 from __future__ import annotations
 
 from exporter.config import Config
 from exporter.generators import alerts
-from exporter.generators.k8s.names import Manifest, meta
+from exporter.generators.k8s.names import Manifest, gpu_name, labels, meta
 
 
-def _operator_meta(config: Config) -> Manifest:
-    metadata = meta(config, config.deployment.name, "monitoring")
+def _operator_meta(config: Config, name: str | None = None) -> Manifest:
+    metadata = meta(config, name or config.deployment.name, "monitoring")
     metadata["labels"].update(config.deployment.prometheus_operator_labels)
     return metadata
 
 
-def service_monitor(config: Config) -> Manifest:
+def _monitor(config: Config, name: str, component: str, endpoint: Manifest) -> Manifest:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": _operator_meta(config),
+        "metadata": _operator_meta(config, name),
         "spec": {
-            # Both Services (metrics API and GPU agents) carry this label and a port "http".
-            "selector": {"matchLabels": {"app.kubernetes.io/name": config.deployment.name}},
+            "selector": {"matchLabels": labels(config, component)},
             "namespaceSelector": {"matchNames": [config.namespace]},
             "endpoints": [
                 {
@@ -29,10 +28,31 @@ def service_monitor(config: Config) -> Manifest:
                     "path": "/metrics",
                     "scheme": "http",
                     "interval": config.deployment.scrape_interval,
+                    **endpoint,
                 }
             ],
         },
     }
+
+
+def service_monitor(config: Config) -> Manifest:
+    """The metrics-API pods: their series get the usual namespace/pod target labels."""
+    return _monitor(config, config.deployment.name, "metrics-api", {})
+
+
+def gpu_service_monitor(config: Config) -> Manifest:
+    """The GPU agents: a GPU series names the pod that holds the GPU in its own `namespace`,
+    `pod` and `container` labels, so the agent pod's target labels are dropped (a free GPU
+    must not look like the agent's) and the exposed labels are honoured."""
+    return _monitor(
+        config,
+        gpu_name(config),
+        "gpu-agent",
+        {
+            "honorLabels": True,
+            "relabelings": [{"action": "labeldrop", "regex": "namespace|pod|container"}],
+        },
+    )
 
 
 def prometheus_rule(config: Config) -> Manifest:

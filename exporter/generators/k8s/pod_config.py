@@ -3,8 +3,9 @@
 The metrics-API Deployment gets the user's config with the cluster wiring (mounted serving
 cert, front-proxy auth from the cluster) filled in and local-only parts (kubeconfig, the
 `deployment:` section) removed. The GPU DaemonSet gets a config that runs the GPU
-collector alone. Secrets must stay file references under mounted Secrets: an inline
-password would land in a ConfigMap, and a pod has no way to get an env var we never set.
+collector alone, with what it needs to label GPUs with their pods. Secrets must stay file
+references under mounted Secrets: an inline password would land in a ConfigMap, and a pod
+has no way to get an env var we never set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from exporter.config import Config
 from exporter.config.secrets import holds_secret
 from exporter.generators.k8s.names import TLS_DIR, ManifestError
+
+AGENT_PROC_ROOT = "/host/proc"  # where the GPU DaemonSet mounts the host's /proc
 
 
 def _check_cluster_secrets(config: Config) -> None:
@@ -60,7 +63,11 @@ def cluster_config(config: Config) -> dict[str, Any]:
 
 
 def gpu_agent_config(config: Config) -> dict[str, Any]:
-    """The DaemonSet's config: the GPU collector only, no API, no Kubernetes access."""
+    """The DaemonSet's config: the GPU collector only, no API; Kubernetes access (in-cluster)
+    only to read the pod labels of GPU holders, with the host's /proc where the DaemonSet
+    mounts it."""
+    attribution = config.gpu_attribution.model_dump(mode="json")
+    attribution["proc_root"] = AGENT_PROC_ROOT
     data: dict[str, Any] = {
         "environment": config.environment,
         "namespace": config.namespace,
@@ -68,7 +75,8 @@ def gpu_agent_config(config: Config) -> dict[str, Any]:
         "collection": config.collection.model_dump(mode="json"),
         "gpu": "on",
         "metrics_api": {"enabled": False},
-        "kubernetes": {"enabled": "off"},
+        "kubernetes": {"enabled": "auto" if attribution["enabled"] else "off"},
+        "gpu_attribution": attribution,
     }
     Config.model_validate(data)  # what we ship must load
     return data

@@ -1,11 +1,12 @@
-"""The exporter's service account and RBAC: delegated auth, reading pods and HPAs, and
-letting the HPA controller read the metrics APIs."""
+"""The exporter's service accounts and RBAC: delegated auth, reading pods and HPAs, letting
+the HPA controller read the metrics APIs, and the GPU agents reading pods (for the class
+label of the pod that holds a GPU)."""
 
 from __future__ import annotations
 
 from exporter.config import Config
 from exporter.generators.k8s.apiservice import METRICS_GROUPS
-from exporter.generators.k8s.names import Manifest, meta
+from exporter.generators.k8s.names import Manifest, gpu_name, meta
 
 HPA_CONTROLLER = ("kube-system", "horizontal-pod-autoscaler")  # its service account
 
@@ -18,18 +19,55 @@ def service_account(config: Config) -> Manifest:
     }
 
 
-def _sa_subject(config: Config) -> dict[str, str]:
-    return {"kind": "ServiceAccount", "name": config.deployment.name, "namespace": config.namespace}
+def gpu_service_account(config: Config) -> Manifest:
+    """The GPU agents' own account: it may read pods and nothing else."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta(config, gpu_name(config), "gpu-agent"),
+    }
+
+
+def _sa_subject(config: Config, name: str | None = None) -> dict[str, str]:
+    return {
+        "kind": "ServiceAccount",
+        "name": name or config.deployment.name,
+        "namespace": config.namespace,
+    }
+
+
+RBAC_V1 = "rbac.authorization.k8s.io/v1"
+READ = ["get", "list", "watch"]
+
+
+def role_ref(kind: str, role: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role}
+
+
+def gpu_agent_rbac(config: Config) -> list[Manifest]:
+    """Pods on every node (the agent lists its own node's: `spec.nodeName` field selector)."""
+    name = f"{gpu_name(config)}-pod-reader"
+    return [
+        {
+            "apiVersion": RBAC_V1,
+            "kind": "ClusterRole",
+            "metadata": meta(config, name, "gpu-agent", None),
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+        },
+        {
+            "apiVersion": RBAC_V1,
+            "kind": "ClusterRoleBinding",
+            "metadata": meta(config, name, "gpu-agent", None),
+            "roleRef": role_ref("ClusterRole", name),
+            "subjects": [_sa_subject(config, gpu_name(config))],
+        },
+    ]
 
 
 def rbac(config: Config) -> list[Manifest]:
     name = config.deployment.name
-    rbac_v1 = "rbac.authorization.k8s.io/v1"
-
-    def role_ref(kind: str, role: str) -> dict[str, str]:
-        return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role}
-
-    read = ["get", "list", "watch"]
+    rbac_v1 = RBAC_V1
+    read = READ
     hpa_ns, hpa_sa = HPA_CONTROLLER
     return [
         {  # delegated authentication/authorization (TokenReview, SubjectAccessReview)

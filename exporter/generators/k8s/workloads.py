@@ -7,6 +7,7 @@ the pods when the config changes.
 from __future__ import annotations
 
 import hashlib
+from pathlib import PurePosixPath
 from typing import Any
 
 from exporter.config import Config
@@ -21,7 +22,7 @@ from exporter.generators.k8s.names import (
     meta,
     ports,
 )
-from exporter.generators.k8s.pod_config import cluster_config, gpu_agent_config
+from exporter.generators.k8s.pod_config import AGENT_PROC_ROOT, cluster_config, gpu_agent_config
 from exporter.generators.k8s.rbac import service_account
 from exporter.generators.output import yaml_text
 
@@ -182,12 +183,32 @@ def gpu_daemon_set(config: Config, config_map: Manifest) -> Manifest:
         {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
         {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "utility"},
     ]
+    settings = config.gpu_attribution
     container["volumeMounts"] = [
         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
+    volumes: list[Manifest] = []
+    if settings.enabled:
+        # The kubelet's pod-resources socket (which pod holds which GPU) and the host's /proc
+        # (NVML reports host PIDs; their cgroups name the pod), both read-only.
+        socket_dir = str(PurePosixPath(settings.pod_resources_socket).parent)
+        container["volumeMounts"] += [
+            {"name": "pod-resources", "mountPath": socket_dir, "readOnly": True},
+            {"name": "host-proc", "mountPath": AGENT_PROC_ROOT, "readOnly": True},
+        ]
+        volumes = [
+            {"name": "pod-resources", "hostPath": {"path": socket_dir, "type": "Directory"}},
+            {"name": "host-proc", "hostPath": {"path": "/proc", "type": "Directory"}},
+        ]
+        # The kubelet's socket is root's (mode 0755 or stricter): connecting needs uid 0.
+        # Root without any capability, privilege escalation or a writable root filesystem.
+        container["securityContext"] = {**_container_security(), "runAsNonRoot": False,
+                                         "runAsUser": 0}  # fmt: skip
     pod_spec: Manifest = {
-        "automountServiceAccountToken": False,  # the GPU agent never calls the API server
+        # Reads its node's pods (the class label) with its own read-only account.
+        "serviceAccountName": gpu_name(config),
+        "automountServiceAccountToken": settings.enabled,
         "securityContext": _pod_security(),
         "nodeSelector": dict(agent.node_selector),
         "tolerations": [t.model_dump(exclude_none=True) for t in agent.tolerations],
@@ -198,6 +219,7 @@ def gpu_daemon_set(config: Config, config_map: Manifest) -> Manifest:
     pod_spec["volumes"] = [
         {"name": "config", "configMap": {"name": config_map["metadata"]["name"]}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+        *volumes,
     ]
     return {
         "apiVersion": "apps/v1",

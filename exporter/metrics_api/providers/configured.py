@@ -70,6 +70,7 @@ class Reader:
         self.source = source
         self.snapshot = snapshot
         self.clock = clock
+        self.fallback_reason: str | None = None  # why the last answer was the fallback
         self._flag(False)
 
     def _flag(self, on: bool, points: list[MetricValue] | None = None) -> None:
@@ -87,14 +88,18 @@ class Reader:
         stand for (a list of pods), so failure is always Unavailable."""
         try:
             points = await self.source.points(req)
+            if not points and self.metric.require_series:
+                raise Unavailable("the source has no series for this request (stale inputs?)")
         except Unavailable as exc:
             if self.metric.fallback is None or fallback_labels is None:
                 self._flag(False)
                 raise
             self._flag(True)
+            self.fallback_reason = str(exc)
             point = MetricValue(dict(fallback_labels), self.metric.fallback, self.clock())
             return Answer([point], fallback=True, reason=str(exc))
         self._flag(False, points)
+        self.fallback_reason = None
         return Answer(points, fallback=False)
 
 

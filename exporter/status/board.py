@@ -1,0 +1,202 @@
+"""The status board: per component class, what the HPA reads and what it would decide.
+
+Every `sync_seconds` (the collection interval: values change no faster) the board reads each
+class's scaling signals through the metrics-API provider (`signals.read_signal`) and runs one
+sync of the Kubernetes HPA algorithm (`exporter.autoscaling.desired_replicas`) with a
+`History` kept per class, so stabilisation windows and rate policies act as the controller's
+do. The current replica count is the live HPA's when the HPA collector reports one (its
+changes are the scale events the rate policies count), else the board's own last decision
+(pods assumed ready at once, as `exporter simulate` does).
+
+Only the External metrics the exporter serves are evaluated; CPU and memory Utilization
+targets come from metrics-server and are listed as such, not computed. Nothing here raises
+into a request: a failed read is a signal without a value and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from exporter.autoscaling import Decision, History, HPASpec, desired_replicas
+from exporter.autoscaling.from_config import hpa_spec
+from exporter.autoscaling.history import store_scale_event
+from exporter.config import ComponentClass, Config
+from exporter.metrics_api.providers import RoutingProvider, build_provider
+from exporter.runtime import Runtime
+from exporter.snapshot import Snapshot
+from exporter.status import targets as target_rows
+from exporter.status.describe import behavior_rows, decision_row, signal_row
+from exporter.status.signals import Reading, read_signal
+from exporter.status.sparkline import Ring
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClassState:
+    cls: ComponentClass
+    spec: HPASpec | None  # None: no External metric, nothing the exporter can evaluate
+    others: list[str]  # metrics the HPA also has, served by metrics-server
+    history: History = field(default_factory=History)
+    simulated: int = 0
+    last_live: int | None = None  # the live HPA's current replicas at the last sync
+    rings: dict[str, Ring] = field(default_factory=dict)
+    replicas: Ring = field(default_factory=Ring)
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+def _class_state(cls: ComponentClass) -> ClassState:
+    full = hpa_spec(cls)
+    external = tuple(m for m in full.metrics if m.kind == "External")
+    others = [m.describe() for m in full.metrics if m.kind != "External"]
+    spec = replace(full, metrics=external) if external else None
+    state = ClassState(cls, spec, others, simulated=cls.min_replicas)
+    state.rings = {m.name: Ring() for m in external}
+    return state
+
+
+class StatusBoard:
+    """Computes the status document; `start()` runs the periodic sync on the current loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        snapshot: Snapshot,
+        runtime: Runtime,
+        provider: RoutingProvider | None = None,
+        clock: Callable[[], float] = time.time,
+        sync_seconds: float | None = None,
+    ) -> None:
+        self.config = config
+        self.snapshot = snapshot
+        self.runtime = runtime
+        # A provider of its own (same sources, same code path as the metrics API's); none
+        # when the API is off, so a disabled API leaves no fallback flags in the snapshot.
+        if provider is None and config.metrics_api.enabled:
+            provider = build_provider(config, snapshot, runtime.ready.is_set, clock)
+        self.provider = provider
+        self.clock = clock
+        self.sync_seconds = sync_seconds or config.collection.interval_seconds
+        self.classes = [_class_state(c) for c in config.component_classes]
+        self.synced_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # --- the periodic sync ------------------------------------------------------------------
+    async def sync(self) -> None:
+        """One HPA sync for every class."""
+        now = self.clock()
+        for state in self.classes:
+            try:
+                await self._sync_class(state, now)
+            except Exception:  # one class's bug must not blank the others
+                log.exception("status: evaluating class %s failed", state.cls.name)
+        self.synced_at = now
+
+    async def _sync_class(self, state: ClassState, now: float) -> None:
+        cls = state.cls
+        live = target_rows.live_hpas(self.snapshot, cls.name, now)
+        workload = f"{cls.workload.kind}/{cls.workload.name}"
+        row: dict[str, Any] = {
+            "name": cls.name,
+            "workload": workload,
+            "min_replicas": cls.min_replicas,
+            "max_replicas": cls.max_replicas,
+            "other_metrics": state.others,
+            "behavior": behavior_rows(cls),
+            "live": live,
+            "live_note": target_rows.kube_note(self.runtime, workload, bool(live)),
+        }
+        if state.spec is None:
+            row.update(signals=[], decision=None, tolerance=None)
+            state.row = row
+            return
+        readings: dict[str, Reading] = {}
+        for m in state.spec.metrics:
+            readings[m.name] = await read_signal(
+                self.provider, self.config, cls.name, m.name, self.clock
+            )
+            state.rings[m.name].add(now, readings[m.name].value)
+        current, source, is_live = self._current(state, live)
+        history = state.history
+        if is_live and state.last_live is not None and current != state.last_live:
+            # the live HPA rescaled: that is the scale event its rate policies count
+            history = store_scale_event(history, state.spec.behavior, state.last_live, current, now)
+        decision = desired_replicas(
+            state.spec, current, {k: r.value for k, r in readings.items()}, history, now
+        )
+        if is_live:  # no event for a rescale the board only proposed; the live count says
+            history = replace(decision.history, scale_up_events=history.scale_up_events,
+                              scale_down_events=history.scale_down_events)  # fmt: skip
+        else:
+            history = decision.history
+        state.history, state.last_live = history, current if is_live else None
+        state.simulated = decision.replicas
+        state.replicas.add(now, float(decision.replicas))
+        row["tolerance"] = state.spec.tolerance
+        row["signals"] = [
+            signal_row(
+                m,
+                readings[m.name],
+                _proposal(decision, m.name),
+                state.spec.tolerance,
+                current,
+                state.rings[m.name].values(),
+            )  # fmt: skip
+            for m in state.spec.metrics
+        ]
+        row["decision"] = decision_row(decision, source, state.replicas.values())
+        state.row = row
+
+    def _current(self, state: ClassState, live: list[dict[str, Any]]) -> tuple[int, str, bool]:
+        """The live HPA's current replicas when there is one, else the board's last answer."""
+        counts = [h["current_replicas"] for h in live if "current_replicas" in h]
+        if counts:
+            return counts[0], f"live HPA {live[0]['hpa']}", True
+        note = "simulated: the last desired count, pods assumed ready at once"
+        return state.simulated, note, False
+
+    async def _loop(self) -> None:
+        while True:
+            await self.sync()
+            await asyncio.sleep(self.sync_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="status-board")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.provider is not None:
+            await self.provider.aclose()
+
+    # --- the document -----------------------------------------------------------------------
+    def document(self) -> dict[str, Any]:
+        """The `/status.json` document: the last sync's classes, targets as of now."""
+        now = self.clock()
+        rows = target_rows.targets(self.runtime, now)
+        return {
+            "environment": self.config.environment,
+            "namespace": self.config.namespace,
+            "generated_at": now,
+            "synced_age_seconds": None
+            if self.synced_at is None
+            else round(now - self.synced_at, 3),
+            "sync_seconds": self.sync_seconds,
+            "ready": self.runtime.ready.is_set(),
+            "classes": [s.row or {"name": s.cls.name, "pending": True} for s in self.classes],
+            "targets": rows,
+            "collectors": target_rows.collectors_health(rows),
+        }
+
+
+def _proposal(decision: Decision, metric: str):
+    return next((p for p in decision.metrics if p.spec.name == metric), None)
