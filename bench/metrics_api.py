@@ -170,5 +170,57 @@ def main() -> None:
     )
 
 
+# --- /metrics while a 20 MB PromQL answer is handled (issue 16) -----------------------------
+async def _promql_stall(folder: Path) -> list[tuple[str, float, int]]:
+    from tests.support.prometheus_standin import prometheus_standin
+    from tests.support.promql_world import World, p99, promql_config, vector_body
+
+    rows = []
+    with prometheus_standin(folder) as standin:
+        # the floor: the same /metrics probe with no PromQL answer in flight
+        world = World(promql_config(standin.url))
+        idle = []
+        for _ in range(200):
+            started = time.perf_counter()
+            await world.http.get("/metrics")
+            idle.append(time.perf_counter() - started)
+            await asyncio.sleep(0.005)
+        await world.close()
+        rows.append(("no PromQL answer in flight (floor)", p99(idle), len(idle)))
+        for label, body, caps in (
+            ("20 MB, over the size cap (default 8 MiB)", vector_body(150_000, pad=40), {}),
+            (
+                "20 MB, 150k series: over the series cap",
+                vector_body(150_000, pad=40),
+                {"max_response_bytes": 64 << 20},
+            ),
+            (
+                "20 MB, 10k series parsed whole, summed",
+                vector_body(10_000, pad=2000),
+                {"max_response_bytes": 64 << 20},
+            ),
+        ):
+            standin.answer(body)
+            world = World(promql_config(standin.url, **caps))
+            lat, _ = await world.metrics_latencies_during("load")
+            await world.close()
+            rows.append((label, p99(lat), len(lat)))
+    return rows
+
+
+def promql_answer_stall() -> None:
+    """Print /metrics p99 while the metrics API handles a 20 MB PromQL answer, next to the
+    floor (the same probe with nothing in flight) and the ratio; the target is < 50 ms."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = asyncio.run(_promql_stall(Path(tmp)))
+    floor = rows[0][1]
+    print("\n/metrics p99 (in process, probed every 5 ms) while a PromQL answer is handled")
+    print(f"{'':<44} {'probes':>6} {'p99 ms':>7} {'x floor':>8}")
+    for label, value, n in rows:
+        print(f"{label:<44} {n:>6} {value * 1000:>7.1f} {value / floor:>8.1f}")
+    print("target: p99 < 50 ms (issue 16)")
+
+
 if __name__ == "__main__":
     main()
+    promql_answer_stall()

@@ -46,6 +46,9 @@ HTTP_REQUESTS = _metric(
     "HTTP requests handled, by method, route template and status.",
     SERVICE_LABELS + ("method", "route", "status"),
 )
+# The `status` of a response whose handler failed after its headers (200, say) went out: a
+# broken SSE or chunked stream. Error-rate and burn-rate queries count it with 5xx.
+STREAM_ERROR_STATUS = "stream_error"
 HTTP_REQUEST_DURATION = _metric(
     "http_request_duration_seconds",
     "histogram",
@@ -249,6 +252,12 @@ QUEUE_STREAM_PENDING = _metric(
 QUEUE_UP = _metric(
     "queue_up", "gauge", "1 if the queue was read in the last cycle, else 0.", QUEUE_LABELS
 )
+QUEUE_CLOCK_SKEW = _metric(
+    "queue_clock_skew_total",
+    "counter",
+    "Oldest jobs whose enqueue time lay in the future (clock skew); their age was read as 0.",
+    QUEUE_LABELS,
+)
 
 # --- GPUs ----------------------------------------------------------------------------------
 # Device series carry the pod holding the GPU (kubelet pod-resources) when one container
@@ -387,6 +396,13 @@ METRICS_API_FALLBACK = _metric(
     "gauge",
     "1 while a metrics-API metric is served from its configured fallback value.",
     ("api", "metric"),
+)
+METRICS_API_VALUE_AGE = _metric(
+    "metrics_api_value_age_seconds",
+    "gauge",
+    "Age of the oldest series in the last value a metrics-API metric served from its source.",
+    ("api", "metric"),
+    "seconds",
 )
 METRICS_API_REQUESTS = _metric(
     "metrics_api_requests_total",

@@ -12,6 +12,8 @@ import yaml
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config, redacted_dump
+from exporter.config.loading import one_line
+from exporter.config.secrets import redact_url
 
 EXIT_CONFIG = 2
 GENERATORS = {
@@ -57,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"exporter: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return config_failure(str(exc))
 
     if args.command == "check-config" or getattr(args, "what", None) == "manifests":
         from exporter.generators.k8s.apiservice import collision_warnings
@@ -71,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         module_name, default_out = GENERATORS[args.what]
         module = importlib.import_module(module_name)
-        written = module.generate(config, args.out or default_out)
+        from exporter.generators.k8s.names import ManifestError as GeneratorConfigError
+
+        try:
+            written = module.generate(config, args.out or default_out)
+        except GeneratorConfigError as exc:  # a rule of that target (e.g. secrets in pods)
+            return config_failure(f"generate {args.what}: {exc}")
         for path in written:
             print(path)
         return 0
@@ -90,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"exporter: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def config_failure(message: str) -> int:
+    """Print a config problem as one masked line on stderr; the exit status for it."""
+    print(f"exporter: {one_line(redact_url(message))}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def _simulate(config, args: argparse.Namespace) -> int:

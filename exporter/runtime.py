@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter import catalog
+from exporter.config.secrets import redact_url
 from exporter.snapshot import Sample, Snapshot
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Runtime:
             raise
         except Exception as exc:  # a collector must never take the process down
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = redact_url(error)  # a driver may quote the DSN it was given
         duration = time.perf_counter() - started
         now = time.time()
         own = f"runtime/{collector.owner}"
@@ -160,4 +162,4 @@ class Runtime:
             try:
                 await asyncio.wait_for(collector.close(), 2.0)
             except Exception as exc:
-                log.debug("closing %s failed: %s", collector.owner, exc)
+                log.debug("closing %s failed: %s", collector.owner, redact_url(str(exc)))

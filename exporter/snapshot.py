@@ -11,12 +11,16 @@ that changed, and its text lines are pre-formatted when a value is written.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from exporter.catalog import MetricSpec
+from exporter.values import InvalidValue, checked
+
+log = logging.getLogger(__name__)
 
 LabelKey = tuple[tuple[str, str], ...]
 
@@ -118,6 +122,7 @@ class Snapshot:
         # Called with the owner after each write (the KEDA scaler wakes its streams on them);
         # a watcher must be cheap and must not write to the snapshot itself.
         self.watchers: list[Callable[[str], None]] = []
+        self._invalid: set[tuple[str, LabelKey]] = set()  # logged once until valid again
 
     def _changed(self, owner: str) -> None:
         for watcher in self.watchers:
@@ -132,10 +137,22 @@ class Snapshot:
             fam = self._families[spec.name] = _Family(spec)
         return fam
 
-    def _put(self, owner: str, sample: Sample, now: float) -> tuple[str, LabelKey]:
+    def _put(self, owner: str, sample: Sample, now: float) -> tuple[str, LabelKey] | None:
+        """Write one sample; an invalid value (see exporter.values) is left out (None)."""
         fam = self._family(sample.spec)
         key = label_key(sample.spec, sample.labels)
-        value = float(sample.value)
+        try:
+            value = checked(sample.value)
+        except InvalidValue as exc:
+            if (sample.spec.name, key) not in self._invalid:
+                log.warning("%s%s left out: %s", sample.spec.name, dict(key), exc)
+                self._invalid.add((sample.spec.name, key))
+            current = fam.series.get(key)
+            if current is not None and current.owner == owner:
+                del fam.series[key]  # the value is unknown now, not the last good one
+                fam.dirty()
+            return None
+        self._invalid.discard((sample.spec.name, key))
         current = fam.series.get(key)
         if current is not None and current.owner == owner:
             current.timestamp = now
@@ -155,13 +172,14 @@ class Snapshot:
         now = time.time() if now is None else now
         owned = self._owned.setdefault(owner, set())
         for sample in samples:
-            owned.add(self._put(owner, sample, now))
+            if (put := self._put(owner, sample, now)) is not None:
+                owned.add(put)
         self._changed(owner)
 
     def replace(self, owner: str, samples: Iterable[Sample], now: float | None = None) -> None:
         """Make these the owner's only series: the ones it no longer reports are dropped."""
         now = time.time() if now is None else now
-        fresh = {self._put(owner, sample, now) for sample in samples}
+        fresh = {put for sample in samples if (put := self._put(owner, sample, now))}
         for name, key in self._owned.get(owner, set()) - fresh:
             fam = self._families[name]
             if fam.series.get(key) is not None and fam.series[key].owner == owner:
@@ -186,6 +204,16 @@ class Snapshot:
             return None
         series = fam.series.get(label_key(fam.spec, labels or {}))
         return None if series is None else series.value
+
+    def timed_value(
+        self, name: str, labels: Mapping[str, str] | None = None
+    ) -> tuple[float, float] | None:
+        """(value, timestamp) of one series (labels must match exactly), or None."""
+        fam = self._families.get(name)
+        if fam is None:
+            return None
+        series = fam.series.get(label_key(fam.spec, labels or {}))
+        return None if series is None else (series.value, series.timestamp)
 
     def __len__(self) -> int:
         return sum(len(f.series) for f in self._families.values())

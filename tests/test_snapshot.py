@@ -97,10 +97,13 @@ def test_render_cache_follows_changes():
 
 def test_special_values_and_unknown_labels():
     snap = Snapshot()
-    snap.replace(
-        "q", [Sample(catalog.QUEUE_DEPTH, {"component_class": "gpu", "queue": "q"}, math.nan)]
-    )
-    assert b"NaN" in snap.render()
+    labels = {"component_class": "gpu", "queue": "q"}
+    for bad in (math.nan, math.inf, -math.inf, 1e308, 1e30, -1e16):
+        snap.replace("q", [Sample(catalog.QUEUE_DEPTH, labels, bad)])
+        assert snap.value("queue_depth", labels) is None  # left out, never a number
+        assert b"queue_depth" not in snap.render()
+    snap.replace("q", [Sample(catalog.QUEUE_DEPTH, labels, 9e15)])  # within a Quantity
+    assert snap.value("queue_depth", labels) == 9e15
     with pytest.raises(ValueError, match="not in the catalog"):
         snap.replace("q", [Sample(catalog.QUEUE_DEPTH, {"pod": "x"}, 1)])
     with pytest.raises(ValueError, match="histograms"):

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from exporter import catalog
+from exporter.collectors.credentials import SecretTracker, is_auth_error
 from exporter.collectors.postgres_views import (
     CONNECTION_STATES,
     SERVER_SQL,
@@ -63,6 +64,17 @@ async def create_pool(
     )
 
 
+async def acquire(pool: asyncpg.Pool, timeout: float, secret: SecretTracker) -> Any:
+    """A pooled connection; an authentication failure makes the next cycle reconnect with
+    the secret re-read (see exporter.collectors.credentials)."""
+    try:
+        return await pool.acquire(timeout=timeout)
+    except BaseException as exc:
+        if is_auth_error(exc):
+            secret.forget()
+        raise
+
+
 def _view_fault(exc: BaseException) -> bool:
     sqlstate = getattr(exc, "sqlstate", None) or ""
     return isinstance(exc, asyncpg.PostgresError) and sqlstate[:2] in _VIEW_FAULTS
@@ -82,10 +94,13 @@ class PostgresCollector(Collector):
         self.target = target.name
         self._pool: asyncpg.Pool | None = None
         self._labels = {"target": target.name}
+        self.secret = SecretTracker(target)
         self._views = [v for v in VIEWS if getattr(target.collect, v.name)]
         self._degraded: dict[str, float] = {}  # view name -> monotonic time of last try
 
     async def _get_pool(self) -> asyncpg.Pool:
+        if self.secret.needs_reconnect():
+            await self.close()
         if self._pool is None:
             self._pool = await create_pool(
                 self.config,
@@ -100,7 +115,7 @@ class PostgresCollector(Collector):
     async def collect(self) -> Sequence[Sample]:
         started = time.perf_counter()
         pool = await self._get_pool()
-        conn = await pool.acquire(timeout=self.timeout)
+        conn = await acquire(pool, self.timeout, self.secret)
         try:
             server, views = await self._read(conn)
         except BaseException:

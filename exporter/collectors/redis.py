@@ -40,9 +40,10 @@ class RedisCollector(Collector):
             replies = await pipe.execute(raise_on_error=False)
             if isinstance(replies[0], Exception):
                 raise replies[0]
-        except BaseException:
-            # Drop sockets that may hold a half-read reply; the next cycle reconnects.
-            await self._endpoint.drop()
+        except BaseException as exc:
+            # Drop sockets that may hold a half-read reply; the next cycle reconnects (with
+            # the password re-read when the server refused it).
+            await self._endpoint.drop(exc)
             raise
         node = self._endpoint.node  # "" on a standalone target: no node label then
         labels = {**self._labels, "node": node} if node else self._labels

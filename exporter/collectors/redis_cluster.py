@@ -26,6 +26,7 @@ from redis.exceptions import AskError, MovedError, NoScriptError, RedisError, Re
 
 from exporter import catalog
 from exporter.collectors import redis_info
+from exporter.collectors.credentials import SecretTracker, is_auth_error
 from exporter.collectors.queues import queues_by_target
 from exporter.collectors.queues.common import QueueError, QueueRef
 from exporter.collectors.queues.redis_queues import RedisQueuesCollector, script_for
@@ -62,6 +63,7 @@ class RedisClusterCollector(Collector):
         parts = target.url.split("://", 1)[1].rsplit("@", 1)[-1].split("/", 1)[0]
         self._seeds = [parts, *target.seeds]
         self._clients: dict[str, aioredis.Redis] = {}
+        self.secret = SecretTracker(target)  # one password for every node
         self._topo: Topology | None = None
         self.queues = list(queues)
         # The queue reader of a standalone target, used for its commands and parsing only.
@@ -79,6 +81,8 @@ class RedisClusterCollector(Collector):
 
     async def collect(self) -> Sequence[Sample]:
         started = time.perf_counter()
+        if self.secret.needs_reconnect():  # a rotated (or refused) password: new clients
+            await self.close()
         if self._topo is None:
             self._topo = await self._discover()
         topo = self._topo
@@ -138,7 +142,7 @@ class RedisClusterCollector(Collector):
                 return parse_cluster_nodes(_text(reply))
             except (RedisError, OSError, TimeoutError) as exc:
                 errors.append(f"{addr}: {type(exc).__name__}")
-                await self._drop(addr)
+                await self._failed(addr, exc)
         raise ConnectionError("no seed of the cluster answered CLUSTER NODES: " + "; ".join(errors))
 
     async def _node_pass(
@@ -162,8 +166,11 @@ class RedisClusterCollector(Collector):
                         pipe.execute_command("ASKING")  # valid for the next command only
                     self._reader.add_reads(pipe, [ref], now, refused)
                 replies = await pipe.execute(raise_on_error=False)
+                for reply in replies:  # NOAUTH per command: the node's fault, not a queue's
+                    if is_auth_error(reply):
+                        raise reply
         except (RedisError, OSError, TimeoutError) as exc:
-            await self._drop(addr)
+            await self._failed(addr, exc)
             return exc
         rest = replies[n + 2 :] if health else replies
         if asking:  # each read sent follows its ASKING's reply
@@ -230,6 +237,12 @@ class RedisClusterCollector(Collector):
                 Sample(catalog.REDIS_CLUSTER_KNOWN_NODES, node, float(ci.get("cluster_known_nodes", 0))),
             ]  # fmt: skip
         return out
+
+    async def _failed(self, addr: str, exc: BaseException) -> None:
+        """Drop the node's client; a refused password is re-read at the next cycle."""
+        if is_auth_error(exc):
+            self.secret.forget()
+        await self._drop(addr)
 
     async def _drop(self, addr: str) -> None:
         client = self._clients.pop(addr, None)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from exporter.collectors.credentials import SecretTracker, is_auth_error
 from exporter.config import RedisTarget, parse_host_port
 
 
@@ -57,6 +58,7 @@ class Endpoint:
         self.reply_timeout = reply_timeout
         self.node = ""
         self._client: aioredis.Redis | None = None
+        self.secret = SecretTracker(target)
         self._sentinels = [
             aioredis.Redis(
                 host=h, port=p, socket_timeout=timeout, socket_connect_timeout=timeout,
@@ -66,7 +68,11 @@ class Endpoint:
         ]  # fmt: skip
 
     async def client(self) -> aioredis.Redis:
-        """The client to use this cycle; raises when no sentinel names a master."""
+        """The client to use this cycle; raises when no sentinel names a master, or
+        ValueError naming the field when the password source is unreadable. The password
+        source is re-read first: another password (or one refused) means a new client."""
+        if self.secret.needs_reconnect():
+            await self._drop_client()
         if not self._sentinels:
             if self._client is None:
                 self._client = connect(self.target, self.timeout, self.reply_timeout)
@@ -94,8 +100,11 @@ class Endpoint:
             errors.append(f"does not know master {self.target.master_name!r}")
         raise ConnectionError("no sentinel named the master: " + "; ".join(errors))
 
-    async def drop(self) -> None:
-        """After a failure: drop sockets that may hold a half-read reply."""
+    async def drop(self, exc: BaseException | None = None) -> None:
+        """After a failure: drop sockets that may hold a half-read reply; when `exc` says
+        the server refused the password, the next `client()` re-reads it and reconnects."""
+        if exc is not None and is_auth_error(exc):
+            self.secret.forget()
         if self._client is not None:
             await self._client.connection_pool.disconnect(inuse_connections=True)
 

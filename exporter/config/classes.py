@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from exporter.config.base import NAME_PATTERN, Strict
+from exporter.config.base import INT32_MAX, NAME_PATTERN, QUANTITY_MAX, Strict
 from exporter.config.queues import Queue
 
 
@@ -26,16 +26,16 @@ class ScaleOn(Strict):
 
     metric: str
     type: Literal["external", "pods"] = "external"
-    target_average_value: Annotated[float, Field(gt=0)]
-    activation_threshold: Annotated[float, Field(ge=0)] = 0.0
+    target_average_value: Annotated[float, Field(gt=0, le=QUANTITY_MAX)]
+    activation_threshold: Annotated[float, Field(ge=0, le=QUANTITY_MAX)] = 0.0
 
 
 class ScalingRules(Strict):
     """One direction of an HPA's `behavior` (autoscaling/v2 HPAScalingRules)."""
 
     stabilization_window_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
-    percent: Annotated[int, Field(gt=0)] | None = None  # a Percent policy, per period
-    pods: Annotated[int, Field(gt=0)] | None = None  # a Pods policy, per period
+    percent: Annotated[int, Field(gt=0, le=INT32_MAX)] | None = None  # a Percent policy, per period
+    pods: Annotated[int, Field(gt=0, le=INT32_MAX)] | None = None  # a Pods policy, per period
     period_seconds: Annotated[int, Field(gt=0, le=1800)] = 60
     select_policy: Literal["Max", "Min", "Disabled"] = "Max"
 
@@ -85,8 +85,8 @@ class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     workload: Workload
     metrics: MetricsEndpoint = MetricsEndpoint()
-    min_replicas: Annotated[int, Field(ge=0)] = 1  # 0 only with autoscaling.engine keda
-    max_replicas: Annotated[int, Field(ge=1)] = 10
+    min_replicas: Annotated[int, Field(ge=0, le=INT32_MAX)] = 1  # 0 only with engine keda
+    max_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)] = 10
     # Under autoscaling.engine keda: minReplicaCount 0 (KEDA activation wakes the class).
     scale_to_zero: bool = False
     queues: list[Queue] = []

@@ -11,27 +11,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from exporter.config.base import ConfigError
 from exporter.config.model import Config
 from exporter.config.queues import QUEUE_KINDS
 from exporter.config.secrets import redact_url
+from exporter.config.yaml_source import load_mapping, parse_yaml
 
 ENV_PREFIX = "EXPORTER_"
-
-
-def _load_yaml(text: str, source: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
-    return data
 
 
 def default_config_text() -> str:
@@ -56,17 +44,26 @@ def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[s
                     raise ConfigError(f"{key}: {'.'.join(path[:i])} has no item {part!r}")
                 idx = int(part)
                 if last:
-                    node[idx] = yaml.safe_load(environ[key])
+                    node[idx] = _env_value(key, environ[key])
                 else:
                     node = node[idx]
             elif isinstance(node, dict):
                 if last:
-                    node[part] = yaml.safe_load(environ[key])
+                    node[part] = _env_value(key, environ[key])
+                elif part not in node and path[i + 1].isdigit():  # an item of a missing list
+                    raise ConfigError(
+                        f"{key}: {'.'.join(path[: i + 1])} has no item {path[i + 1]!r}"
+                    )
                 else:
                     node = node.setdefault(part, {})
             else:
                 raise ConfigError(f"{key}: {'.'.join(path[:i])} is not a mapping or list")
     return data
+
+
+def _env_value(key: str, text: str) -> Any:
+    """An override's value read as a YAML scalar (or flow collection), one line on error."""
+    return parse_yaml(text, key)
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -121,18 +118,26 @@ def load_config(
     if path is None and environ.get(ENV_PREFIX + "CONFIG"):
         path = environ[ENV_PREFIX + "CONFIG"]
     if path is None:
-        source, text = "(embedded default)", default_config_text()
+        source, raw = "(embedded default)", default_config_text().encode()
     else:
         source = str(path)
         try:
-            text = Path(path).read_text()
+            raw = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigError(f"config file {source}: {exc.strerror}") from None
-    data = apply_env_overrides(_load_yaml(text, source), environ)
+    data = apply_env_overrides(load_mapping(raw, source), environ)
     try:
-        return Config.model_validate(data, context={"environ": environ})
+        config = Config.model_validate(data, context={"environ": environ})
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise ConfigError(one_line(format_validation_error(exc, source))) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
+    return config
+
+
+def one_line(text: str) -> str:
+    """Whitespace runs (newlines included) as single spaces: an error is one line."""
+    return " ".join(text.split())
 
 
 def redacted_dump(config: Config) -> dict[str, Any]:

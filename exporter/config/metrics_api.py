@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from exporter.catalog import CATALOG
-from exporter.config.base import Strict
+from exporter.config.base import INT32_MAX, QUANTITY_MAX, Strict
 
 
 class ApiMetric(Strict):
@@ -23,7 +23,7 @@ class ApiMetric(Strict):
     fallback: float | None = None  # served (and flagged) when the source fails; None -> 503
     # The span a value summarises (e.g. 60 for a rate over [1m]); served as `window` /
     # `windowSeconds`. None for point-in-time gauges such as queue depth.
-    window_seconds: Annotated[int, Field(gt=0)] | None = None
+    window_seconds: Annotated[int, Field(gt=0, le=INT32_MAX)] | None = None
     # An answer with no series is Unavailable (fallback or 503), not an empty list: for a
     # query that yields nothing when its inputs are stale (e.g. gpu_utilization_ratio).
     require_series: bool = False
@@ -43,8 +43,8 @@ class ApiMetric(Strict):
                 )
         if self.source == "promql" and self.metric:
             raise ValueError("a promql metric takes no metric (the query says what to read)")
-        if self.fallback is not None and not (self.fallback >= 0 and self.fallback < float("inf")):
-            raise ValueError("fallback must be a finite number >= 0")
+        if self.fallback is not None and not 0 <= self.fallback <= QUANTITY_MAX:
+            raise ValueError(f"fallback must be a finite number >= 0 and <= {QUANTITY_MAX:g}")
         return self
 
 
@@ -88,6 +88,9 @@ class MetricsApi(Strict):
         ApiMetric(name="gpu_utilization_ratio", source="snapshot"),
     ]
     custom: list[ApiMetric] = []
+    # A snapshot series older than this many collection intervals is lost, not current: a
+    # value made of it is unavailable (fallback or 503), never the last good number.
+    stale_after_intervals: Annotated[int, Field(ge=1, le=100)] = 3
 
     @model_validator(mode="after")
     def _unique_names(self) -> MetricsApi:

@@ -24,6 +24,7 @@ from exporter.config.deployment import Deployment
 from exporter.config.gpu import GpuAttribution
 from exporter.config.health import PostgresCollect, RedisCollect, RedisMode
 from exporter.config.metrics_api import MetricsApi
+from exporter.config.secrets import redact_url
 from exporter.config.settings import (
     Collection,
     KubernetesAccess,
@@ -210,4 +211,5 @@ class Config(Strict):
         data = self.model_dump(mode="json")
         for field in self.target_fields():
             data[field] = [t.redacted() for t in getattr(self, field)]
+        data["prometheus"]["url"] = redact_url(self.prometheus.url)
         return data

@@ -14,15 +14,34 @@ from pydantic import SecretStr
 
 REDACTED = "***"
 
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+# scheme://user:PASSWORD@ -- the password runs to the LAST '@' on the line, so it may hold
+# any character ('@', ':', '/', '#', '%40', a space); masking too much is safe, too little not.
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\n]*@")
+_SECRET_KEYS = r"(?:password|passwd|pwd|sslpassword|sslkey_password|token|secret)"
+# ?password=... / &password=... in a query string: up to the next '&', '#' or blank
+_IN_QUERY = re.compile(rf"([?&;]{_SECRET_KEYS}=)[^&#\s]*", re.IGNORECASE)
+# libpq key=value: password=secret or password='a b\'c' (quoted: to the closing quote)
+_KEY_VALUE = re.compile(
+    rf"((?<![?&;\w]){_SECRET_KEYS}\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s]*)", re.IGNORECASE
+)
 
 
-def redact_url(url: str) -> str:
-    """The URL (or any text holding URLs) with passwords masked, safe for logs and errors.
+def redact_url(text: str) -> str:
+    """`text` (a URL, a DSN, a libpq key=value string, or any message holding them) with
+    every password masked: userinfo passwords of any characters, `password=` in a query
+    string, `password=` / `password='...'` in libpq key=value strings.
 
-    A regex rather than urlsplit: it must also work on URLs too broken to parse.
+    The one redaction function: errors, logs, check-config and generated files all use it.
+    A regex rather than urlsplit: it must also work on addresses too broken to parse.
     """
-    return _PASSWORD_IN_URL.sub(rf"\1{REDACTED}@", url)
+    text = _USERINFO.sub(rf"\1{REDACTED}@", text)
+    text = _IN_QUERY.sub(rf"\1{REDACTED}", text)
+    return _KEY_VALUE.sub(rf"\1{REDACTED}", text)
+
+
+def holds_secret(address: str) -> bool:
+    """Whether an address carries a password inline (anything `redact_url` would mask)."""
+    return redact_url(address) != address
 
 
 def read_secret_file(path: str, field: str) -> SecretStr:

@@ -119,6 +119,11 @@ class PrometheusSource(Strict):
                 raise ValueError(f"{name}: cannot read {path!r}")
         return self
 
+    # Caps on one query answer (metrics-API promql sources): a bigger body or more series is
+    # "unavailable" (fallback or 503), never parsed at the cost of the event loop.
+    max_response_bytes: Annotated[int, Field(ge=1024, le=256 * 1024 * 1024)] = 8 * 1024 * 1024
+    max_series: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+
 
 def yaml_on_off(v: Any) -> Any:
     """YAML 1.1 reads a bare `on`/`off` as a boolean; map it back to the word."""

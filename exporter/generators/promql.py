@@ -94,7 +94,11 @@ def agg(func: str, spec: MetricSpec, group: tuple[str, ...] = (), **matchers: st
 
 
 # --- fragments shared by dashboards and alerts ---------------------------------------------
-SERVER_ERROR = '=~"5.."'  # the status matcher for errors that count against the SLO
+# the status matcher for errors that count against the SLO: 5xx, and streams that broke
+# after their headers went out (catalog.STREAM_ERROR_STATUS)
+SERVER_ERROR = f'=~"5..|{catalog.STREAM_ERROR_STATUS}"'
+# for labels that only ever hold HTTP status codes (the metrics API's, an ingress's)
+HTTP_5XX = '=~"5.."'
 
 
 def dedup(spec: MetricSpec, **matchers: str) -> str:

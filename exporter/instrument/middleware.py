@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from time import perf_counter
 from typing import Any
 
+from exporter.catalog import STREAM_ERROR_STATUS
 from exporter.instrument.metrics import ServiceMetrics
 from exporter.instrument.routes import RouteResolver, route_path
 from exporter.instrument.sse import EventCounter
@@ -43,9 +44,9 @@ class _RouteMetrics:
         self.duration = metrics.duration.labels(*labels)
         self._counter = metrics.requests
         self._labels = labels
-        self._requests: dict[int, Any] = {}
+        self._requests: dict[int | str, Any] = {}
 
-    def requests(self, status: int) -> Any:
+    def requests(self, status: int | str) -> Any:
         child = self._requests.get(status)
         if child is None:
             child = self._requests[status] = self._counter.labels(*self._labels, str(status))
@@ -167,7 +168,7 @@ class InstrumentMiddleware:
         scope[SCOPE_KEY] = (self, route)
 
         start = perf_counter()
-        status = 0
+        status: int | str = 0
         stream: _Stream | None = None
         finished = False  # the last body message went out: the client got it all
         client_gone = False  # send raised: the connection is closed
@@ -212,6 +213,10 @@ class InstrumentMiddleware:
                 ).inc()
                 if not status:
                     status = 500  # what the server-error middleware outside will send
+                elif not finished:
+                    # headers (a 200, say) went out and the body broke off: the client got
+                    # a failure that no status code can describe any more
+                    status = STREAM_ERROR_STATUS
             raise
         finally:
             duration = perf_counter() - start

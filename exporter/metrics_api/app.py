@@ -21,7 +21,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qs
 
 from exporter import catalog
 from exporter.config import Config
@@ -39,6 +38,7 @@ from .providers import (
     build_provider,
 )
 from .quantity import UnrepresentableValue, format_quantity
+from .request import check_sizes, path_of, query_of, segments
 from .selectors import Selector, SelectorError, parse, to_label_selector
 from .status import ApiError
 
@@ -132,12 +132,13 @@ class MetricsApiApp:
                     return
         if scope["type"] != "http":
             return
-        path = scope["path"]
+        path = path_of(scope)  # undecoded: segments are decoded once, in _route
         if path in HEALTH_PATHS:
             await _send(send, 200, b"ok", [(b"content-type", b"text/plain")])
             return
         api = _api_of(path)
         try:
+            check_sizes(scope)
             identity = self._authenticate(scope)
             if scope["method"] not in ("GET", "HEAD"):
                 raise ApiError(405, f"{scope['method']} is not supported: this API is read-only")
@@ -145,7 +146,7 @@ class MetricsApiApp:
             accept = headers.get(b"accept", b"").decode("latin-1")
             if not accepts_json(accept):
                 raise ApiError(406, f"only application/json is served, not {accept!r}")
-            query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            query = query_of(scope)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s %s for %s %s", scope["method"], path, identity.user, identity.groups)
             body = await self._route(path, query)
@@ -156,7 +157,7 @@ class MetricsApiApp:
         except ApiError as err:
             code, body = err.code, json.dumps(err.body()).encode()
         except Exception:  # a bug must still answer as a Status, and be logged once
-            log.exception("metrics API request %s failed", path)
+            log.exception("metrics API request %s failed", path[:200])
             code = 500
             body = json.dumps(ApiError(500, "internal error").body()).encode()
         self._count(api, code)
@@ -186,11 +187,11 @@ class MetricsApiApp:
         if doc is not None:
             return doc
         if path.startswith(EXT):
-            parts = path[len(EXT) :].split("/")
+            parts = segments(path[len(EXT) :])
             if len(parts) == 3 and parts[0] == "namespaces":
                 return await self._external(parts[1], parts[2], query)
         elif path.startswith(CUS):
-            parts = path[len(CUS) :].split("/")
+            parts = segments(path[len(CUS) :])
             if len(parts) == 5 and parts[0] == "namespaces":
                 _, ns, resource, name, metric = parts
                 if resource == "pods":
@@ -198,7 +199,7 @@ class MetricsApiApp:
                 return await self._object(ns, resource, name, metric, query)
             if len(parts) == 4 and parts[0] == "namespaces" and parts[2] == "metrics":
                 return await self._namespace(parts[1], parts[3], query)
-        raise ApiError(404, f"the server could not find the requested resource ({path})")
+        raise ApiError(404, f"the server could not find the requested resource ({path[:200]})")
 
     @staticmethod
     def _selector(query: dict[str, list[str]], name: str) -> Selector:

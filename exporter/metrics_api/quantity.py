@@ -11,7 +11,7 @@ suffix that keeps the mantissa an integer (1.5 -> "1500m", 2 -> "2", 2000 -> "2k
 1500 -> "1500", 0.0004 -> "0").
 
 Values that cannot honestly be written (policy, tested in test_metrics_api_units):
-- NaN and +/-Inf raise `UnrepresentableValue`: the caller treats the source as unavailable
+- NaN, +/-Inf and values beyond +/-9.2e15 (`exporter.values`) raise `UnrepresentableValue`: the caller treats the source as unavailable
   (fallback value or 503), because there is no number that means "unknown".
 - negative finite values are clamped to 0: every value this API serves (queue depth, age,
   utilisation, in-flight requests) is non-negative, a negative reading is a counter reset
@@ -20,9 +20,10 @@ Values that cannot honestly be written (policy, tested in test_metrics_api_units
 
 from __future__ import annotations
 
-import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
+
+from exporter.values import InvalidValue, checked
 
 _SUFFIX = {-3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
 _PARSE = re.compile(r"^([+-]?[0-9]*\.?[0-9]+|[+-]?[0-9]+\.)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
@@ -40,9 +41,10 @@ class UnrepresentableValue(ValueError):
 
 def format_quantity(value: float) -> str:
     """A float as a canonical Kubernetes Quantity string (milli precision)."""
-    value = float(value)
-    if math.isnan(value) or math.isinf(value):
-        raise UnrepresentableValue(f"{value} cannot be served as a Kubernetes quantity")
+    try:
+        value = checked(value)
+    except InvalidValue as exc:
+        raise UnrepresentableValue(f"cannot be served as a Kubernetes quantity: {exc}") from None
     if value <= 0:
         return "0"
     # Decimal(repr) keeps 0.1 as 0.1 rather than its binary expansion.

@@ -9,8 +9,8 @@ raises `SelectorError`, which the metrics API answers with a 400 BadRequest Stat
 
 from __future__ import annotations
 
-import functools
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -287,11 +287,57 @@ class _Parser:
         return [lit]
 
 
-@functools.lru_cache(maxsize=512)
+class _ByteBudgetCache:
+    """Parsed selectors, least recently used dropped first, within a byte budget.
+
+    Bounded by size, not count: 600 distinct 60 KB selectors must not grow the process by
+    hundreds of MB. An entry is charged `ENTRY_COST_FACTOR` times its text (the parsed
+    requirements hold a copy of every key and value) plus a fixed overhead; a selector
+    costing more than a tenth of the budget is parsed every time, not cached."""
+
+    ENTRY_COST_FACTOR = 4
+    ENTRY_OVERHEAD = 512
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self.entries: OrderedDict[str, tuple[Selector, int]] = OrderedDict()
+
+    def get(self, text: str) -> Selector | None:
+        hit = self.entries.get(text)
+        if hit is None:
+            return None
+        self.entries.move_to_end(text)
+        return hit[0]
+
+    def put(self, text: str, selector: Selector) -> None:
+        cost = self.ENTRY_OVERHEAD + self.ENTRY_COST_FACTOR * len(text)
+        if cost > self.budget // 10 or text in self.entries:
+            return
+        self.entries[text] = (selector, cost)
+        self.used += cost
+        while self.used > self.budget:
+            _, (_, dropped) = self.entries.popitem(last=False)
+            self.used -= dropped
+
+
+SELECTOR_CACHE = _ByteBudgetCache(1 << 20)
+
+
 def parse(text: str) -> Selector:
     """Parse a label selector string; '' selects everything. Raises SelectorError.
 
-    Cached: the HPA asks the same few selectors every sync, and Selector is immutable."""
+    Cached within a byte budget (`SELECTOR_CACHE`): the HPA asks the same few selectors
+    every sync, and Selector is immutable."""
+    cached = SELECTOR_CACHE.get(text)
+    if cached is not None:
+        return cached
+    selector = _parse(text)
+    SELECTOR_CACHE.put(text, selector)
+    return selector
+
+
+def _parse(text: str) -> Selector:
     for kind, lit in _lex(text):
         if kind == ERROR:
             raise SelectorError(f"unable to parse requirement: {lit}")

@@ -9,6 +9,9 @@ REASONS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     406: "NotAcceptable",
+    # no metav1.StatusReason exists for these two; named after the HTTP status
+    414: "RequestURITooLong",
+    431: "RequestHeaderFieldsTooLarge",
     500: "InternalError",
     503: "ServiceUnavailable",
 }

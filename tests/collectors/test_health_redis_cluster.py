@@ -199,10 +199,10 @@ async def test_depths_right_after_a_failover(cluster):
         slot = key_slot(cluster[0], key)
         old = slot_owner(cluster, slot)
         stop_redis(old)
-        survivor = next(n for n in cluster if n is not old and n.proc.poll() is None)
-        wait_for(
+        survivors = [n for n in cluster if n is not old and n.proc.poll() is None]
+        wait_for(  # every node agrees, not one: a lagging master answers CLUSTERDOWN
             lambda: (
-                cluster_info(survivor)["cluster_state"] == "ok"
+                all(cluster_info(n)["cluster_state"] == "ok" for n in survivors)
                 and slot_owner(cluster, slot) is not old
             ),
             timeout=30,

@@ -186,7 +186,10 @@ def test_every_target_kind_is_listed_redacted_and_reference_checked(tmp_path):
         "collect",
     ]
     assert dump["redis"][0]["url"] == "redis://:***@cache:6379/0"
-    duplicate = text + "redis: [{name: a, url: 'redis://h'}, {name: a, url: 'redis://h'}]\n"
+    duplicate = (
+        text.split("redis:")[0]
+        + "redis: [{name: a, url: 'redis://h'}, {name: a, url: 'redis://h'}]\n"
+    )
     with pytest.raises(ConfigError, match="redis target names must be unique"):
         load_config(write(tmp_path, duplicate), environ={})
 

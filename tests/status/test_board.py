@@ -36,6 +36,12 @@ def _board(collectors=()) -> tuple[StatusBoard, Snapshot, Clock]:
     return StatusBoard(config, snapshot, runtime, clock=clock), snapshot, clock
 
 
+def _queue(depth: float) -> list[Sample]:
+    """What a queue collector publishes for a read: the depth and queue_up 1 (a value is
+    served only when every configured queue was read)."""
+    return [Sample(catalog.QUEUE_DEPTH, GPU_QUEUE, depth), Sample(catalog.QUEUE_UP, GPU_QUEUE, 1)]
+
+
 def _gpu(board: StatusBoard) -> dict:
     return next(c for c in board.document()["classes"] if c["name"] == "gpu")
 
@@ -51,7 +57,7 @@ async def test_board_over_a_burst_matches_the_simulator():
     for step in expected.steps:
         clock.now = start + step.seconds
         value = trace.value_at("gpu", "queue_depth", step.seconds)
-        snapshot.update("queues", [Sample(catalog.QUEUE_DEPTH, GPU_QUEUE, value)], clock.now)
+        snapshot.update("queues", _queue(value), clock.now)
         await board.sync()
         d = _gpu(board)["decision"]
         seen.append((d["desired"], d["reason"]))
@@ -67,7 +73,7 @@ async def test_board_over_a_burst_matches_the_simulator():
 
 async def test_stale_value_is_unavailable_with_the_reason():
     board, snapshot, clock = _board()
-    snapshot.update("queues", [Sample(catalog.QUEUE_DEPTH, GPU_QUEUE, 40)], clock.now)
+    snapshot.update("queues", _queue(40), clock.now)
     clock.now += 60  # 12 collection intervals of 5 s: stale after 15 s
     await board.sync()
     gpu = _gpu(board)
@@ -82,7 +88,7 @@ async def test_stale_value_is_unavailable_with_the_reason():
 
 async def test_within_tolerance_sentence():
     board, snapshot, clock = _board()
-    snapshot.update("queues", [Sample(catalog.QUEUE_DEPTH, GPU_QUEUE, 2.1)], clock.now)
+    snapshot.update("queues", _queue(2.1), clock.now)
     await board.sync()
     gpu = _gpu(board)
     assert gpu["signals"][0]["within_tolerance"] is True
@@ -179,7 +185,7 @@ async def test_metrics_api_off_means_no_value_and_no_flags():
     snapshot, clock = Snapshot(), Clock()
     runtime = Runtime(snapshot, [])
     board = StatusBoard(config, snapshot, runtime, clock=clock)
-    snapshot.update("queues", [Sample(catalog.QUEUE_DEPTH, GPU_QUEUE, 40)], clock.now)
+    snapshot.update("queues", _queue(40), clock.now)
     await board.sync()
     (sig,) = _gpu(board)["signals"]
     assert sig["value"] is None

@@ -141,7 +141,8 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
             in out.stdout
         )
 
-        # Redis hangs: the collector times out, the series ages past 3 intervals.
+        # Redis hangs: the queue collector times out and says so (queue_up 0), so the value
+        # is unavailable at once, before its series would age past 3 intervals.
         own_redis.pause()
         try:
 
@@ -151,8 +152,8 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
 
             doc = wait_for(gpu_stale, timeout=20, what="gpu signal stale")
             sig = _class(doc, "gpu")["signals"][0]
-            assert "was last collected" in sig["unavailable"]
-            assert "stale after 1.5s" in sig["unavailable"]
+            assert "jobs:gpu" in sig["unavailable"]
+            assert "could not be read (queue_up 0)" in sig["unavailable"]
             assert _class(doc, "gpu")["decision"]["reason"] == "FailedGetExternalMetric"
             redis_row = next(t for t in doc["targets"] if t["collector"] == "redis")
             assert redis_row["up"] is False
@@ -160,7 +161,7 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
             out = _explain(url, "--class", "gpu")
             assert out.returncode == 0, out.stderr
             assert out.stdout.startswith("gpu: queue_depth unavailable (snapshot: ")
-            assert "was last collected" in out.stdout and "holds at 3" in out.stdout
+            assert "(queue_up 0)" in out.stdout and "holds at 3" in out.stdout
             assert "cpu:" not in out.stdout
             assert "targets down: redis/main: timed out after 0.4s" in out.stdout
         finally:

@@ -111,7 +111,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server(port: int | None = None) -> Iterator[Server]:
+def postgres_server(port: int | None = None, password_auth: bool = False) -> Iterator[Server]:
+    """A PostgreSQL cluster; `password_auth`: TCP logins need a password (scram-sha-256),
+    while the unix socket in `workdir` stays `trust` for the test's own admin session."""
     workdir = Path(tempfile.mkdtemp(prefix="exporter-pg-"))
     data = workdir / "data"
     if os.geteuid() == 0:
@@ -121,6 +123,10 @@ def postgres_server(port: int | None = None) -> Iterator[Server]:
         _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
         check=True, capture_output=True,
     )  # fmt: skip
+    if password_auth:
+        (data / "pg_hba.conf").write_text(
+            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        )
     opts = (
         f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40"
     )

@@ -9,8 +9,27 @@ from functools import cached_property
 from exporter import catalog
 from exporter.config import Queue
 from exporter.snapshot import Sample
+from exporter.values import checked
 
 log = logging.getLogger("exporter.collectors.queues")
+
+
+# An enqueue time more than this long ago is garbage (a zero or a mangled field), not a job
+# that has waited for a decade.
+MAX_JOB_AGE_SECONDS = 10 * 365 * 86400.0
+
+
+def job_age(now: float, enqueued: float) -> tuple[float, bool]:
+    """(age in seconds, whether `enqueued` lay in the future) for a job enqueued at
+    `enqueued` (unix seconds). A future time is clock skew: age 0. ValueError for a time
+    that is not a finite number or lies more than MAX_JOB_AGE_SECONDS in the past."""
+    enqueued = checked(enqueued)
+    if enqueued > now:
+        return 0.0, True
+    age = now - enqueued
+    if age > MAX_JOB_AGE_SECONDS:
+        raise ValueError(f"the enqueue time {enqueued:g} is more than 10 years ago")
+    return age, False
 
 
 class QueueError(Exception):
@@ -42,6 +61,34 @@ class QueueHealth:
     def __init__(self, collector: str, target: str) -> None:
         self._where = f"{collector} target {target!r}"
         self._errors: dict[tuple[str, str, str], str] = {}
+        self._skew: dict[tuple[str, str], int] = {}
+
+    def age(self, ref: QueueRef, now: float, enqueued: float, future_is_skew: bool = True) -> float:
+        """The oldest job's age (see `job_age`); a future time is counted as clock skew
+        (`queue_clock_skew_total`) unless the queue holds future times by design (`zset`)."""
+        age, future = job_age(now, enqueued)
+        if future and future_is_skew:
+            key = (ref.component_class, ref.queue.name)
+            if not self._skew.get(key):
+                log.warning(
+                    "%s: %s: the oldest job was enqueued in the future (clock skew); its "
+                    "age is read as 0",
+                    self._where,
+                    ref.describe(),
+                )
+            self._skew[key] = self._skew.get(key, 0) + 1
+        return age
+
+    def skew_samples(self, refs: list[QueueRef]) -> list[Sample]:
+        """`queue_clock_skew_total` of every queue (0 until skew is seen)."""
+        return [
+            Sample(
+                catalog.QUEUE_CLOCK_SKEW,
+                ref.labels,
+                self._skew.get((ref.component_class, ref.queue.name), 0),
+            )
+            for ref in refs
+        ]
 
     def ok(self, ref: QueueRef, what: str = "read") -> None:
         key = (ref.component_class, ref.queue.name, what)

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from exporter import catalog
-from exporter.collectors.postgres import create_pool
+from exporter.collectors.credentials import SecretTracker
+from exporter.collectors.postgres import acquire, create_pool
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -96,8 +97,11 @@ class PostgresQueuesCollector(Collector):
         self._pool: asyncpg.Pool | None = None
         self._wrapped: dict[int, tuple[str, bool]] = {}  # queue index -> (wrapped SQL, has age)
         self.health = QueueHealth(self.name, target.name)
+        self.secret = SecretTracker(target)
 
     async def _get_pool(self) -> asyncpg.Pool:
+        if self.secret.needs_reconnect():
+            await self.close()
         if self._pool is None:
             self._pool = await create_pool(
                 self.config,
@@ -113,7 +117,7 @@ class PostgresQueuesCollector(Collector):
 
     async def collect(self) -> Sequence[Sample]:
         pool = await self._get_pool()
-        conn = await pool.acquire(timeout=self.timeout)
+        conn = await acquire(pool, self.timeout, self.secret)
         out: list[Sample] = []
         try:
             for index, ref in enumerate(self.queues):
@@ -126,6 +130,7 @@ class PostgresQueuesCollector(Collector):
                     continue
                 self.health.ok(ref)
                 out.append(up(ref, 1))
+            out += self.health.skew_samples(self.queues)
         except BaseException:
             conn.terminate()  # never return a connection with a query in flight
             raise
@@ -152,7 +157,11 @@ class PostgresQueuesCollector(Collector):
         labels = ref.labels
         out = [Sample(catalog.QUEUE_DEPTH, labels, depth or 0.0)]
         if has_age:
-            out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, max(0.0, age or 0.0)))
+            try:  # the database computed now - oldest: negative means a job from the future
+                age = self.health.age(ref, 0.0, -float(age or 0.0))
+            except ValueError as exc:
+                raise QueueError(f"cannot read the oldest job's age: {exc}") from None
+            out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
         return out
 
     def failure_samples(self) -> Sequence[Sample]:

@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, ResponseError
 
 from exporter import catalog
+from exporter.collectors.credentials import is_auth_error
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -82,9 +83,12 @@ class RedisQueuesCollector(Collector):
                 # Redis restarted or ran SCRIPT FLUSH: load the scripts again and re-read.
                 self._sha.clear()
                 now, results = await self._read(client)
-        except BaseException:
+            for reply in results:  # NOAUTH per command: the target's fault, not a queue's
+                if is_auth_error(reply):
+                    raise reply
+        except BaseException as exc:
             # Drop sockets that may hold a half-read reply; the next cycle reconnects.
-            await self._endpoint.drop()
+            await self._endpoint.drop(exc)
             self._sha.clear()
             raise
         return self.samples(self.queues, now, results)
@@ -167,7 +171,7 @@ class RedisQueuesCollector(Collector):
                 continue
             self.health.ok(ref)
             out.append(Sample(catalog.QUEUE_UP, labels, 1))
-        return out
+        return out + self.health.skew_samples(self.queues)
 
     def failure_samples(self) -> Sequence[Sample]:
         return failure_samples(self.queues)
@@ -204,18 +208,17 @@ def _parse(
         age = 0.0
         if lowest is not None:
             due = float(lowest) / (1000.0 if q.score_unit == "milliseconds" else 1.0)
-            age = max(0.0, now - due)
-        return [
+            age = _checked_age(health, ref, now, due, future_is_skew=False)
+        out = [
             Sample(catalog.QUEUE_DEPTH, labels, ready),
             Sample(catalog.QUEUE_SCHEDULED, labels, total),
-            Sample(catalog.QUEUE_OLDEST_AGE, labels, age),
         ]
+        return out if age is None else [*out, Sample(catalog.QUEUE_OLDEST_AGE, labels, age)]
     lag, pending, oldest_id = reply
-    age = max(0.0, now - stream_id_seconds(oldest_id)) if oldest_id else 0.0
-    out = [
-        Sample(catalog.QUEUE_STREAM_PENDING, labels, pending),
-        Sample(catalog.QUEUE_OLDEST_AGE, labels, age),
-    ]
+    age = _checked_age(health, ref, now, stream_id_seconds(oldest_id)) if oldest_id else 0.0
+    out = [Sample(catalog.QUEUE_STREAM_PENDING, labels, pending)]
+    if age is not None:
+        out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
     if lag is None:
         health.failed(
             ref,
@@ -241,8 +244,23 @@ def _list_age(ref: QueueRef, payload: Any, now: float, health: QueueHealth) -> f
         return 0.0  # an empty list
     try:
         ts = unix_seconds(field_from_json(payload, ref.queue.age_field or ""))
+        age = health.age(ref, now, ts)
     except ValueError as exc:
         health.failed(ref, f"cannot read the oldest job's age: {exc}", what="age")
         return None
     health.ok(ref, what="age")
-    return max(0.0, now - ts)
+    return age
+
+
+def _checked_age(
+    health: QueueHealth, ref: QueueRef, now: float, enqueued: float, future_is_skew: bool = True
+) -> float | None:
+    """A zset's or stream's oldest age; None (the age left out, logged once) for a time that
+    is no plausible enqueue time (an explicit stream id such as `1-0`, a garbage score)."""
+    try:
+        age = health.age(ref, now, enqueued, future_is_skew)
+    except ValueError as exc:
+        health.failed(ref, f"cannot read the oldest job's age: {exc}", what="age")
+        return None
+    health.ok(ref, what="age")
+    return age

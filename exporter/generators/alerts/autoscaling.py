@@ -11,7 +11,7 @@ from __future__ import annotations
 from exporter import catalog
 from exporter.config import Config
 from exporter.generators.alerts.rule import Alert, num
-from exporter.generators.promql import SERVER_ERROR, agg, sum_rate
+from exporter.generators.promql import HTTP_5XX, agg, sum_rate
 
 HPA = ("component_class", "hpa")
 DASHBOARD = "queues-autoscaling"
@@ -33,7 +33,7 @@ def _hpa_condition(name: str, spec: catalog.MetricSpec, condition: str, summary:
 def autoscaling_alerts(config: Config) -> list[Alert]:
     t = config.alerting.thresholds
     api = ("api",)
-    errors = sum_rate(catalog.METRICS_API_REQUESTS, api, "5m", code=SERVER_ERROR)
+    errors = sum_rate(catalog.METRICS_API_REQUESTS, api, "5m", code=HTTP_5XX)
     total = sum_rate(catalog.METRICS_API_REQUESTS, api, "5m")
     return [
         _hpa_condition(

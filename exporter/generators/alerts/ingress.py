@@ -9,7 +9,7 @@ from __future__ import annotations
 from exporter.config import Config
 from exporter.generators import peer_metrics
 from exporter.generators.alerts.rule import Alert, num
-from exporter.generators.promql import SERVER_ERROR, sum_rate
+from exporter.generators.promql import HTTP_5XX, sum_rate
 
 INGRESS = ("ingress",)
 CLIENT_ERROR = '=~"4.."'
@@ -28,7 +28,7 @@ def ingress_alerts(config: Config) -> list[Alert]:
     return [
         Alert(
             "IngressHigh5xxRate",
-            f"{_ratio(SERVER_ERROR)}\n> {num(t.ingress_5xx_ratio)}",
+            f"{_ratio(HTTP_5XX)}\n> {num(t.ingress_5xx_ratio)}",
             "critical",
             "An ingress is answering many requests with server errors.",
             "{{ $value | humanizePercentage }} of requests through ingress {{ $labels.ingress }} "

@@ -11,18 +11,23 @@ has no way to get an env var we never set.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from exporter.config import Config
+from exporter.config.secrets import holds_secret
 from exporter.generators.k8s.names import TLS_DIR, ManifestError
 
 AGENT_PROC_ROOT = "/host/proc"  # where the GPU DaemonSet mounts the host's /proc
 
 
 def _check_cluster_secrets(config: Config) -> None:
+    if holds_secret(config.prometheus.url):
+        raise ManifestError(
+            "prometheus.url: the URL holds a password, which would land in a ConfigMap; "
+            "use prometheus.bearer_token_file"
+        )
     mounts = [m.mount_path.rstrip("/") + "/" for m in config.deployment.secrets]
     for path, t in config.located_targets():
-        if urlsplit(t.address).password is not None:
+        if holds_secret(t.address):
             raise ManifestError(
                 f"{path}: the URL holds a password, which would land in a ConfigMap; "
                 "use password_file with a Secret listed in deployment.secrets"

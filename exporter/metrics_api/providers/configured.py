@@ -73,10 +73,14 @@ class Reader:
         self.fallback_reason: str | None = None  # why the last answer was the fallback
         self._flag(False)
 
-    def _flag(self, on: bool) -> None:
+    def _flag(self, on: bool, points: list[MetricValue] | None = None) -> None:
+        """The fallback flag, and with served `points` the age of the oldest of them."""
         labels = {"api": self.api, "metric": self.metric.name}
-        sample = Sample(catalog.METRICS_API_FALLBACK, labels, 1.0 if on else 0.0)
-        self.snapshot.update(f"metrics_api/{self.api}/{self.metric.name}", [sample])
+        samples = [Sample(catalog.METRICS_API_FALLBACK, labels, 1.0 if on else 0.0)]
+        if points:
+            age = max(0.0, self.clock() - min(p.timestamp for p in points))
+            samples.append(Sample(catalog.METRICS_API_VALUE_AGE, labels, age))
+        self.snapshot.update(f"metrics_api/{self.api}/{self.metric.name}", samples)
 
     async def read(self, req: Request, fallback_labels: Mapping[str, str] | None) -> Answer:
         """The source's points; on failure the fallback (one point with `fallback_labels`) or
@@ -94,7 +98,7 @@ class Reader:
             self.fallback_reason = str(exc)
             point = MetricValue(dict(fallback_labels), self.metric.fallback, self.clock())
             return Answer([point], fallback=True, reason=str(exc))
-        self._flag(False)
+        self._flag(False, points)
         self.fallback_reason = None
         return Answer(points, fallback=False)
 
@@ -144,6 +148,10 @@ class ConfiguredProvider:
 
     def object_match(self, component_class: str) -> dict[str, str]:
         return {}
+
+    def placeholders(self, namespace: str, selector: Selector, **extra: str) -> dict[str, str]:
+        """Values for the source's query; a selector it cannot express is a BadRequest."""
+        return placeholders(namespace, selector, **extra)
 
     async def aclose(self) -> None:
         return None
@@ -204,7 +212,7 @@ class ConfiguredProvider:
     ) -> list[MetricValue]:
         reader = self._reader("external", metric, metric)
         self._check_namespace(metric, namespace)
-        req = Request(namespace, selector, placeholders=placeholders(namespace, selector))
+        req = Request(namespace, selector, placeholders=self.placeholders(namespace, selector))
         return await self._read(reader, req, selector.exact())
 
     async def pods_metric(
@@ -217,7 +225,9 @@ class ConfiguredProvider:
                 {"name": metric, "group": CUSTOM_GROUP, "kind": "pods"},
             )
         both = Selector(pods.requirements + selector.requirements)
-        req = Request(namespace, both, placeholders=placeholders(namespace, both, name=pod or "*"))
+        req = Request(
+            namespace, both, placeholders=self.placeholders(namespace, both, name=pod or "*")
+        )
         # a fallback stands for one named pod; for all pods there is no knowing which exist
         values = await self._read(reader, req, {"pod": pod} if pod else None)
         out = [
@@ -250,7 +260,7 @@ class ConfiguredProvider:
             namespace,
             selector,
             match=self.object_match(component_class),
-            placeholders=placeholders(
+            placeholders=self.placeholders(
                 namespace, selector, name=name, resource=resource, component_class=component_class
             ),
         )
@@ -267,7 +277,7 @@ class ConfiguredProvider:
     ) -> MetricValue:
         reader = self._reader("custom", metric, "namespaces")
         self._check_namespace(metric, namespace)
-        req = Request(namespace, selector, placeholders=placeholders(namespace, selector))
+        req = Request(namespace, selector, placeholders=self.placeholders(namespace, selector))
         values = await self._read(reader, req, {})
         if not values:
             raise NotFound(

@@ -3,15 +3,19 @@
 A query is the metric's configured template with `{namespace}`, `{selector}` and, for
 objects, `{name}`, `{resource}`, `{component_class}` filled in. The same API serves Thanos,
 Mimir and VictoriaMetrics: `prometheus` config adds a path prefix, extra headers (a Mimir
-tenant's X-Scope-OrgID), basic auth or a bearer token file, a CA file and a client certificate. A Prometheus error or timeout,
-an unreadable bearer-token file, a result that is not a vector or scalar, and a NaN/Inf value
-all count as `Unavailable` (-> the metric's fallback, or 503).
+tenant's X-Scope-OrgID), basic auth or a bearer token file, a CA file and a client
+certificate. A Prometheus error or timeout, an unreadable secret, and an answer that is too
+big or not of the documented shape (`promql_answer`: strict schema, finite values, at most
+`prometheus.max_series` series) all count as `Unavailable` (-> the metric's fallback, or
+503), the latter with one log line naming the query.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import math
+import json
+import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +28,13 @@ from exporter.snapshot import Snapshot
 
 from .base import MetricValue, Unavailable
 from .configured import ConfiguredProvider, Request
+from .promql_answer import SMALL_BODY, AnswerError, parse_answer
+
+log = logging.getLogger(__name__)
+
+# How each row's value starts in Prometheus' compact JSON. A label value cannot hold an
+# unescaped quote and a labels object holds no arrays, so it marks rows and nothing else.
+ROW_MARK = b'"value":['
 
 
 def render_query(template: str, placeholders: Mapping[str, str]) -> str:
@@ -48,37 +59,75 @@ class PromqlSource:
         client: Callable[[], httpx.AsyncClient],
     ) -> None:
         assert metric.query
+        self.metric = metric.name
         self.template = metric.query
         self.url = query_url(prometheus)
         self.timeout = prometheus.timeout_seconds
         self.prometheus = prometheus
+        self.max_bytes = prometheus.max_response_bytes
+        self.max_series = prometheus.max_series
         self.client = client
+        self._bad: dict[str, str] = {}  # query -> the reason last logged
 
     def _headers(self) -> dict[str, str]:
         return {**self.prometheus.headers, **auth_headers(self.prometheus)}
 
+    async def _body(self, query: str) -> bytes:
+        """The answer's bytes, read as they arrive and cut off past `max_response_bytes`."""
+        client = self.client()
+        request = client.build_request(
+            "GET", self.url, params={"query": query}, headers=self._headers(), timeout=self.timeout
+        )
+        resp = await client.send(request, stream=True)
+        try:
+            chunks, size, rows, tail = [], 0, 0, b""
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise AnswerError(
+                        f"the answer is larger than {self.max_bytes} bytes "
+                        "(prometheus.max_response_bytes)"
+                    )
+                # rows counted on the wire: an answer over the series cap is refused before
+                # any of it is decoded (the strict parser checks the exact count again)
+                rows += (tail + chunk[: len(ROW_MARK) - 1]).count(ROW_MARK) + chunk.count(ROW_MARK)
+                if rows > self.max_series:
+                    raise AnswerError(f"more than {self.max_series} series (prometheus.max_series)")
+                tail = chunk[-(len(ROW_MARK) - 1) :]
+                chunks.append(chunk)
+        finally:
+            await resp.aclose()
+        body = b"".join(chunks)
+        if resp.status_code != 200:
+            raise Unavailable(f"Prometheus answered {resp.status_code}: {_error_of(body)}")
+        return body
+
     async def points(self, req: Request) -> list[MetricValue]:
         query = render_query(self.template, req.placeholders)
         try:
-            resp = await self.client().get(
-                self.url, params={"query": query}, headers=self._headers(), timeout=self.timeout
-            )
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.timeout):
+                body = await self._body(query)
+            # decoded off the event loop, one row at a time (see promql_answer)
+            values = await asyncio.to_thread(parse_answer, body, self.max_series)
+        except (TimeoutError, httpx.TimeoutException):
             raise Unavailable(f"Prometheus did not answer within {self.timeout:g}s") from None
-        except (httpx.HTTPError, OSError, ValueError) as exc:
+        except AnswerError as exc:
+            self._log_bad_answer(query, str(exc))
+            raise Unavailable(f"Prometheus answered an unusable result: {exc}") from None
+        except (httpx.HTTPError, OSError) as exc:
             # OSError: an ssl.SSLError while reading (a TLS 1.3 peer rejecting our client
             # certificate after the handshake) escapes httpx's own exception mapping.
             raise Unavailable(f"Prometheus query failed: {type(exc).__name__}") from None
-        try:
-            body = resp.json()
-        except ValueError:  # e.g. a gateway's plain-text 401
-            body = {}
-        if resp.status_code != 200 or body.get("status") != "success":
-            raise Unavailable(
-                f"Prometheus answered {resp.status_code}: {body.get('errorType', '')} "
-                f"{body.get('error', '')}".strip()
+        self._bad.pop(query, None)
+        return values
+
+    def _log_bad_answer(self, query: str, reason: str) -> None:
+        """One log line naming the query and the reason, again only when the reason changes."""
+        if self._bad.get(query) != reason:
+            log.warning(
+                'metric "%s": PromQL query %r: unusable answer: %s', self.metric, query, reason
             )
-        return parse_result(body.get("data", {}))
+            self._bad[query] = reason
 
 
 def query_url(prometheus: PrometheusSource) -> str:
@@ -114,25 +163,15 @@ def tls_context(prometheus: PrometheusSource) -> ssl.SSLContext:
     return context
 
 
-def parse_result(data: Mapping) -> list[MetricValue]:
-    """The `data` of a query response as values; anything but a finite vector or scalar is
-    Unavailable."""
-    kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
-        rows = [{"metric": {}, "value": result}]
-    elif kind == "vector":
-        rows = result or []
-    else:
-        raise Unavailable(f"the query must return a vector or scalar, got {kind}")
-    out = []
-    for row in rows:
-        ts, raw = row["value"]
-        value = float(raw)
-        if math.isnan(value) or math.isinf(value):
-            raise Unavailable(f"the query returned {raw} for {row.get('metric', {})}")
-        labels = {k: v for k, v in row.get("metric", {}).items() if k != "__name__"}
-        out.append(MetricValue(labels, value, float(ts)))
-    return out
+def _error_of(body: bytes) -> str:
+    """Prometheus' errorType and error from an error body, if it has them."""
+    try:
+        doc = json.loads(body[:SMALL_BODY])
+    except ValueError:
+        return "(not a Prometheus error body)"
+    if not isinstance(doc, dict):
+        return "(not a Prometheus error body)"
+    return f"{doc.get('errorType', '')} {doc.get('error', '')}".strip()[:300]
 
 
 class PromqlProvider(ConfiguredProvider):

@@ -1,8 +1,9 @@
 """Metrics read from the exporter's own live snapshot (the catalog metrics its collectors write).
 
-A value is refused (`Unavailable`) before the first collection, when a selected series is
-older than `STALE_AFTER_INTERVALS` collection intervals (its collector is failing or hung), and
-when it is NaN or infinite. Snapshot series describe the platform in the configured namespace
+A value is refused (`Unavailable`) before the first collection, when a series it is made of
+is older than `metrics_api.stale_after_intervals` collection intervals (its collector is
+failing or hung), is missing or its queue is down (see `expected.py`), and when it is NaN or
+infinite. Snapshot series describe the platform in the configured namespace
 only (other namespaces: NotFound) and carry no `pod` label (no pods metrics); an object's
 series are those of its component class.
 
@@ -20,30 +21,61 @@ from exporter import catalog
 from exporter.config import ApiMetric, Config
 from exporter.snapshot import Snapshot
 
+from ..selectors import Selector
 from .base import MetricValue, Unavailable
 from .configured import ConfiguredProvider, Request
-
-# A series this many collection intervals old is treated as lost, not as the current value.
-STALE_AFTER_INTERVALS = 3
+from .expected import ExpectedSeries, expected_series
 
 
 class SnapshotSource:
-    """Series of one catalog metric in the live snapshot, fresh to the collection interval."""
+    """Series of one catalog metric in the live snapshot, all fresh or none served.
+
+    The series a value needs are those present and those the config says must be there
+    (`expected.py`); one missing, stale, down (`queue_up 0`) or non-finite makes the whole
+    value `Unavailable`: never a partial sum.
+    """
 
     def __init__(
         self,
         metric: ApiMetric,
         snapshot: Snapshot,
         ready: Callable[[], bool],
-        interval: float,
+        max_age: float,
+        expected: list[ExpectedSeries],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = metric.metric or metric.name
         catalog.spec(self.name)  # KeyError names an unknown metric at start, not per request
         self.snapshot = snapshot
         self.ready = ready
-        self.max_age = STALE_AFTER_INTERVALS * interval
+        self.max_age = max_age
+        self.expected = expected
         self.clock = clock
+
+    def _selected(self, req: Request, labels: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in req.match.items()) and req.selector.matches(
+            labels
+        )
+
+    def _stale(self, what: str, age: float) -> Unavailable:
+        return Unavailable(
+            f"{what} was last collected {age:.0f}s ago (stale after {self.max_age:g}s)"
+        )
+
+    def _check_expected(self, req: Request, now: float, have: set[tuple]) -> None:
+        for exp in self.expected:
+            if not self._selected(req, exp.labels):
+                continue
+            what = f"{self.name}{exp.labels}"
+            up = self.snapshot.timed_value(catalog.QUEUE_UP.name, exp.labels)
+            if up is None:
+                raise Unavailable(f"{what}: the queue has not been read yet")
+            if up[0] != 1.0:
+                raise Unavailable(f"{what}: the queue could not be read (queue_up 0)")
+            if now - up[1] > self.max_age:
+                raise self._stale(f"queue_up{exp.labels}", now - up[1])
+            if exp.required and tuple(sorted(exp.labels.items())) not in have:
+                raise Unavailable(f"{what} is missing from the last collection")
 
     async def points(self, req: Request) -> list[MetricValue]:
         if not self.ready():
@@ -52,19 +84,15 @@ class SnapshotSource:
         out = []
         for series in self.snapshot.series(self.name):
             labels = dict(series.labels)
-            if any(labels.get(k) != v for k, v in req.match.items()):
-                continue
-            if not req.selector.matches(labels):
+            if not self._selected(req, labels):
                 continue
             age = now - series.timestamp
             if age > self.max_age:
-                raise Unavailable(
-                    f"{self.name}{labels} was last collected {age:.0f}s ago "
-                    f"(stale after {self.max_age:g}s)"
-                )
-            if math.isnan(series.value) or math.isinf(series.value):
+                raise self._stale(f"{self.name}{labels}", age)
+            if not math.isfinite(series.value):
                 raise Unavailable(f"{self.name}{labels} is {series.value}")
             out.append(MetricValue(labels, series.value, series.timestamp))
+        self._check_expected(req, now, {tuple(sorted(p.labels.items())) for p in out})
         return out
 
 
@@ -84,10 +112,15 @@ class SnapshotProvider(ConfiguredProvider):
     ) -> None:
         super().__init__(config, snapshot, clock)
         self.ready = ready
-        self.interval = config.collection.interval_seconds
+        self.config = config
+        self.max_age = config.metrics_api.stale_after_intervals * config.collection.interval_seconds
 
     def source(self, metric: ApiMetric) -> SnapshotSource:
-        return SnapshotSource(metric, self.snapshot, self.ready, self.interval, self.clock)
+        expected = expected_series(self.config, metric.metric or metric.name)
+        return SnapshotSource(metric, self.snapshot, self.ready, self.max_age, expected, self.clock)
+
+    def placeholders(self, namespace: str, selector: Selector, **extra: str) -> dict[str, str]:
+        return {}  # no query to fill: the whole selector grammar matches snapshot labels
 
     def serves_namespace(self, namespace: str) -> bool:
         # snapshot series describe the platform in the configured namespace only
