@@ -62,17 +62,15 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    # --- KEDA external scaler (gRPC, listen.grpc): started here, stopped after the HTTP ones
-    from exporter.keda import listener as keda_listener
-
-    scaler = await keda_listener.start(config, snapshot, runtime)
-    # ---
-
     runtime.start()
     board.start()
     loop.call_later(1.0, settle_after_start)  # after the listeners are up, not before
     self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
+    if config.listen.grpc:  # KEDA's external scaler; grpc is imported only when it is on
+        from exporter.keda import listener as keda_listener
+
+        tasks.append(asyncio.create_task(keda_listener.run(config, snapshot, runtime, stop)))
     log.info(
         "exporter %s serving on %s://%s with %d collectors (environment %s)",
         __version__,
@@ -87,14 +85,13 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     if stopper in done:
         log.info("shutting down")
+    stop.set()  # ends the scaler's task too when another listener failed
     for server, _sock in listeners:
         server.should_exit = True
     results = await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     await board.stop()
     self_task.cancel()
-    if scaler is not None:  # KEDA external scaler
-        await scaler.stop()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()

@@ -304,6 +304,7 @@ def test_embedded_default_serves_metrics_within_5_seconds():
     env = {
         "EXPORTER_LISTEN__HTTP": f"127.0.0.1:{port}",
         "EXPORTER_LISTEN__HTTPS": f"127.0.0.1:{free_port()}",
+        "EXPORTER_LISTEN__GRPC": f"127.0.0.1:{free_port()}",
         "EXPORTER_POSTGRES__0__DSN": f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
         "EXPORTER_REDIS__0__URL": f"redis://127.0.0.1:{free_port()}/0",
     }

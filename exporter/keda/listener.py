@@ -9,13 +9,14 @@ Start-up problems raise OSError (one line, exit 1, like a busy port).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import grpc
 
 from exporter.config import Config, parse_host_port
-from exporter.metrics_api.listener import serving_files
+from exporter.metrics_api.listener import serving_pair
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
@@ -31,7 +32,7 @@ class ScalerStartupError(OSError):
     """The scaler cannot start safely (plaintext in production, unreadable TLS files)."""
 
 
-def credentials(config: Config) -> grpc.ServerCredentials | None:
+async def credentials(config: Config) -> grpc.ServerCredentials | None:
     """TLS server credentials, or None for plaintext (never in production)."""
     keda = config.autoscaling.keda
     if keda.plaintext:
@@ -46,7 +47,7 @@ def credentials(config: Config) -> grpc.ServerCredentials | None:
             config.listen.grpc,
         )
         return None
-    cert, key = serving_files(config)
+    cert, key = await serving_pair(config)
     client_ca = None
     if keda.client_ca_file:
         client_ca = Path(keda.client_ca_file).read_bytes()
@@ -82,7 +83,7 @@ async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerL
     """Serve the scaler on `config.listen.grpc` (None when it is off)."""
     if not config.listen.grpc:
         return None
-    creds = credentials(config)
+    creds = await credentials(config)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     scaler = Scaler(
@@ -113,3 +114,16 @@ async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerL
         "plaintext" if creds is None else "TLS",
     )
     return ScalerListener(server, scaler, changes)
+
+
+async def run(config: Config, snapshot: Snapshot, runtime: Runtime, stop: asyncio.Event) -> None:
+    """Serve the scaler until `stop` is set. Started beside the HTTP listeners (a self-signed
+    certificate may have to be made first); a start-up failure (busy port, bad TLS files)
+    ends this task with its error, which stops `exporter serve` (exit 1)."""
+    scaler = await start(config, snapshot, runtime)
+    if scaler is None:
+        return
+    try:
+        await stop.wait()
+    finally:
+        await scaler.stop()

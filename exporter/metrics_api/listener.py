@@ -9,6 +9,7 @@ one generated at start, reloaded when its files change), and returns an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from pathlib import Path
@@ -118,6 +119,35 @@ def serving_files(config: Config) -> tuple[str, str] | None:
     return None
 
 
+# One self-signed pair per event loop and namespace, shared by the HTTPS listener and the
+# KEDA scaler: made once, in a child process, while the HTTP listener already serves.
+_SELF_SIGNED: dict[tuple[int, str], asyncio.Task[tuple[str, str]]] = {}
+
+
+async def serving_pair(config: Config) -> tuple[str, str]:
+    """The configured serving cert/key files, or the process's self-signed pair.
+
+    MetricsApiStartupError when the configured files are unreadable or the certificate
+    cannot be made."""
+    files = serving_files(config)
+    if files is not None:
+        return files
+    key = (id(asyncio.get_running_loop()), config.namespace)
+    task = _SELF_SIGNED.get(key)
+    if task is None:
+        task = _SELF_SIGNED[key] = asyncio.ensure_future(_self_signed(config.namespace))
+    return await asyncio.shield(task)
+
+
+async def _self_signed(namespace: str) -> tuple[str, str]:
+    try:
+        cert, key = await self_signed_files_in_child(namespace)
+    except (RuntimeError, OSError) as exc:
+        raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
+    log.info("serving certificate: self-signed, SHA-256 %s", certificate_fingerprint(cert))
+    return cert, key
+
+
 def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingContext:
     """The serving context, reloaded when cert/key change on disk (cert-manager rotation,
     Secret updates)."""
@@ -150,15 +180,7 @@ def https_listeners(
     if files is None:
 
         async def prepare(server: HttpServer) -> None:
-            try:
-                cert, key = await self_signed_files_in_child(config.namespace)
-            except (RuntimeError, OSError) as exc:
-                raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
-            log.info(
-                "metrics API serving certificate: self-signed, SHA-256 %s",
-                certificate_fingerprint(cert),
-            )
-            server.tls = _context(cert, key, auth)
+            server.tls = _context(*await serving_pair(config), auth)
 
     app = create_app(config, snapshot, runtime.ready.is_set, auth)
     limits = limits_for(config.listen)
