@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run collectors and serve /metrics and the metrics APIs")
     check = sub.add_parser("check-config", help="validate and print the effective config")
+    check.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="validate for `exporter serve` alone: skip the rules of the generated manifests "
+        "(secrets only as files under deployment.secrets)",
+    )
     gen = sub.add_parser("generate", help="write dashboards, alert rules or k8s manifests")
     gen.add_argument("what", choices=sorted(GENERATORS))
     gen.add_argument("--out", help="output folder (default: dashboards/, alerts/ or k8s/)")
@@ -67,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         for line in collision_warnings(config):  # KEDA owns external.metrics.k8s.io
             print(f"exporter: {line}", file=sys.stderr)
     if args.command == "check-config":
+        # Whatever check-config accepts, every `generate` target accepts: the manifests'
+        # rules (secrets reach pods only as mounted files) are checked here too.
+        if not args.serve_only:
+            from exporter.generators.k8s.names import ManifestError
+            from exporter.generators.k8s.pod_config import check_cluster_secrets
+
+            try:
+                check_cluster_secrets(config)
+            except ManifestError as exc:
+                return config_failure(f"{exc} (check-config --serve-only skips this rule)")
         yaml.safe_dump(redacted_dump(config), sys.stdout, sort_keys=False)
         return 0
     if args.command == "generate":

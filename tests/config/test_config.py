@@ -198,10 +198,16 @@ def test_cli_check_config_prints_redacted_effective_config(tmp_path):
     path = write(
         tmp_path, f"postgres: [{{name: main, dsn: 'postgresql://app:{SECRET}@db:5432/app'}}]\n"
     )
-    result = cli("check-config", "--config", str(path))
+    result = cli("check-config", "--serve-only", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert "postgresql://app:***@db:5432/app" in result.stdout
     assert SECRET not in result.stdout + result.stderr
+    # without --serve-only the manifests' rule applies: one masked line naming the field
+    result = cli("check-config", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("exporter: postgres[0]: the URL holds a password")
+    assert result.stderr.count("\n") == 1 and SECRET not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -137,12 +137,15 @@ def test_check_config_and_generated_files_mask_every_form(tmp_path, field, addre
     key = "dsn" if field == "postgres" else "url"
     path = tmp_path / "c.yaml"
     path.write_text(f'{field}: [{{name: main, {key}: "{address}"}}]\ngpu: off\n')
-    result = run_cli("check-config", "--config", str(path))
+    result = run_cli("check-config", "--serve-only", "--config", str(path))
     assert result.code == 0, result
     assert SECRET not in result.stdout and "***" in result.stdout
-    # an inline secret would land in a ConfigMap: manifests refuse it, in one masked line
+    # an inline secret would land in a ConfigMap: manifests refuse it, in one masked line,
+    # and so does check-config (what it accepts, every generator accepts)
     result = run_cli("generate", "manifests", "--config", str(path), "--out", str(tmp_path / "k8s"))
     line = _one_line_failure(result, f"{field}[0]")
+    assert "password_file" in line
+    line = _one_line_failure(run_cli("check-config", "--config", str(path)), f"{field}[0]")
     assert "password_file" in line
     for what in ("dashboards", "alerts"):
         out = tmp_path / what
@@ -153,11 +156,12 @@ def test_check_config_and_generated_files_mask_every_form(tmp_path, field, addre
 def test_prometheus_url_password_is_masked_in_check_config(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(f"prometheus: {{url: 'http://reader:{SECRET}@prom:9090'}}\n")
-    result = run_cli("check-config", "--config", str(path))
+    result = run_cli("check-config", "--serve-only", "--config", str(path))
     assert result.code == 0 and SECRET not in result.stdout
     assert "http://reader:***@prom:9090" in result.stdout
     result = run_cli("generate", "manifests", "--config", str(path), "--out", str(tmp_path / "k"))
     _one_line_failure(result, "prometheus.url", "bearer_token_file")
+    _one_line_failure(run_cli("check-config", "--config", str(path)), "prometheus.url")
 
 
 def test_redaction_is_one_function_for_every_form():

@@ -19,7 +19,8 @@ from exporter.generators.k8s.names import TLS_DIR, ManifestError
 AGENT_PROC_ROOT = "/host/proc"  # where the GPU DaemonSet mounts the host's /proc
 
 
-def _check_cluster_secrets(config: Config) -> None:
+def check_cluster_secrets(config: Config) -> None:
+    """ManifestError naming the field when a secret would not reach the pods as a file."""
     if holds_secret(config.prometheus.url):
         raise ManifestError(
             "prometheus.url: the URL holds a password, which would land in a ConfigMap; "
@@ -46,7 +47,7 @@ def _check_cluster_secrets(config: Config) -> None:
 
 def cluster_config(config: Config) -> dict[str, Any]:
     """The config for the metrics-API pods: the user's, minus what only makes sense here."""
-    _check_cluster_secrets(config)
+    check_cluster_secrets(config)
     data = config.model_dump(mode="json", exclude_defaults=True)
     data.pop("deployment", None)  # generator input; its file paths are local
     kube = data.setdefault("kubernetes", {})
