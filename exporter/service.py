@@ -14,7 +14,7 @@ from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
 from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
-from exporter.metrics_api.listener import https_listeners
+from exporter.metrics_api.listener import SelfSigned, https_listeners
 from exporter.runtime import Collector, Runtime
 from exporter.serving import bind, limits_for, make_server
 from exporter.snapshot import Sample, Snapshot
@@ -53,7 +53,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         app = BasicAuth(app, web.users)
     http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
     listeners = [(http, bind(config.listen.http))]
-    listeners += https_listeners(config, snapshot, runtime)  # the Kubernetes metrics APIs
+    self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
+    listeners += https_listeners(config, snapshot, runtime, self_signed)  # Kubernetes metrics APIs
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -62,17 +63,15 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    # --- KEDA external scaler (gRPC, listen.grpc): started here, stopped after the HTTP ones
-    from exporter.keda import listener as keda_listener
-
-    scaler = await keda_listener.start(config, snapshot, runtime)
-    # ---
-
     runtime.start()
     board.start()
     loop.call_later(1.0, settle_after_start)  # after the listeners are up, not before
     self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
+    # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
+    # may wait for the self-signed certificate); a start-up failure stops the exporter.
+    scaler_task = asyncio.create_task(_start_scaler(config, snapshot, runtime, self_signed))
+    scaler_task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or stop.set())
     log.info(
         "exporter %s serving on %s://%s with %d collectors (environment %s)",
         __version__,
@@ -93,12 +92,24 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     stopper.cancel()
     await board.stop()
     self_task.cancel()
-    if scaler is not None:  # KEDA external scaler
-        await scaler.stop()
+    scaler_task.cancel()
+    scaler_result = (await asyncio.gather(scaler_task, return_exceptions=True))[0]
+    if scaler_result is not None and not isinstance(scaler_result, BaseException):
+        await scaler_result.stop()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()
     # a listener that failed (e.g. its certificate could not be made) fails `serve`
-    for result in results:
+    for result in [*results, scaler_result]:
         if isinstance(result, Exception):
             raise result
+
+
+async def _start_scaler(config: Config, snapshot: Snapshot, runtime: Runtime, self_signed):
+    """The KEDA scaler's listener, or None when `listen.grpc` is off; grpc (~20 MB resident)
+    is imported only when it is on."""
+    if not config.listen.grpc:
+        return None
+    from exporter.keda import listener as keda_listener
+
+    return await keda_listener.start(config, snapshot, runtime, self_signed)

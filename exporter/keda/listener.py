@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 
 from exporter.config import Config, parse_host_port
-from exporter.metrics_api.listener import serving_files
+from exporter.metrics_api.listener import SelfSigned, serving_files
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
@@ -31,8 +31,11 @@ class ScalerStartupError(OSError):
     """The scaler cannot start safely (plaintext in production, unreadable TLS files)."""
 
 
-def credentials(config: Config) -> grpc.ServerCredentials | None:
-    """TLS server credentials, or None for plaintext (never in production)."""
+async def credentials(
+    config: Config, self_signed: SelfSigned | None = None
+) -> grpc.ServerCredentials | None:
+    """TLS server credentials, or None for plaintext (never in production); without
+    configured files, the metrics API's self-signed pair (`self_signed`, shared)."""
     keda = config.autoscaling.keda
     if keda.plaintext:
         if config.environment == "production":
@@ -46,7 +49,7 @@ def credentials(config: Config) -> grpc.ServerCredentials | None:
             config.listen.grpc,
         )
         return None
-    cert, key = serving_files(config)
+    cert, key = serving_files(config) or await (self_signed or SelfSigned(config.namespace)).files()
     client_ca = None
     if keda.client_ca_file:
         client_ca = Path(keda.client_ca_file).read_bytes()
@@ -78,11 +81,13 @@ class ScalerListener:
         await self.scaler.aclose()
 
 
-async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerListener | None:
+async def start(
+    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
+) -> ScalerListener | None:
     """Serve the scaler on `config.listen.grpc` (None when it is off)."""
     if not config.listen.grpc:
         return None
-    creds = credentials(config)
+    creds = await credentials(config, self_signed)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     scaler = Scaler(

@@ -9,6 +9,7 @@ one generated at start, reloaded when its files change), and returns an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from pathlib import Path
@@ -118,6 +119,24 @@ def serving_files(config: Config) -> tuple[str, str] | None:
     return None
 
 
+class SelfSigned:
+    """The self-signed serving pair when none is configured: made once, on first need, in a
+    child process, and shared by the metrics API and the KEDA scaler (one certificate to
+    trust). `files()` raises MetricsApiStartupError when the child fails."""
+
+    def __init__(self, namespace: str):
+        self.namespace = namespace
+        self._task: asyncio.Future[tuple[str, str]] | None = None
+
+    async def files(self) -> tuple[str, str]:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self_signed_files_in_child(self.namespace))
+        try:
+            return await asyncio.shield(self._task)
+        except (RuntimeError, OSError) as exc:
+            raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
+
+
 def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingContext:
     """The serving context, reloaded when cert/key change on disk (cert-manager rotation,
     Secret updates)."""
@@ -132,13 +151,13 @@ def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingConte
 
 
 def https_listeners(
-    config: Config, snapshot: Snapshot, runtime: Runtime
+    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
 ) -> list[tuple[HttpServer, socket.socket]]:
     """The metrics API on config.listen.https (none when disabled).
 
     A self-signed certificate is generated while the HTTP listener already serves; the HTTPS
     socket is bound at once (a busy port is a start-up error) and queues connections until
-    the certificate is ready."""
+    the certificate is ready. `self_signed` shares that certificate with the KEDA scaler."""
     if not config.metrics_api.enabled:
         return []
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
@@ -148,12 +167,10 @@ def https_listeners(
     context = _context(*files, auth) if files else None
     prepare = None
     if files is None:
+        made = self_signed or SelfSigned(config.namespace)
 
         async def prepare(server: HttpServer) -> None:
-            try:
-                cert, key = await self_signed_files_in_child(config.namespace)
-            except (RuntimeError, OSError) as exc:
-                raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
+            cert, key = await made.files()
             log.info(
                 "metrics API serving certificate: self-signed, SHA-256 %s",
                 certificate_fingerprint(cert),
