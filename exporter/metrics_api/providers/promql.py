@@ -16,14 +16,16 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from exporter.config import ApiMetric, Config, PrometheusSource
 from exporter.snapshot import Snapshot
 
 from .base import MetricValue, Unavailable
 from .configured import ConfiguredProvider, Request
+
+if TYPE_CHECKING:  # httpx (and the click it pulls in) loads on the first query, not at start
+    import httpx
 
 
 def render_query(template: str, placeholders: Mapping[str, str]) -> str:
@@ -58,6 +60,8 @@ class PromqlSource:
         return {**self.prometheus.headers, **auth_headers(self.prometheus)}
 
     async def points(self, req: Request) -> list[MetricValue]:
+        import httpx
+
         query = render_query(self.template, req.placeholders)
         try:
             resp = await self.client().get(
@@ -148,6 +152,8 @@ class PromqlProvider(ConfiguredProvider):
     def http_client(self) -> httpx.AsyncClient:
         # created on first use, inside the serving event loop
         if self._http is None:
+            import httpx
+
             self._http = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=20), verify=tls_context(self.prometheus)
             )
