@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import platform
 import signal
@@ -48,7 +49,11 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     board = StatusBoard(config, snapshot, runtime)
     self_metrics = SelfMetrics(snapshot, [])
     web = load_web_config(config.listen.web_config_file) if config.listen.web_config_file else None
-    app = create_app(snapshot, runtime, self_metrics.refresh_listeners, StatusApp(board))
+    scaler_up = asyncio.Event()  # /readyz waits for the KEDA scaler too (started below)
+    status_app = StatusApp(board)
+    app = create_app(
+        snapshot, runtime, self_metrics.refresh_listeners, status_app, scaler_up.is_set
+    )
     if web and web.users:
         app = BasicAuth(app, web.users)
     http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
@@ -71,7 +76,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
     scaler_task = asyncio.create_task(_start_scaler(config, snapshot, runtime, self_signed))
-    scaler_task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or stop.set())
+    scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
         "exporter %s serving on %s://%s with %d collectors (environment %s)",
         __version__,
@@ -105,11 +110,21 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
             raise result
 
 
+def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> None:
+    """Started (or none configured): ready as far as the scaler goes; failed: stop serving."""
+    if task.cancelled():
+        return
+    if task.exception() is None:
+        up.set()
+    else:
+        stop.set()
+
+
 async def _start_scaler(config: Config, snapshot: Snapshot, runtime: Runtime, self_signed):
-    """The KEDA scaler's listener, or None when `listen.grpc` is off; grpc (~20 MB resident)
-    is imported only when it is on."""
+    """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
+    ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
+    already serving answer meanwhile."""
     if not config.listen.grpc:
         return None
-    from exporter.keda import listener as keda_listener
-
+    keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
     return await keda_listener.start(config, snapshot, runtime, self_signed)
