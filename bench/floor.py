@@ -41,10 +41,13 @@ async def app(scope, receive, send) -> None:
 
 
 @contextlib.contextmanager
-def floor_process(port: int, tls: dict | None = None) -> Iterator[subprocess.Popen]:
+def floor_process(
+    port: int, tls: dict | None = None, python: str | None = None
+) -> Iterator[subprocess.Popen]:
     """uvicorn on 127.0.0.1:port; `tls` = {cert, key, front_ca} for the same TLS settings as
-    the metrics API (TLS 1.2+, client certificate requested and verified when given)."""
-    args = [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
+    the metrics API (TLS 1.2+, client certificate requested and verified when given);
+    `python`: the interpreter (the exporter's, so both run on the same installed packages)."""
+    args = [python or sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log",
             "--timeout-keep-alive", "120"]  # fmt: skip
     if tls:

@@ -70,7 +70,9 @@ def make_pki(directory: Path) -> tuple[dict, ssl.SSLContext]:
     serving_ca, front_ca = CA("serving", directory), CA("front-proxy", directory)
     serving = serving_ca.issue("exporter", client=False, hosts=("127.0.0.1",))
     proxy = front_ca.issue("front-proxy-client", client=True)
-    files = {"cert": serving.cert_path, "key": serving.key_path, "front_ca": front_ca.path}
+    files = {"cert": serving.cert_path, "key": serving.key_path, "front_ca": front_ca.path,
+             "ca": str(serving_ca.path), "client_cert": str(proxy.cert_path),
+             "client_key": str(proxy.key_path)}  # fmt: skip
     return files, client_context(serving_ca.path, proxy)
 
 

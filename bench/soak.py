@@ -10,7 +10,7 @@ Prints the RSS slope over the second half (least squares; goal under 5 KB/min), 
 threads at start and end, and error counts. The peer: main before issue 15 grew ~48 KB/min
 in the same 20-minute soak (quoted from the issue).
 
-    python bench/soak.py [--minutes 20]
+    python bench/soak.py [--minutes 20]    # on the production venv (see bench/serving.py)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
 from bench.metrics_api import PATH, config_text, make_pki  # noqa: E402
+from bench.serving import production_python  # noqa: E402
 from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
 
 GOAL_KB_PER_MIN = 5.0
@@ -114,12 +115,18 @@ async def _sampler(end: float, pid: int, samples: list) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--venv", type=Path, default=Path("/tmp/bench-venv"),
+                    help="the production install (pip install . without extras)")  # fmt: skip
+    ap.add_argument("--current-python", action="store_true",
+                    help="run the exporter on this interpreter instead of --venv")  # fmt: skip
     args = ap.parse_args()
+    python = sys.executable if args.current_python else production_python(args.venv)
+    print(f"exporter on {python}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp, redis_server() as redis:
         files, ctx = make_pki(Path(tmp))
         http, https = free_port(), free_port()
         text = config_text(http, https, redis.extra["url"], 1.0, files)
-        with exporter_process(text) as exporter:
+        with exporter_process(text, python=python) as exporter:
             wait_for(
                 lambda: httpx.get(f"http://127.0.0.1:{http}/readyz").status_code == 200,
                 timeout=30,
@@ -139,6 +146,7 @@ def main() -> None:
     print(f"\n{'RSS slope, second half':<34} {slope:>9.1f} KB/min   (goal < {GOAL_KB_PER_MIN:g})")
     print(f"{'peer: main before issue 15':<34} {PEER_KB_PER_MIN:>9.1f} KB/min   (quoted, 20 min)")
     print(f"ratio to the goal: {slope / GOAL_KB_PER_MIN:.2f}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name in ("scrape", "api", "churn"):
         print(
             f"{name + ' requests':<34} {out['counts'][name]:>10} ok {out['errors'][name]:>6} errors"

@@ -6,14 +6,20 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 
-import yaml
+# Before the first pydantic model exists: pydantic would otherwise scan every installed
+# distribution's entry points for plugins at start (~25 ms of the start-up budget); the
+# exporter uses none. Set the variable to "" to let plugins load.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from exporter import __version__
-from exporter.config import ConfigError, load_config, redacted_dump
-from exporter.config.loading import one_line
-from exporter.config.secrets import redact_url
+import yaml  # noqa: E402
+
+from exporter import __version__  # noqa: E402
+from exporter.config import ConfigError, load_config, redacted_dump  # noqa: E402
+from exporter.config.loading import one_line  # noqa: E402
+from exporter.config.secrets import redact_url  # noqa: E402
 
 EXIT_CONFIG = 2
 GENERATORS = {

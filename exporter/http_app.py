@@ -52,10 +52,13 @@ def create_app(
     runtime: Runtime,
     before_render: Callable[[], None] | None = None,
     status: StatusApp | None = None,
+    listeners_up: Callable[[], bool] | None = None,
 ):
     """The ASGI app; 404 for other paths, 405 (with Allow) for methods other than GET/HEAD.
     `before_render` runs before each /metrics render (self-metrics that must be current);
-    `status` answers its own paths (`/`, `/status.json`: exporter.status)."""
+    `status` answers its own paths (`/`, `/status.json`: exporter.status); /readyz is 200
+    once every collector has run once and `listeners_up()` (listeners started after this
+    one, such as the KEDA scaler) says so."""
     status_paths = status.paths if status is not None else ()
 
     async def app(scope, receive, send) -> None:
@@ -75,11 +78,13 @@ def create_app(
         if path == "/healthz":
             await _answer(send, 200, b"ok\n", [(b"content-type", _TEXT)])
         elif path == "/readyz":
-            if runtime.ready.is_set():
-                await _answer(send, 200, b"ready\n", [(b"content-type", _TEXT)])
-            else:
+            if not runtime.ready.is_set():
                 body = b"first collection not finished\n"
                 await _answer(send, 503, body, [(b"content-type", _TEXT)])
+            elif listeners_up is not None and not listeners_up():
+                await _answer(send, 503, b"listeners starting\n", [(b"content-type", _TEXT)])
+            else:
+                await _answer(send, 200, b"ready\n", [(b"content-type", _TEXT)])
         else:
             if before_render is not None:
                 before_render()

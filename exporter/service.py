@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import platform
 import signal
@@ -14,7 +15,7 @@ from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
 from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
-from exporter.metrics_api.listener import https_listeners
+from exporter.metrics_api.listener import SelfSigned, https_listeners
 from exporter.runtime import Collector, Runtime
 from exporter.serving import bind, limits_for, make_server
 from exporter.snapshot import Sample, Snapshot
@@ -48,12 +49,17 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     board = StatusBoard(config, snapshot, runtime)
     self_metrics = SelfMetrics(snapshot, [])
     web = load_web_config(config.listen.web_config_file) if config.listen.web_config_file else None
-    app = create_app(snapshot, runtime, self_metrics.refresh_listeners, StatusApp(board))
+    scaler_up = asyncio.Event()  # /readyz waits for the KEDA scaler too (started below)
+    status_app = StatusApp(board)
+    app = create_app(
+        snapshot, runtime, self_metrics.refresh_listeners, status_app, scaler_up.is_set
+    )
     if web and web.users:
         app = BasicAuth(app, web.users)
     http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
     listeners = [(http, bind(config.listen.http))]
-    listeners += https_listeners(config, snapshot, runtime)  # the Kubernetes metrics APIs
+    self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
+    listeners += https_listeners(config, snapshot, runtime, self_signed)  # Kubernetes metrics APIs
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -67,10 +73,10 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     loop.call_later(1.0, settle_after_start)  # after the listeners are up, not before
     self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
-    if config.listen.grpc:  # KEDA's external scaler; grpc is imported only when it is on
-        from exporter.keda import listener as keda_listener
-
-        tasks.append(asyncio.create_task(keda_listener.run(config, snapshot, runtime, stop)))
+    # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
+    # may wait for the self-signed certificate); a start-up failure stops the exporter.
+    scaler_task = asyncio.create_task(_start_scaler(config, snapshot, runtime, self_signed))
+    scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
         "exporter %s serving on %s://%s with %d collectors (environment %s)",
         __version__,
@@ -85,17 +91,40 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     if stopper in done:
         log.info("shutting down")
-    stop.set()  # ends the scaler's task too when another listener failed
     for server, _sock in listeners:
         server.should_exit = True
     results = await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     await board.stop()
     self_task.cancel()
+    scaler_task.cancel()
+    scaler_result = (await asyncio.gather(scaler_task, return_exceptions=True))[0]
+    if scaler_result is not None and not isinstance(scaler_result, BaseException):
+        await scaler_result.stop()
     await runtime.stop()
     for _server, sock in listeners:
         sock.close()
     # a listener that failed (e.g. its certificate could not be made) fails `serve`
-    for result in results:
+    for result in [*results, scaler_result]:
         if isinstance(result, Exception):
             raise result
+
+
+def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> None:
+    """Started (or none configured): ready as far as the scaler goes; failed: stop serving."""
+    if task.cancelled():
+        return
+    if task.exception() is None:
+        up.set()
+    else:
+        stop.set()
+
+
+async def _start_scaler(config: Config, snapshot: Snapshot, runtime: Runtime, self_signed):
+    """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
+    ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
+    already serving answer meanwhile."""
+    if not config.listen.grpc:
+        return None
+    keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
+    return await keda_listener.start(config, snapshot, runtime, self_signed)

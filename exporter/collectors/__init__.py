@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exporter.collectors import apiservice, gpu, hpa, postgres, queues, redis, redis_cluster
+from exporter.collectors import (
+    apiservice,
+    gpu_gate,
+    hpa,
+    postgres,
+    queues,
+    redis,
+    redis_cluster,
+)
 from exporter.config import Config
 from exporter.runtime import Collector
 
@@ -21,7 +29,7 @@ REGISTRY: list[Factory] = [
     redis.build,
     redis_cluster.build,
     queues.build,
-    gpu.build,
+    gpu_gate.build,  # imports the gpu module only when `gpu:` can use it
     hpa.build,
     apiservice.build,
 ]

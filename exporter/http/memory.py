@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 from collections.abc import Callable
 
@@ -11,8 +10,9 @@ from collections.abc import Callable
 def _load_trim() -> Callable[[], object] | None:
     """glibc's malloc_trim(0), or None elsewhere (musl, macOS)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        # the process's own symbols (libc's among them): ctypes.util.find_library would run
+        # `ldconfig -p` in a subprocess at every start
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     trim.argtypes = [ctypes.c_size_t]

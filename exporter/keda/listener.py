@@ -9,14 +9,13 @@ Start-up problems raise OSError (one line, exit 1, like a busy port).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 import grpc
 
 from exporter.config import Config, parse_host_port
-from exporter.metrics_api.listener import serving_pair
+from exporter.metrics_api.listener import SelfSigned, serving_files
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
@@ -32,8 +31,11 @@ class ScalerStartupError(OSError):
     """The scaler cannot start safely (plaintext in production, unreadable TLS files)."""
 
 
-async def credentials(config: Config) -> grpc.ServerCredentials | None:
-    """TLS server credentials, or None for plaintext (never in production)."""
+async def credentials(
+    config: Config, self_signed: SelfSigned | None = None
+) -> grpc.ServerCredentials | None:
+    """TLS server credentials, or None for plaintext (never in production); without
+    configured files, the metrics API's self-signed pair (`self_signed`, shared)."""
     keda = config.autoscaling.keda
     if keda.plaintext:
         if config.environment == "production":
@@ -47,7 +49,7 @@ async def credentials(config: Config) -> grpc.ServerCredentials | None:
             config.listen.grpc,
         )
         return None
-    cert, key = await serving_pair(config)
+    cert, key = serving_files(config) or await (self_signed or SelfSigned(config.namespace)).files()
     client_ca = None
     if keda.client_ca_file:
         client_ca = Path(keda.client_ca_file).read_bytes()
@@ -79,11 +81,13 @@ class ScalerListener:
         await self.scaler.aclose()
 
 
-async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerListener | None:
+async def start(
+    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
+) -> ScalerListener | None:
     """Serve the scaler on `config.listen.grpc` (None when it is off)."""
     if not config.listen.grpc:
         return None
-    creds = await credentials(config)
+    creds = await credentials(config, self_signed)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     scaler = Scaler(
@@ -114,16 +118,3 @@ async def start(config: Config, snapshot: Snapshot, runtime: Runtime) -> ScalerL
         "plaintext" if creds is None else "TLS",
     )
     return ScalerListener(server, scaler, changes)
-
-
-async def run(config: Config, snapshot: Snapshot, runtime: Runtime, stop: asyncio.Event) -> None:
-    """Serve the scaler until `stop` is set. Started beside the HTTP listeners (a self-signed
-    certificate may have to be made first); a start-up failure (busy port, bad TLS files)
-    ends this task with its error, which stops `exporter serve` (exit 1)."""
-    scaler = await start(config, snapshot, runtime)
-    if scaler is None:
-        return
-    try:
-        await stop.wait()
-    finally:
-        await scaler.stop()

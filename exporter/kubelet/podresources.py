@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import grpc
+if TYPE_CHECKING:  # grpc (~9 MB resident) loads with the first client, not with the module
+    import grpc
 
-from exporter.kubelet import podresources_pb2, podresources_pb2_grpc
+    from exporter.kubelet import podresources_pb2, podresources_pb2_grpc
 
 DEFAULT_SOCKET = "/var/lib/kubelet/pod-resources/kubelet.sock"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -76,12 +78,20 @@ class PodResourcesClient:
 
     def _lister(self) -> podresources_pb2_grpc.PodResourcesListerStub:
         if self._stub is None:
+            import grpc
+
+            from exporter.kubelet import podresources_pb2_grpc
+
             self._channel = grpc.insecure_channel(f"unix://{self.socket_path}")
             self._stub = podresources_pb2_grpc.PodResourcesListerStub(self._channel)
         return self._stub
 
     def allocations(self) -> Allocations:
         """One blocking `List` call; raises PodResourcesError with the reason."""
+        import grpc
+
+        from exporter.kubelet import podresources_pb2
+
         try:
             answer = self._lister().List(
                 podresources_pb2.ListPodResourcesRequest(), timeout=self.timeout

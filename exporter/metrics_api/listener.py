@@ -119,33 +119,22 @@ def serving_files(config: Config) -> tuple[str, str] | None:
     return None
 
 
-# One self-signed pair per event loop and namespace, shared by the HTTPS listener and the
-# KEDA scaler: made once, in a child process, while the HTTP listener already serves.
-_SELF_SIGNED: dict[tuple[int, str], asyncio.Task[tuple[str, str]]] = {}
+class SelfSigned:
+    """The self-signed serving pair when none is configured: made once, on first need, in a
+    child process, and shared by the metrics API and the KEDA scaler (one certificate to
+    trust). `files()` raises MetricsApiStartupError when the child fails."""
 
+    def __init__(self, namespace: str):
+        self.namespace = namespace
+        self._task: asyncio.Future[tuple[str, str]] | None = None
 
-async def serving_pair(config: Config) -> tuple[str, str]:
-    """The configured serving cert/key files, or the process's self-signed pair.
-
-    MetricsApiStartupError when the configured files are unreadable or the certificate
-    cannot be made."""
-    files = serving_files(config)
-    if files is not None:
-        return files
-    key = (id(asyncio.get_running_loop()), config.namespace)
-    task = _SELF_SIGNED.get(key)
-    if task is None:
-        task = _SELF_SIGNED[key] = asyncio.ensure_future(_self_signed(config.namespace))
-    return await asyncio.shield(task)
-
-
-async def _self_signed(namespace: str) -> tuple[str, str]:
-    try:
-        cert, key = await self_signed_files_in_child(namespace)
-    except (RuntimeError, OSError) as exc:
-        raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
-    log.info("serving certificate: self-signed, SHA-256 %s", certificate_fingerprint(cert))
-    return cert, key
+    async def files(self) -> tuple[str, str]:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self_signed_files_in_child(self.namespace))
+        try:
+            return await asyncio.shield(self._task)
+        except (RuntimeError, OSError) as exc:
+            raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
 
 
 def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingContext:
@@ -162,13 +151,13 @@ def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingConte
 
 
 def https_listeners(
-    config: Config, snapshot: Snapshot, runtime: Runtime
+    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
 ) -> list[tuple[HttpServer, socket.socket]]:
     """The metrics API on config.listen.https (none when disabled).
 
     A self-signed certificate is generated while the HTTP listener already serves; the HTTPS
     socket is bound at once (a busy port is a start-up error) and queues connections until
-    the certificate is ready."""
+    the certificate is ready. `self_signed` shares that certificate with the KEDA scaler."""
     if not config.metrics_api.enabled:
         return []
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
@@ -178,9 +167,15 @@ def https_listeners(
     context = _context(*files, auth) if files else None
     prepare = None
     if files is None:
+        made = self_signed or SelfSigned(config.namespace)
 
         async def prepare(server: HttpServer) -> None:
-            server.tls = _context(*await serving_pair(config), auth)
+            cert, key = await made.files()
+            log.info(
+                "metrics API serving certificate: self-signed, SHA-256 %s",
+                certificate_fingerprint(cert),
+            )
+            server.tls = _context(cert, key, auth)
 
     app = create_app(config, snapshot, runtime.ready.is_set, auth)
     limits = limits_for(config.listen)

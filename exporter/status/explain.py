@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 DEFAULT_URL = "http://127.0.0.1:9464"
 
 
@@ -111,6 +109,8 @@ def explain_text(doc: dict[str, Any], only: str | None = None) -> str:
 
 def fetch(url: str, timeout: float = 10.0) -> dict[str, Any]:
     """GET `<url>/status.json`; raises httpx.HTTPError (unreachable, non-200)."""
+    import httpx  # the CLI's client only: the status page imports `sentence` from here
+
     resp = httpx.get(url.rstrip("/") + "/status.json", timeout=timeout)
     resp.raise_for_status()
     return resp.json()
@@ -120,6 +120,8 @@ def main(url: str, only: str | None) -> int:
     """Print the report; 1 when the exporter cannot be read, 2 for an unknown class."""
     import logging
     import sys
+
+    import httpx
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no per-request INFO line
     try:

@@ -389,6 +389,29 @@ def test_network_policy_api_server_cidrs():
         config_from("deployment: {api_server_cidrs: ['10.0.0.300/24']}")
 
 
+def test_network_policy_https_allowed_cidrs():
+    """listen.https_allowed_cidrs narrows :6443 to those sources (merged with
+    deployment.api_server_cidrs); the monitoring and KEDA rules are left as they are."""
+    default = network.network_policy(config_from("{}"))
+    config = config_from(
+        "listen: {https_allowed_cidrs: ['172.20.0.10/32', '10.0.0.0/24']}\n"
+        "deployment: {api_server_cidrs: ['10.0.0.0/24']}"
+    )
+    policy = network.network_policy(config)
+    kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+    monitoring_rule, api_server, *rest = policy["spec"]["ingress"]
+    assert api_server == {
+        "ports": [{"protocol": "TCP", "port": 6443}],
+        "from": [{"ipBlock": {"cidr": "10.0.0.0/24"}}, {"ipBlock": {"cidr": "172.20.0.10/32"}}],
+    }
+    assert [monitoring_rule, *rest] == [
+        default["spec"]["ingress"][0],
+        *default["spec"]["ingress"][2:],
+    ]
+    with pytest.raises(ValueError, match="https_allowed_cidrs"):
+        config_from("listen: {https_allowed_cidrs: ['not-a-network']}")
+
+
 def test_gpu_daemon_set(objects):
     ds = objects[("DaemonSet", "exporter-gpu")]
     pod = ds["spec"]["template"]["spec"]

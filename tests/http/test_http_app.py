@@ -12,6 +12,9 @@ import time
 
 import httpx
 
+from exporter.http_app import create_app
+from exporter.runtime import Runtime
+from exporter.snapshot import Snapshot
 from tests.support.servers import REPO, exporter_process, free_port, sample_value, wait_for
 
 
@@ -69,6 +72,26 @@ def test_metrics_gzip_head_405_and_self_metrics():
         post = httpx.post(url)
         assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD"
         assert httpx.get(f"http://127.0.0.1:{port}/nope").status_code == 404
+
+
+async def test_readyz_waits_for_listeners_started_later():
+    """Collections done is not enough: a listener started after this one (the KEDA scaler)
+    must be up too, or a Service would route to a pod that cannot answer it yet."""
+    up = False
+    app = create_app(Snapshot(), Runtime(Snapshot(), []), listeners_up=lambda: up)
+
+    async def readyz() -> tuple[int, bytes]:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app({"type": "http", "path": "/readyz", "method": "GET", "headers": []}, None, send)
+        return sent[0]["status"], sent[1]["body"]
+
+    assert await readyz() == (503, b"listeners starting\n")
+    up = True
+    assert await readyz() == (200, b"ready\n")
 
 
 def _limit_fds() -> None:

@@ -181,11 +181,12 @@ def redis_server(port: int | None = None) -> Iterator[Server]:
 
 @contextlib.contextmanager
 def exporter_process(
-    config_text: str | None, env: dict[str, str] | None = None
+    config_text: str | None, env: dict[str, str] | None = None, python: str | None = None
 ) -> Iterator[Server]:
-    """`python -m exporter serve` on a config file (None: the embedded default), as a real subprocess."""
+    """`python -m exporter serve` on a config file (None: the embedded default), as a real
+    subprocess; `python` is another interpreter (a venv without the test extras, say)."""
     workdir = Path(tempfile.mkdtemp(prefix="exporter-run-"))
-    args = [sys.executable, "-m", "exporter", "serve"]
+    args = [python or sys.executable, "-m", "exporter", "serve"]
     if config_text is not None:
         config = workdir / "config.yaml"
         config.write_text(config_text)

@@ -82,8 +82,10 @@ def network_policy(config: Config) -> Manifest:
     http, https = ports(config)
     d = config.deployment
     api_server: Manifest = {"ports": [{"protocol": "TCP", "port": https}]}
-    if d.api_server_cidrs:
-        api_server["from"] = [{"ipBlock": {"cidr": c}} for c in d.api_server_cidrs]
+    # the API servers' addresses, from either setting; none: any source reaches the port
+    allowed = dict.fromkeys([*d.api_server_cidrs, *config.listen.https_allowed_cidrs])
+    if allowed:
+        api_server["from"] = [{"ipBlock": {"cidr": c}} for c in allowed]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

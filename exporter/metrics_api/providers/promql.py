@@ -20,8 +20,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from exporter.config import ApiMetric, Config, PrometheusSource
 from exporter.snapshot import Snapshot
@@ -35,6 +34,9 @@ log = logging.getLogger(__name__)
 # How each row's value starts in Prometheus' compact JSON. A label value cannot hold an
 # unescaped quote and a labels object holds no arrays, so it marks rows and nothing else.
 ROW_MARK = b'"value":['
+
+if TYPE_CHECKING:  # httpx (and the click it pulls in) loads on the first query, not at start
+    import httpx
 
 
 def render_query(template: str, placeholders: Mapping[str, str]) -> str:
@@ -103,6 +105,8 @@ class PromqlSource:
         return body
 
     async def points(self, req: Request) -> list[MetricValue]:
+        import httpx
+
         query = render_query(self.template, req.placeholders)
         try:
             async with asyncio.timeout(self.timeout):
@@ -187,6 +191,8 @@ class PromqlProvider(ConfiguredProvider):
     def http_client(self) -> httpx.AsyncClient:
         # created on first use, inside the serving event loop
         if self._http is None:
+            import httpx
+
             self._http = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=20), verify=tls_context(self.prometheus)
             )
