@@ -75,6 +75,31 @@ async def acquire(pool: asyncpg.Pool, timeout: float, secret: SecretTracker) -> 
         raise
 
 
+class PoolOwner:
+    """A PostgreSQL collector's pool, made on first use and again after its secret changed
+    (rotation); subclasses say how in `_pool_options`."""
+
+    config: PostgresTarget
+    timeout: float
+    secret: SecretTracker
+    _pool: asyncpg.Pool | None = None
+
+    def _pool_options(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self.secret.needs_reconnect():
+            await self.close()
+        if self._pool is None:
+            self._pool = await create_pool(self.config, self.timeout, **self._pool_options())
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+
 def _view_fault(exc: BaseException) -> bool:
     sqlstate = getattr(exc, "sqlstate", None) or ""
     return isinstance(exc, asyncpg.PostgresError) and sqlstate[:2] in _VIEW_FAULTS
@@ -85,7 +110,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     clear, and the default `RESET ALL; ...` would double the cycle's round trips."""
 
 
-class PostgresCollector(Collector):
+class PostgresCollector(PoolOwner, Collector):
     name = "postgres"
 
     def __init__(self, target: PostgresTarget, interval: float, timeout: float) -> None:
@@ -98,19 +123,13 @@ class PostgresCollector(Collector):
         self._views = [v for v in VIEWS if getattr(target.collect, v.name)]
         self._degraded: dict[str, float] = {}  # view name -> monotonic time of last try
 
-    async def _get_pool(self) -> asyncpg.Pool:
-        if self.secret.needs_reconnect():
-            await self.close()
-        if self._pool is None:
-            self._pool = await create_pool(
-                self.config,
-                self.timeout,
-                max_size=self.config.pool_size,
-                command_timeout=self.timeout,
-                server_settings={"application_name": "exporter"},
-                reset=_keep_session,
-            )
-        return self._pool
+    def _pool_options(self) -> dict[str, Any]:
+        return {
+            "max_size": self.config.pool_size,
+            "command_timeout": self.timeout,
+            "server_settings": {"application_name": "exporter"},
+            "reset": _keep_session,
+        }
 
     async def collect(self) -> Sequence[Sample]:
         started = time.perf_counter()
@@ -190,11 +209,6 @@ class PostgresCollector(Collector):
 
     def failure_samples(self) -> Sequence[Sample]:
         return [Sample(catalog.PG_UP, self._labels, 0)]
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
 
 
 def build(config: Config) -> list[Collector]:

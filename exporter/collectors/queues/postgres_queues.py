@@ -19,12 +19,13 @@ logged once; a dead or hung server fails the whole collector (stale values, up 0
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
 from exporter import catalog
 from exporter.collectors.credentials import SecretTracker
-from exporter.collectors.postgres import acquire, create_pool
+from exporter.collectors.postgres import PoolOwner, acquire
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -82,7 +83,7 @@ def wrap_query(sql: str, attributes: Sequence[asyncpg.Attribute]) -> tuple[str, 
     return wrapped, len(attributes) == 2
 
 
-class PostgresQueuesCollector(Collector):
+class PostgresQueuesCollector(PoolOwner, Collector):
     """Every postgres_query queue of one PostgreSQL target."""
 
     name = "postgres_queues"
@@ -99,21 +100,15 @@ class PostgresQueuesCollector(Collector):
         self.health = QueueHealth(self.name, target.name)
         self.secret = SecretTracker(target)
 
-    async def _get_pool(self) -> asyncpg.Pool:
-        if self.secret.needs_reconnect():
-            await self.close()
-        if self._pool is None:
-            self._pool = await create_pool(
-                self.config,
-                self.timeout,
-                max_size=1,
-                server_settings={
-                    "application_name": "exporter-queues",
-                    "default_transaction_read_only": "on",
-                    "statement_timeout": str(max(1, int(self.timeout * 500))),
-                },
-            )
-        return self._pool
+    def _pool_options(self) -> dict[str, Any]:
+        return dict(
+            max_size=1,
+            server_settings={
+                "application_name": "exporter-queues",
+                "default_transaction_read_only": "on",
+                "statement_timeout": str(max(1, int(self.timeout * 500))),
+            },
+        )
 
     async def collect(self) -> Sequence[Sample]:
         pool = await self._get_pool()
@@ -166,8 +161,3 @@ class PostgresQueuesCollector(Collector):
 
     def failure_samples(self) -> Sequence[Sample]:
         return failure_samples(self.queues)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
