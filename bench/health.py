@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
+from bench.floor import cpu_seconds  # noqa: E402
 from exporter.collectors.postgres import PostgresCollector  # noqa: E402
 from exporter.collectors.redis import RedisCollector  # noqa: E402
 from exporter.config import PostgresTarget, RedisTarget  # noqa: E402
@@ -55,11 +56,6 @@ def ensure_peers() -> None:
         print(f"installing {' '.join(missing)} ...", file=sys.stderr)
         subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
                        check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class PgLog:
@@ -132,12 +128,12 @@ def time_peer(proc: subprocess.Popen, url: str, reps: int) -> tuple[float, float
         for _ in range(2):
             http.get(url)
         walls = []
-        cpu0 = proc_cpu_seconds(proc.pid)
+        cpu0 = cpu_seconds(proc.pid)
         for _ in range(reps):
             t0 = time.perf_counter()
             text = http.get(url).text
             walls.append(time.perf_counter() - t0)
-        cpu = (proc_cpu_seconds(proc.pid) - cpu0) / reps
+        cpu = (cpu_seconds(proc.pid) - cpu0) / reps
     return statistics.median(walls) * 1000, cpu * 1000, peer_series(text)
 
 

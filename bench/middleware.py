@@ -48,6 +48,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.floor import cpu_seconds  # noqa: E402
+
 SHORT_STREAM = 10
 LONG_STREAM = 410
 EVENT = b"data: token\r\n\r\n"
@@ -283,12 +285,6 @@ def _http_get(sock: socket.socket, path: bytes, buf: bytearray) -> None:
         raise RuntimeError(head.split(b"\r\n")[0].decode())
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used, from /proc (10 ms ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _uvicorn_run(pid: int, port: int, path: bytes, n: int) -> float:
     """Server CPU seconds per request (not wall time: the machine may be shared)."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -296,10 +292,10 @@ def _uvicorn_run(pid: int, port: int, path: bytes, n: int) -> float:
         buf = bytearray()
         for _ in range(50):
             _http_get(sock, path, buf)
-        start = _cpu_seconds(pid)
+        start = cpu_seconds(pid)
         for _ in range(n):
             _http_get(sock, path, buf)
-        return (_cpu_seconds(pid) - start) / n
+        return (cpu_seconds(pid) - start) / n
 
 
 def through_uvicorn(rounds: int, requests: int) -> dict[str, list[float]]:
