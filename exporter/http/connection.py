@@ -308,7 +308,7 @@ class HttpConnection(asyncio.Protocol):
             log.exception(
                 "%s listener: the app failed on %s %s", self.server.name, method, url[:200]
             )
-            status, out_headers, chunks = 500, [(b"content-type", b"text/plain")], [b"error\n"]
+            status = 0  # whatever it sent before failing is dropped
         if not status:
             status, out_headers, chunks = 500, [(b"content-type", b"text/plain")], [b"error\n"]
         payload = b"".join(chunks)
