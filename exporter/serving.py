@@ -86,6 +86,4 @@ def make_server(
 ) -> HttpServer:
     """An `HttpServer` for `app`; `name` labels its connection metrics (`http`, `https`);
     `prepare` runs once before it accepts (e.g. making its certificate)."""
-    if tls_extension is None:
-        return HttpServer(app, name, limits, tls, prepare=prepare)
     return HttpServer(app, name, limits, tls, tls_extension, prepare)

@@ -37,7 +37,7 @@ class HttpServer:
     """Serves `app` on one listening socket with `limits`.
 
     `tls` is a context, a `ReloadingContext` (rotating certificates) or None for plain HTTP;
-    `tls_extension(ssl_object)` builds the ASGI `tls` scope extension per connection.
+    `tls_extension(ssl_object)` builds the ASGI `tls` scope extension per connection (None: `{}`).
     `prepare(server)` runs once in `serve` before accepting; what it raises ends `serve`.
     """
 
@@ -47,14 +47,14 @@ class HttpServer:
         name: str,
         limits: Limits | None = None,
         tls: ssl.SSLContext | ReloadingContext | None = None,
-        tls_extension: Callable[[ssl.SSLObject], dict] = _no_tls_extension,
+        tls_extension: Callable[[ssl.SSLObject], dict] | None = None,
         prepare: Callable[[HttpServer], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         self.name = name
         self.limits = limits or Limits()
         self.tls = tls
-        self.tls_extension = tls_extension
+        self.tls_extension = tls_extension or _no_tls_extension
         self.prepare = prepare
         self.stats = ListenerStats(name)
         self.connections: set[HttpConnection] = set()
