@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(config))
     except ConfigError as exc:  # the web-config file, read at start
-        print(f"exporter: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return config_failure(str(exc))
     except OSError as exc:
         print(f"exporter: {exc}", file=sys.stderr)
         return 1
