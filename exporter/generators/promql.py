@@ -110,6 +110,11 @@ def dedup(spec: MetricSpec, **matchers: str) -> str:
     return agg("max", spec, spec.labels, **matchers)
 
 
+def dedup_sum(spec: MetricSpec, group: tuple[str, ...], **matchers: str) -> str:
+    """Sum over `group` of the replica-deduplicated series."""
+    return f"sum {by(spec, *group)} ({dedup(spec, **matchers)})"
+
+
 def streaming_routes() -> str:
     """(component_class, route) pairs that serve SSE: their request duration is the stream's."""
     spec = catalog.SSE_STREAM_DURATION
@@ -118,6 +123,6 @@ def streaming_routes() -> str:
 
 def pg_connection_ratio(**matchers: str) -> str:
     """Connections in use over max_connections, per PostgreSQL target."""
-    used = dedup(catalog.PG_CONNECTIONS, **matchers)
+    used = dedup_sum(catalog.PG_CONNECTIONS, ("target",), **matchers)
     limit = agg("max", catalog.PG_MAX_CONNECTIONS, ("target",), **matchers)
-    return f"sum by (target) ({used})\n/ on (target)\n{limit}"
+    return f"{used}\n/ on (target)\n{limit}"

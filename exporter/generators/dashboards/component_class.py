@@ -8,7 +8,7 @@ from exporter import catalog
 from exporter.config import Config
 from exporter.generators.dashboards import kit
 from exporter.generators.dashboards.kit import PanelSpec, Query
-from exporter.generators.promql import agg, dedup, mean, quantile, sum_rate
+from exporter.generators.promql import agg, dedup, dedup_sum, mean, quantile, sum_rate
 
 
 def build(config: Config) -> Dashboard:
@@ -112,7 +112,7 @@ def build(config: Config) -> Dashboard:
             "ceiling HpaMaxedOut watches).",
             kit.COUNT,
             [
-                Query(kit.dedup_sum(spec, ("component_class",), component_class=kit.CLASS), name)
+                Query(dedup_sum(spec, ("component_class",), component_class=kit.CLASS), name)
                 for spec, name in (
                     (catalog.HPA_CURRENT_REPLICAS, "current"),
                     (catalog.HPA_DESIRED_REPLICAS, "desired"),

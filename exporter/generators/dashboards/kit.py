@@ -256,11 +256,6 @@ def class_quantiles(
     ]
 
 
-def dedup_sum(spec: catalog.MetricSpec, group: tuple[str, ...], **matchers: str) -> str:
-    """Sum over `group` of the replica-deduplicated series."""
-    return f"sum {by(spec, *group)} ({dedup(spec, **matchers)})"
-
-
 # --- panels every dependency dashboard (PostgreSQL, Redis) has -------------------------------
 def target_up_panel(up: catalog.MetricSpec) -> PanelSpec:
     return PanelSpec(

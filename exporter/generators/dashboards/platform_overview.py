@@ -8,7 +8,7 @@ from exporter import catalog
 from exporter.config import Config
 from exporter.generators.dashboards import kit
 from exporter.generators.dashboards.kit import PanelSpec, Query
-from exporter.generators.promql import agg, sum_rate
+from exporter.generators.promql import agg, dedup_sum, sum_rate
 
 
 def build(config: Config) -> Dashboard:
@@ -73,7 +73,7 @@ def build(config: Config) -> Dashboard:
             kit.COUNT,
             [
                 Query(
-                    kit.dedup_sum(catalog.QUEUE_DEPTH, cc, component_class=kit.CLASS),
+                    dedup_sum(catalog.QUEUE_DEPTH, cc, component_class=kit.CLASS),
                     "{{component_class}}",
                 )
             ],
@@ -84,7 +84,7 @@ def build(config: Config) -> Dashboard:
             kit.COUNT,
             [
                 Query(
-                    kit.dedup_sum(catalog.HPA_CURRENT_REPLICAS, cc, component_class=kit.CLASS),
+                    dedup_sum(catalog.HPA_CURRENT_REPLICAS, cc, component_class=kit.CLASS),
                     "{{component_class}}",
                 )
             ],

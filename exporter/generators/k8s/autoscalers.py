@@ -41,6 +41,23 @@ def scaling_behavior(cls: ComponentClass) -> Manifest:
     }
 
 
+def autoscaler_meta(config: Config, cls: ComponentClass) -> Manifest:
+    """Metadata of the class's autoscaler (HPA or KEDA ScaledObject), named after its workload."""
+    metadata = meta(config, hpa_name(cls), "autoscaling")
+    metadata["labels"]["component_class"] = cls.name
+    return metadata
+
+
+def scale_target_ref(cls: ComponentClass) -> Manifest:
+    return {"apiVersion": "apps/v1", "kind": cls.workload.kind, "name": cls.workload.name}
+
+
+def resource_targets(cls: ComponentClass) -> list[tuple[str, int]]:
+    """(resource, utilization %) for the class's CPU/memory targets that are set."""
+    targets = (("cpu", cls.cpu_utilization), ("memory", cls.memory_utilization))
+    return [(resource, target) for resource, target in targets if target is not None]
+
+
 def _metric(cls: ComponentClass, scale: ScaleOn) -> Manifest:
     target = {
         "type": "AverageValue",
@@ -62,25 +79,18 @@ def _metric(cls: ComponentClass, scale: ScaleOn) -> Manifest:
 
 def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
     metrics: list[Manifest] = [_metric(cls, scale) for scale in cls.scale_on]
-    for resource, target in (("cpu", cls.cpu_utilization), ("memory", cls.memory_utilization)):
-        if target is not None:
-            metrics.append(
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": resource,
-                        "target": {"type": "Utilization", "averageUtilization": target},
-                    },
-                }
-            )
-    metadata = meta(config, hpa_name(cls), "autoscaling")
-    metadata["labels"]["component_class"] = cls.name
+    metrics += [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": resource,
+                "target": {"type": "Utilization", "averageUtilization": target},
+            },
+        }
+        for resource, target in resource_targets(cls)
+    ]
     spec: Manifest = {
-        "scaleTargetRef": {
-            "apiVersion": "apps/v1",
-            "kind": cls.workload.kind,
-            "name": cls.workload.name,
-        },
+        "scaleTargetRef": scale_target_ref(cls),
         "minReplicas": cls.min_replicas,
         "maxReplicas": cls.max_replicas,
     }
@@ -90,6 +100,6 @@ def horizontal_pod_autoscaler(config: Config, cls: ComponentClass) -> Manifest:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": metadata,
+        "metadata": autoscaler_meta(config, cls),
         "spec": spec,
     }

@@ -13,7 +13,12 @@ creates, with the class's behaviour under `advanced.horizontalPodAutoscalerConfi
 from __future__ import annotations
 
 from exporter.config import ComponentClass, Config
-from exporter.generators.k8s.autoscalers import scaling_behavior
+from exporter.generators.k8s.autoscalers import (
+    autoscaler_meta,
+    resource_targets,
+    scale_target_ref,
+    scaling_behavior,
+)
 from exporter.generators.k8s.names import Manifest, grpc_port, hpa_name, meta
 from exporter.metrics_api.quantity import format_exact_quantity
 
@@ -72,24 +77,17 @@ def scaled_object(config: Config, cls: ComponentClass) -> Manifest:
         if not keda.plaintext:
             trigger["authenticationRef"] = {"name": trigger_authentication_name(config)}
         triggers.append(trigger)
-    for resource, target in (("cpu", cls.cpu_utilization), ("memory", cls.memory_utilization)):
-        if target is not None:
-            triggers.append(
-                {"type": resource, "metricType": "Utilization", "metadata": {"value": str(target)}}
-            )
-    metadata = meta(config, hpa_name(cls), "autoscaling")
-    metadata["labels"]["component_class"] = cls.name
+    triggers += [
+        {"type": resource, "metricType": "Utilization", "metadata": {"value": str(target)}}
+        for resource, target in resource_targets(cls)
+    ]
     fallback_replicas = keda.fallback_replicas or max(cls.min_replicas, 1)
     return {
         "apiVersion": KEDA_API,
         "kind": "ScaledObject",
-        "metadata": metadata,
+        "metadata": autoscaler_meta(config, cls),
         "spec": {
-            "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": cls.workload.kind,
-                "name": cls.workload.name,
-            },
+            "scaleTargetRef": scale_target_ref(cls),
             "pollingInterval": keda.polling_interval_seconds,
             "cooldownPeriod": keda.cooldown_period_seconds,
             "minReplicaCount": min_replica_count(cls),

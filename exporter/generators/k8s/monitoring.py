@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from exporter.config import Config
 from exporter.generators import alerts
-from exporter.generators.k8s.names import Manifest, gpu_name, labels, meta
-
-
-def _operator_meta(config: Config, name: str | None = None) -> Manifest:
-    metadata = meta(config, name or config.deployment.name, "monitoring")
-    metadata["labels"].update(config.deployment.prometheus_operator_labels)
-    return metadata
+from exporter.generators.k8s.names import Manifest, gpu_name, labels, operator_meta
 
 
 def _monitor(config: Config, name: str, component: str, endpoint: Manifest) -> Manifest:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": _operator_meta(config, name),
+        "metadata": operator_meta(config, name),
         "spec": {
             "selector": {"matchLabels": labels(config, component)},
             "namespaceSelector": {"matchNames": [config.namespace]},
@@ -59,6 +53,6 @@ def prometheus_rule(config: Config) -> Manifest:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": _operator_meta(config),
+        "metadata": operator_meta(config),
         "spec": {"groups": alerts.rule_groups(config)},
     }

@@ -41,6 +41,13 @@ def meta(config: Config, name: str, component: str, namespace: str | None = "") 
     return out
 
 
+def operator_meta(config: Config, name: str | None = None) -> Manifest:
+    """Metadata of a prometheus-operator object: also the labels its Prometheus selects on."""
+    metadata = meta(config, name or config.deployment.name, "monitoring")
+    metadata["labels"].update(config.deployment.prometheus_operator_labels)
+    return metadata
+
+
 def hpa_name(cls: ComponentClass) -> str:
     """One HPA per class, named after the workload it scales."""
     return cls.workload.name

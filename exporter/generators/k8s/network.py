@@ -15,6 +15,7 @@ from exporter.generators.k8s.names import (
 
 
 def services(config: Config) -> list[Manifest]:
+    grpc = grpc_port(config)  # the KEDA scaler's, None when listen.grpc is off
     out = [
         {
             "apiVersion": "v1",
@@ -30,7 +31,11 @@ def services(config: Config) -> list[Manifest]:
                         "protocol": "TCP",
                     },
                     {"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"},
-                    *_grpc_ports(config, "targetPort", "grpc"),
+                    *(
+                        [{"name": "grpc", "port": grpc, "targetPort": "grpc", "protocol": "TCP"}]
+                        if grpc is not None
+                        else []
+                    ),
                 ],
             },
         }
@@ -58,16 +63,6 @@ def services(config: Config) -> list[Manifest]:
     return out
 
 
-def _grpc_ports(config: Config, key: str, value: str | int) -> list[Manifest]:
-    """The KEDA scaler's port entry (Service or NetworkPolicy), none when listen.grpc is off."""
-    port = grpc_port(config)
-    if port is None:
-        return []
-    if key == "targetPort":
-        return [{"name": "grpc", "port": port, "targetPort": value, "protocol": "TCP"}]
-    return [{"ports": [{"protocol": "TCP", "port": port}]}]  # from anywhere: KEDA's namespace
-
-
 def pod_disruption_budget(config: Config) -> Manifest:
     return {
         "apiVersion": "policy/v1",
@@ -80,6 +75,7 @@ def pod_disruption_budget(config: Config) -> Manifest:
 
 def network_policy(config: Config) -> Manifest:
     http, https = ports(config)
+    grpc = grpc_port(config)
     d = config.deployment
     api_server: Manifest = {"ports": [{"protocol": "TCP", "port": https}]}
     # the API servers' addresses, from either setting; none: any source reaches the port
@@ -107,7 +103,8 @@ def network_policy(config: Config) -> Manifest:
                     "ports": [{"protocol": "TCP", "port": http}],
                 },
                 api_server,
-                *_grpc_ports(config, "ingress", 0),
+                # the KEDA scaler's port, from anywhere (KEDA's namespace)
+                *([{"ports": [{"protocol": "TCP", "port": grpc}]}] if grpc is not None else []),
             ],
         },
     }

@@ -66,59 +66,57 @@ def gpu_agent_rbac(config: Config) -> list[Manifest]:
 
 def rbac(config: Config) -> list[Manifest]:
     name = config.deployment.name
-    rbac_v1 = RBAC_V1
-    read = READ
     hpa_ns, hpa_sa = HPA_CONTROLLER
     return [
         {  # delegated authentication/authorization (TokenReview, SubjectAccessReview)
-            "apiVersion": rbac_v1,
+            "apiVersion": RBAC_V1,
             "kind": "ClusterRoleBinding",
             "metadata": meta(config, f"{name}:system:auth-delegator", "metrics-api", None),
             "roleRef": role_ref("ClusterRole", "system:auth-delegator"),
             "subjects": [_sa_subject(config)],
         },
         {  # read the front-proxy CA and allowed names
-            "apiVersion": rbac_v1,
+            "apiVersion": RBAC_V1,
             "kind": "RoleBinding",
             "metadata": meta(config, f"{name}-auth-reader", "metrics-api", "kube-system"),
             "roleRef": role_ref("Role", "extension-apiserver-authentication-reader"),
             "subjects": [_sa_subject(config)],
         },
         {
-            "apiVersion": rbac_v1,
+            "apiVersion": RBAC_V1,
             "kind": "ClusterRole",
             "metadata": meta(config, f"{name}-reader", "metrics-api", None),
             "rules": [
-                {"apiGroups": [""], "resources": ["pods"], "verbs": read},
+                {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
                 {
                     "apiGroups": ["autoscaling"],
                     "resources": ["horizontalpodautoscalers"],
-                    "verbs": read,
+                    "verbs": READ,
                 },
                 {  # who owns the metrics groups (exporter_apiservice_owned/available)
                     "apiGroups": ["apiregistration.k8s.io"],
                     "resources": ["apiservices"],
-                    "verbs": read,
+                    "verbs": READ,
                 },
             ],
         },
         {
-            "apiVersion": rbac_v1,
+            "apiVersion": RBAC_V1,
             "kind": "ClusterRoleBinding",
             "metadata": meta(config, f"{name}-reader", "metrics-api", None),
             "roleRef": role_ref("ClusterRole", f"{name}-reader"),
             "subjects": [_sa_subject(config)],
         },
         {  # lets the HPA controller read what we serve
-            "apiVersion": rbac_v1,
+            "apiVersion": RBAC_V1,
             "kind": "ClusterRole",
             "metadata": meta(config, f"{name}-metrics-reader", "metrics-api", None),
             "rules": [
-                {"apiGroups": sorted(METRICS_GROUPS), "resources": ["*"], "verbs": read},
+                {"apiGroups": sorted(METRICS_GROUPS), "resources": ["*"], "verbs": READ},
             ],
         },
         {
-            "apiVersion": rbac_v1,
+            "apiVersion": RBAC_V1,
             "kind": "ClusterRoleBinding",
             "metadata": meta(config, f"{name}-hpa-metrics-reader", "metrics-api", None),
             "roleRef": role_ref("ClusterRole", f"{name}-metrics-reader"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.config import ComponentClass, Config
-from exporter.generators.k8s.names import Manifest, meta
+from exporter.generators.k8s.names import Manifest, operator_meta
 
 SNIPPET = "scrape-configs.yml"
 
@@ -27,12 +27,10 @@ def pod_monitor_name(cls: ComponentClass) -> str:
 
 
 def pod_monitor(config: Config, cls: ComponentClass) -> Manifest:
-    metadata = meta(config, pod_monitor_name(cls), "monitoring")
-    metadata["labels"].update(config.deployment.prometheus_operator_labels)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
-        "metadata": metadata,
+        "metadata": operator_meta(config, pod_monitor_name(cls)),
         "spec": {
             "selector": {"matchLabels": pod_labels(cls)},
             "namespaceSelector": {"matchNames": [config.namespace]},
