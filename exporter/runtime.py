@@ -74,7 +74,6 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._first_done: set[str] = set()
         self.ready = asyncio.Event()
-        self._healthy: dict[str, bool] = {}
         self.states: dict[str, CollectorState] = {c.owner: CollectorState() for c in collectors}
         self._stopping = False
         if not self.collectors:
@@ -114,8 +113,8 @@ class Runtime:
         if self.snapshot.value(catalog.EXPORTER_COLLECTOR_ERRORS.name, labels) is None:
             self_metrics.append(Sample(catalog.EXPORTER_COLLECTOR_ERRORS, labels, 0.0))
         self.snapshot.update(own, self_metrics, now)
+        self._log_transition(collector, error)  # before _record: it reads the last outcome
         self._record(collector.owner, error, now, duration)
-        self._log_transition(collector, error)
         return error is None
 
     def _record(self, owner: str, error: str | None, now: float, duration: float) -> None:
@@ -127,13 +126,13 @@ class Runtime:
             state.last_error, state.last_error_at = error, now
 
     def _log_transition(self, collector: Collector, error: str | None) -> None:
-        was = self._healthy.get(collector.owner)
+        state = self.states.get(collector.owner)
+        was = state.ok if state else None
         now_ok = error is None
         if now_ok and was is False:
             log.info("%s target %r recovered", collector.name, collector.target)
         elif not now_ok and was is not False:
             log.warning("%s target %r is failing: %s", collector.name, collector.target, error)
-        self._healthy[collector.owner] = now_ok
 
     async def _loop(self, collector: Collector) -> None:
         loop = asyncio.get_running_loop()

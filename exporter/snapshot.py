@@ -199,11 +199,8 @@ class Snapshot:
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         """The value of one series (labels must match exactly), or None."""
-        fam = self._families.get(name)
-        if fam is None:
-            return None
-        series = fam.series.get(label_key(fam.spec, labels or {}))
-        return None if series is None else series.value
+        timed = self.timed_value(name, labels)
+        return None if timed is None else timed[0]
 
     def timed_value(
         self, name: str, labels: Mapping[str, str] | None = None

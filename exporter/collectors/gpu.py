@@ -247,11 +247,11 @@ class GpuCollector(Collector):
             mig_uuid = self._read(index, f"mig {slot} uuid", pynvml.nvmlDeviceGetUUID, mig)
             if not mig_uuid:
                 continue
-            labels = {**device, "uuid": str(mig_uuid), "gpu_instance": str(slot)}
-            labels.update(self._pod_labels(str(mig_uuid)))
+            mig_id = str(mig_uuid)
+            mig_device = {**device, "uuid": mig_id, "gpu_instance": str(slot)}
+            labels = {**mig_device, **self._pod_labels(mig_id)}
             out += self._fields(index, mig, labels, {f"mig {slot} memory": _memory})
-            out += self._allocations({**device, "uuid": str(mig_uuid), "gpu_instance": str(slot)},
-                                     str(mig_uuid))  # fmt: skip
+            out += self._allocations(mig_device, mig_id)
         return out
 
     def _register_xid(self, index: int, uuid: str, handle: Any) -> None:

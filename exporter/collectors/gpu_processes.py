@@ -20,9 +20,7 @@ from typing import Any
 import pynvml
 
 from exporter import catalog
-from exporter.snapshot import Sample
-
-LabelKey = tuple[tuple[str, str], ...]
+from exporter.snapshot import LabelKey, Sample
 
 
 def running_processes(handle: Any) -> dict[int, int]:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -64,17 +65,6 @@ async def create_pool(
     )
 
 
-async def acquire(pool: asyncpg.Pool, timeout: float, secret: SecretTracker) -> Any:
-    """A pooled connection; an authentication failure makes the next cycle reconnect with
-    the secret re-read (see exporter.collectors.credentials)."""
-    try:
-        return await pool.acquire(timeout=timeout)
-    except BaseException as exc:
-        if is_auth_error(exc):
-            secret.forget()
-        raise
-
-
 class PoolOwner:
     """A PostgreSQL collector's pool, made on first use and again after its secret changed
     (rotation); subclasses say how in `_pool_options`."""
@@ -93,6 +83,27 @@ class PoolOwner:
         if self._pool is None:
             self._pool = await create_pool(self.config, self.timeout, **self._pool_options())
         return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for one cycle. An authentication failure makes the next cycle
+        reconnect with the secret re-read (see exporter.collectors.credentials); a cycle that
+        fails or is cancelled terminates the connection instead of handing a half-read
+        socket back to the pool."""
+        pool = await self._get_pool()
+        try:
+            conn = await pool.acquire(timeout=self.timeout)
+        except BaseException as exc:
+            if is_auth_error(exc):
+                self.secret.forget()
+            raise
+        try:
+            yield conn
+        except BaseException:
+            conn.terminate()  # never return a connection with a query in flight
+            raise
+        finally:
+            await pool.release(conn)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -133,15 +144,8 @@ class PostgresCollector(PoolOwner, Collector):
 
     async def collect(self) -> Sequence[Sample]:
         started = time.perf_counter()
-        pool = await self._get_pool()
-        conn = await acquire(pool, self.timeout, self.secret)
-        try:
+        async with self.connection() as conn:
             server, views = await self._read(conn)
-        except BaseException:
-            conn.terminate()  # never return a connection with a query in flight
-            raise
-        finally:
-            await pool.release(conn)
         return self._samples(server, views, time.perf_counter() - started)
 
     async def _read(self, conn: asyncpg.Connection) -> tuple[Any, dict[str, list]]:

@@ -25,7 +25,7 @@ import asyncpg
 
 from exporter import catalog
 from exporter.collectors.credentials import SecretTracker
-from exporter.collectors.postgres import PoolOwner, acquire
+from exporter.collectors.postgres import PoolOwner
 from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
@@ -111,10 +111,8 @@ class PostgresQueuesCollector(PoolOwner, Collector):
         )
 
     async def collect(self) -> Sequence[Sample]:
-        pool = await self._get_pool()
-        conn = await acquire(pool, self.timeout, self.secret)
         out: list[Sample] = []
-        try:
+        async with self.connection() as conn:
             for index, ref in enumerate(self.queues):
                 try:
                     out += await self._read(conn, index, ref)
@@ -126,11 +124,6 @@ class PostgresQueuesCollector(PoolOwner, Collector):
                 self.health.ok(ref)
                 out.append(up(ref, 1))
             out += self.health.skew_samples(self.queues)
-        except BaseException:
-            conn.terminate()  # never return a connection with a query in flight
-            raise
-        finally:
-            await pool.release(conn)
         return out
 
     async def _read(self, conn: asyncpg.Connection, index: int, ref: QueueRef) -> list[Sample]:
