@@ -65,9 +65,10 @@ def build(config: Config) -> Dashboard:
             kit.UNIT["ratio"],
             [
                 Query(
-                    f"{dedup(catalog.REDIS_MEMORY_USED, target=kit.TARGET)}\n/ on (target)\n"
+                    # per node: a cluster target has one series per node on each side
+                    f"{dedup(catalog.REDIS_MEMORY_USED, target=kit.TARGET)}\n/ on (target, node)\n"
                     f"({dedup(catalog.REDIS_MEMORY_MAX, target=kit.TARGET)} > 0)",
-                    "{{target}}",
+                    "{{target}} {{node}}",
                 )
             ],
             limit=t.redis_memory_ratio,
