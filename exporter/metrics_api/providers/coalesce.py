@@ -32,7 +32,7 @@ class AnswerCache(Generic[T]):
         self,
         ttl: float,
         max_keys: int = MAX_KEYS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.ttl = ttl
         self.max_keys = max_keys
@@ -44,7 +44,8 @@ class AnswerCache(Generic[T]):
     async def get(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
         """The answer for `key`: cached if younger than `ttl`, else one shared `fetch()`."""
         hit = self._done.get(key)
-        if hit is not None and self.clock() - hit[0] < self.ttl:
+        # 0 <= age: a clock stepped back does not keep an answer longer than `ttl`
+        if hit is not None and 0 <= self.clock() - hit[0] < self.ttl:
             return _unwrap(hit[1])
         task = self._flight.get(key)
         if task is None:
@@ -72,7 +73,7 @@ class AnswerCache(Generic[T]):
             self._prune(now)
 
     def _prune(self, now: float) -> None:
-        for k in [k for k, (at, _) in self._done.items() if now - at >= self.ttl]:
+        for k in [k for k, (at, _) in self._done.items() if not 0 <= now - at < self.ttl]:
             del self._done[k]
         while len(self._done) > self.max_keys:
             del self._done[next(iter(self._done))]  # insertion order: the oldest first

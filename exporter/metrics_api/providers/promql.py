@@ -66,6 +66,7 @@ class PromqlSource:
         prometheus: PrometheusSource,
         client: Callable[[], httpx.AsyncClient],
         cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         assert metric.query
         self.metric = metric.name
@@ -77,7 +78,7 @@ class PromqlSource:
         self.max_series = prometheus.max_series
         self.client = client
         self._bad: dict[str, str] = {}  # query -> the reason last logged
-        self.cache: AnswerCache[list[MetricValue]] = AnswerCache(cache_seconds)
+        self.cache: AnswerCache[list[MetricValue]] = AnswerCache(cache_seconds, clock=clock)
 
     def _headers(self) -> dict[str, str]:
         return {**self.prometheus.headers, **auth_headers(self.prometheus)}
@@ -215,7 +216,9 @@ class PromqlProvider(ConfiguredProvider):
         return self._http
 
     def source(self, metric: ApiMetric) -> PromqlSource:
-        return PromqlSource(metric, self.prometheus, self.http_client, self.cache_seconds)
+        return PromqlSource(
+            metric, self.prometheus, self.http_client, self.cache_seconds, self.clock
+        )
 
     async def aclose(self) -> None:
         if self._http is not None:
