@@ -118,12 +118,10 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
             True,
             False,
         )
-        # nobody listens on Prometheus' port: connection refused, or (the first query of a
-        # busy process starting up, kept for an interval by the provider) the 0.3 s timeout
-        assert fb["fallback_reason"] in (
-            "Prometheus query failed: ConnectError",
-            "Prometheus did not answer within 0.3s",
-        )
+        # nothing listens at the Prometheus URL: refused, or (on a loaded machine) the 0.3 s
+        # timeout first; either is the source failing, which is what the page must say
+        reason = fb["fallback_reason"]
+        assert "Prometheus query failed" in reason or "did not answer within" in reason, reason
         assert cpu["decision"]["desired"] == 3  # simulated current 1, proposal 3 within policy
         assert cpu["other_metrics"] == ["cpu Utilization 70%"]
 
@@ -163,9 +161,7 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
             out = _explain(url, "--class", "gpu")
             assert out.returncode == 0, out.stderr
             assert out.stdout.startswith("gpu: queue_depth unavailable (snapshot: ")
-            # by now the series may also have aged past 3 intervals: either reason is right
-            assert "(queue_up 0)" in out.stdout or "(stale after 1.5s)" in out.stdout
-            assert "holds at 3" in out.stdout
+            assert "(queue_up 0)" in out.stdout and "holds at 3" in out.stdout, out.stdout
             assert "cpu:" not in out.stdout
             assert "targets down: redis/main: timed out after 0.4s" in out.stdout
         finally:
