@@ -189,7 +189,7 @@ async def test_fallback_flag_is_the_metrics_whoever_asks(tmp_path, first):
             assert c.flag("custom", "sse_streams_active") == 1
             board = next(r for r in c.board.document()["classes"] if r["name"] == "cpu")
             sig = next(s for s in board["signals"] if s["metric"] == "backlog")
-            assert sig["fallback_reason"] == "Prometheus query failed: ConnectError"
+            assert sig["fallback_reason"].startswith("Prometheus "), sig  # refused (or timed out)
 
             standin.start()  # back on the same port
             standin.answer(_body(clock.now, 12))
