@@ -133,6 +133,7 @@ def test_status_explain_apis_and_simulate_agree(own_redis, tmp_path):
                 config_file.write_text(yaml.safe_dump(data))
                 with exporter_process(config_file.read_text()) as proc:
                     _check(ports, proc, config_file, tmp_path)
+                    _check_pods_read_failing(ports, prom, r)
         finally:
             gate.open.set()
             for sock in held:
@@ -233,3 +234,33 @@ def _quiet_httpx():
     import logging
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _check_pods_read_failing(ports: dict[str, int], prom, r) -> None:
+    """Prometheus hangs and the queue empties: the Pods read fails (the custom API says 503)
+    and the queue alone would scale down, so the controller holds at the current size with
+    the failed metric's reason, FailedGetPodsMetric (upstream's rule for a partial failure)."""
+    url = f"http://127.0.0.1:{ports['http']}"
+    prom.pause()
+    r.delete("jobs:engine")
+    try:
+
+        def holding():
+            doc = httpx.get(f"{url}/status.json", timeout=5).json()
+            row = next(c for c in doc["classes"] if c["name"] == "engine")
+            q, s = _signal(row, "queue_depth"), _signal(row, "sse_streams_active")
+            return row if q["value"] == 0 and s["value"] is None else None
+
+        row = wait_for(holding, timeout=30, what="pods read failing, queue empty")
+        streams = _signal(row, "sse_streams_active")
+        assert "did not answer within 2s" in streams["unavailable"]
+        assert streams["proposal"] is None
+        assert _signal(row, "queue_depth")["proposal"] == 0
+        d = row["decision"]
+        assert (d["current"], d["desired"], d["reason"]) == (3, 3, "FailedGetPodsMetric")
+        out = _run("explain", "--url", url)
+        assert out.returncode == 0, out.stderr
+        assert "sse_streams_active unavailable (promql: " in out.stdout
+        assert "holds at 3 (FailedGetPodsMetric: the HPA does not scale without it)" in out.stdout
+    finally:
+        prom.resume()
