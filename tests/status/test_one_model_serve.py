@@ -193,6 +193,9 @@ def _check(ports: dict[str, int], proc, config_file, tmp_path) -> None:
     samples = tuple(PodSample(v) for v in per_pod.values())
     assert propose(spec, samples, 3, 3, 3, 0.1).replicas == streams["proposal"]
 
+    page = httpx.get(url + "/", timeout=5).text
+    assert 'data-metric="sse_streams_active"' in page and "3 <small>per pod, 3 pods</small>" in page
+
     # explain says the same, in words
     out = _run("explain", "--url", url)
     assert out.returncode == 0, out.stderr
