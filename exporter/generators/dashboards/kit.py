@@ -276,5 +276,5 @@ def probe_duration_panel(duration: catalog.MetricSpec, config: Config) -> PanelS
         "reaches it fails.",
         UNIT["seconds"],
         [Query(dedup(duration, target=TARGET), "{{target}} {{instance}}")],
-        limit=config.collection.timeout_seconds,
+        limit=config.collection.health.timeout_seconds,
     )
