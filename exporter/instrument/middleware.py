@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from time import perf_counter
 from typing import Any
@@ -62,10 +63,15 @@ class _RouteMetrics:
         return child
 
 
+# A stream's gaps reach the shared histogram at least this often (and when it ends): well
+# under any scrape interval, and one locked add per bucket touched instead of two per event.
+GAP_FLUSH_SECONDS = 0.5
+
+
 class _StreamMetrics:
     __slots__ = (
         "active", "events", "stream_events", "first_event", "gap", "duration", "disconnects",
-        "outcomes",
+        "outcomes", "gap_bounds",
     )  # fmt: skip
 
     def __init__(self, metrics: ServiceMetrics, component_class: str, route: str):
@@ -74,6 +80,12 @@ class _StreamMetrics:
         self.stream_events = metrics.sse_stream_events.labels(component_class, route)
         self.first_event = metrics.sse_first_event.labels(component_class, route)
         self.gap = metrics.sse_inter_event.labels(component_class, route)
+        # prometheus_client's histogram child keeps its bucket and sum values in `_buckets`
+        # and `_sum` (in-process and multiprocess alike); adding a stream's batch to them is
+        # what `observe` does per value. Without them (another version): `observe` each gap.
+        bounds = getattr(self.gap, "_upper_bounds", None)
+        fast = bounds is not None and hasattr(self.gap, "_buckets") and hasattr(self.gap, "_sum")
+        self.gap_bounds: list[float] | None = list(bounds) if fast else None
         self.duration = metrics.sse_duration.labels(component_class, route)
         self.disconnects = metrics.sse_disconnects.labels(component_class, route)
         # every outcome's series exists from the route's first stream on, so a rate over
@@ -87,7 +99,7 @@ class _StreamMetrics:
 class _Stream:
     """One open `text/event-stream` response."""
 
-    __slots__ = ("metrics", "counter", "start", "events", "last")
+    __slots__ = ("metrics", "counter", "start", "events", "last", "gaps", "gap_sum", "flushed")
 
     def __init__(self, metrics: _StreamMetrics, start: float, parse: bool) -> None:
         self.metrics = metrics
@@ -95,6 +107,10 @@ class _Stream:
         self.start = start
         self.events = 0
         self.last = 0.0  # when the previous event's bytes went out (this stream only)
+        # this stream's gaps not yet in the histogram: count per bucket, and their sum
+        self.gaps: list[int] | None = None
+        self.gap_sum = 0.0
+        self.flushed = start
         metrics.active.inc()
 
     def feed(self, body: bytes) -> None:
@@ -105,19 +121,55 @@ class _Stream:
             now = perf_counter()
             m = self.metrics
             if self.events:
-                m.gap.observe(now - self.last)
+                self._gap(now - self.last, n - 1, now)
             else:  # the bytes that complete the first event go out now
                 m.first_event.observe(now - self.start)
-            if n > 1:  # the rest of this chunk's events went out with it: no gap
-                gap = m.gap
-                for _ in range(n - 1):
-                    gap.observe(0.0)
+                if n > 1:
+                    self._gap(None, n - 1, now)
             self.last = now
             self.events += n
             m.events.inc(n)
 
+    def _gap(self, gap: float | None, zeros: int, now: float) -> None:
+        """One gap (None: none) and `zeros` events that went out in the same chunk as the
+        one before them (a gap of 0)."""
+        m = self.metrics
+        bounds = m.gap_bounds
+        if bounds is None:
+            if gap is not None:
+                m.gap.observe(gap)
+            for _ in range(zeros):
+                m.gap.observe(0.0)
+            return
+        gaps = self.gaps
+        if gaps is None:
+            gaps = self.gaps = [0] * len(bounds)
+        if gap is not None:
+            gaps[bisect_left(bounds, gap)] += 1
+            self.gap_sum += gap
+        if zeros:
+            gaps[0] += zeros
+        if now - self.flushed >= GAP_FLUSH_SECONDS:
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        gaps = self.gaps
+        if gaps is None:
+            return
+        child = self.metrics.gap
+        buckets = child._buckets
+        for i, count in enumerate(gaps):
+            if count:
+                buckets[i].inc(count)
+                gaps[i] = 0
+        if self.gap_sum:
+            child._sum.inc(self.gap_sum)
+            self.gap_sum = 0.0
+        self.flushed = now
+
     def close(self, duration: float, outcome: str) -> None:
         m = self.metrics
+        self._flush(0.0)  # before the stream counts as ended: its gaps are all in
         m.active.dec()
         m.stream_events.observe(self.events)
         m.duration.observe(duration)

@@ -202,3 +202,39 @@ def registry_text(registry: CollectorRegistry) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(registry).decode()
+
+
+def test_batched_gaps_expose_what_observe_would() -> None:
+    """A stream adds its gaps to the shared histogram in batches (bucket counts and sum);
+    the exposition must be the one `observe` per gap gives, bucket for bucket."""
+    from prometheus_client import Histogram
+
+    from exporter.instrument.metrics import ServiceMetrics
+    from exporter.instrument.middleware import _Stream, _StreamMetrics
+
+    gaps = [0.0, 0.004, 0.005, 0.0051, 0.3, 0.99, 1.0, 7.5, 10.0, 42.0]
+    registry = CollectorRegistry()
+    stream = _Stream(_StreamMetrics(ServiceMetrics(registry), "gpu", "/r"), 0.0, True)
+    assert stream.metrics.gap_bounds is not None  # the batched path is the one tested
+    for i, gap in enumerate(gaps):
+        stream._gap(gap, 2 if i == 3 else 0, now=0.0)  # never due: all in one batch
+    stream.close(1.0, catalog.STREAM_COMPLETED)
+
+    reference = CollectorRegistry()
+    h = Histogram("ref", "", buckets=catalog.INTER_EVENT_BUCKETS, registry=reference)
+    for gap in [*gaps, 0.0, 0.0]:
+        h.observe(gap)
+    ours = {
+        (s.name.removeprefix("sse_inter_event_seconds"), s.labels.get("le")): s.value
+        for f in registry.collect()
+        if f.name == "sse_inter_event_seconds"
+        for s in f.samples
+        if not s.name.endswith("_created")
+    }
+    theirs = {
+        (s.name.removeprefix("ref"), s.labels.get("le")): s.value
+        for f in reference.collect()
+        for s in f.samples
+        if not s.name.endswith("_created")
+    }
+    assert ours == theirs
