@@ -4,6 +4,11 @@ No `BaseHTTPMiddleware`: that buffers nothing but runs the app in a separate tas
 costs far more per request. Per-request state lives in locals of `__call__` and its `send`
 closure; the instance only holds memo caches of metric children (label lookups are the
 expensive part of prometheus_client), which are safe to share between requests.
+
+An SSE stream (a `text/event-stream` response) also gets: its events counted as a browser
+would dispatch them, the time to its first event, the gap between each pair of its
+consecutive events (never across streams), and, when it ends, exactly one outcome
+(completed, client_disconnect, error, shutdown; see `_outcome`).
 """
 
 from __future__ import annotations
@@ -189,7 +194,7 @@ def _server_exiting() -> bool:
 def _outcome(finished: bool, failed: bool, cancelled: bool) -> str:
     """How a stream ended; one outcome per stream, `error` exactly when the request's
     status is `stream_error` (a stream is only made once the headers went out)."""
-    if failed:
+    if failed and not finished:  # exactly when the status is stream_error
         return STREAM_ERROR
     if cancelled or _server_exiting():
         return STREAM_SHUTDOWN

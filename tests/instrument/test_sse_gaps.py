@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter import catalog
 from tests.support.instrument_apps import (
@@ -199,8 +199,6 @@ def test_streams_cancelled_by_shutdown() -> None:
 
 
 def registry_text(registry: CollectorRegistry) -> str:
-    from prometheus_client import generate_latest
-
     return generate_latest(registry).decode()
 
 
@@ -238,3 +236,34 @@ def test_batched_gaps_expose_what_observe_would() -> None:
         if not s.name.endswith("_created")
     }
     assert ours == theirs
+
+
+def test_a_stream_drained_by_sse_starlette_on_exit_is_a_shutdown() -> None:
+    """sse-starlette ends its streams cleanly when the server is told to exit (its
+    `AppStatus.should_exit`, set by uvicorn's signal handler): the body finishes, but the
+    stream did not complete by itself. Its own server thread: the exit watcher is per loop."""
+    from sse_starlette.sse import AppStatus
+
+    registry = CollectorRegistry()
+    app = build_app(registry, Gate(), [])
+    with serve_in_thread(app) as url:
+        try:
+            with httpx.stream("GET", url + "/sse/endless", timeout=20) as resp:
+                lines = resp.iter_lines()
+                next(line for line in lines if line.startswith("data:"))
+                AppStatus.should_exit = True
+                for _ in lines:  # ends: the server closes the stream cleanly
+                    pass
+
+            def ended() -> dict[str, float] | None:
+                text = registry_text(registry)
+                got = {
+                    o: total(text, "sse_streams_total", route="/sse/endless", outcome=o)
+                    for o in catalog.STREAM_OUTCOMES
+                }
+                return got if sum(got.values()) else None
+
+            got = wait_for(ended, timeout=10, what="the stream's end counted")
+        finally:
+            AppStatus.should_exit = False
+    assert got[catalog.STREAM_SHUTDOWN] == 1 and sum(got.values()) == 1, got
