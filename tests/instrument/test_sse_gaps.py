@@ -113,8 +113,8 @@ def test_events_in_one_chunk_count_a_zero_gap(server) -> None:
     assert outcomes(d) == {catalog.STREAM_COMPLETED: 1}
 
 
-def test_a_stream_raising_mid_way_is_one_error_outcome(server) -> None:
-    route = "/sse/gaps-fail"
+@pytest.mark.parametrize("route", ["/sse/gaps-fail", "/sse/gaps-fail-sse"])
+def test_a_stream_raising_mid_way_is_one_error_outcome(server, route: str) -> None:
     before = measure(server, route)
     with pytest.raises(httpx.RemoteProtocolError):  # the chunked body breaks off
         with httpx.stream("GET", server + route, timeout=10) as resp:

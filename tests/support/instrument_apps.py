@@ -156,6 +156,18 @@ def build_app(registry: CollectorRegistry, gate: Gate, raised: list[BaseExceptio
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
+    @app.get("/sse/gaps-fail-sse")
+    async def gaps_fail_sse() -> EventSourceResponse:
+        async def events():
+            yield {"data": "0"}
+            for i, gap in enumerate(GAPS[: FAIL_AFTER - 1], 1):
+                await asyncio.sleep(gap)
+                yield {"data": str(i)}
+            await asyncio.sleep(0.01)
+            raise StreamBroke("the model crashed mid-stream")
+
+        return EventSourceResponse(events())
+
     @app.get("/sse/endless")
     async def endless() -> EventSourceResponse:
         async def events():
