@@ -132,3 +132,24 @@ def test_freshness_guards_follow_the_queue_interval():
     assert servicer.interval == 0.5  # how long StreamIsActive waits between re-checks
     board = StatusBoard(config, snapshot, Runtime(snapshot, []), provider=provider)
     assert board.sync_seconds == 0.5
+
+
+def test_the_promql_answer_cache_lasts_one_queue_interval():
+    from exporter.metrics_api.providers.promql import PromqlProvider
+    from exporter.service import metrics_provider
+
+    config = Config.model_validate(
+        {
+            **QUEUE_CONFIG,
+            "metrics_api": {
+                "external": [
+                    {"name": "queue_depth", "source": "snapshot"},
+                    {"name": "backlog", "source": "promql", "query": "sum(x)"},
+                ]
+            },
+        }
+    )
+    snapshot = Snapshot()
+    routing = metrics_provider(config, snapshot, Runtime(snapshot, []))
+    (promql,) = {p for p in routing.routes.values() if isinstance(p, PromqlProvider)}
+    assert promql.cache_seconds == 0.5
