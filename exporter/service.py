@@ -132,12 +132,11 @@ def metrics_provider(
 ) -> RoutingProvider | None:
     """The process's one metrics provider, for the metrics API, the status board and the
     KEDA scaler (None when none of them is on). Identical PromQL queries are sent at most
-    once per collection interval, whichever of them asks."""
+    once per queue interval (what autoscaler-bound values are fresh to), whichever asks."""
     if not (config.metrics_api.enabled or config.listen.grpc):
         return None
-    return build_provider(
-        config, snapshot, runtime.ready.is_set, cache_seconds=config.collection.interval_seconds
-    )
+    cache_seconds = config.collection.queues.interval_seconds
+    return build_provider(config, snapshot, runtime.ready.is_set, cache_seconds=cache_seconds)
 
 
 async def _start_scaler(

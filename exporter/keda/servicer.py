@@ -68,7 +68,7 @@ class Scaler:
         self.snapshot = snapshot
         self.changes = changes
         self.pb = messages
-        self.interval = config.collection.interval_seconds
+        self.interval = config.collection.queues.interval_seconds
         self.streams = 0
         self._count_streams(0)
 
