@@ -5,6 +5,15 @@ generated at start), so one Secret serves both. With `autoscaling.keda.client_ca
 client must present a certificate that CA signed (KEDA's `tlsClientCert`). Plaintext
 (`autoscaling.keda.plaintext`) is refused in production and logged loudly elsewhere.
 Start-up problems raise OSError (one line, exit 1, like a busy port).
+
+Connection discipline (`grpc_options`), as the HTTP listeners have it: a handshake deadline
+(TLS and the HTTP/2 preface: a bare TCP connection or a held-open preface is closed after
+`listen.tls_handshake_timeout_seconds`), an idle timeout and a maximum age (GOAWAY, then
+closed after a short grace), keepalive pings that drop dead peers, a connection cap
+(connections beyond it are closed at once), and small message and header limits (KEDA's
+requests are a few hundred bytes): a bigger message is RESOURCE_EXHAUSTED after its 5-byte
+length prefix, never buffered, and HTTP/2 flow control (no BDP window growth) bounds what a
+client can push before that.
 """
 
 from __future__ import annotations
@@ -81,6 +90,45 @@ class ScalerListener:
         await self.scaler.aclose()
 
 
+# Grace after GOAWAY for a max-age close: in-flight unary calls finish, streams end (KEDA
+# reopens them on a new connection).
+AGE_GRACE_MS = 5000
+KEEPALIVE_MS = 60_000  # ping an idle-but-streaming client every minute ...
+KEEPALIVE_TIMEOUT_MS = 20_000  # ... and drop it when the ack does not come
+
+
+def grpc_options(config: Config) -> list[tuple[str, int]]:
+    """The server's channel arguments for `config` (see the module docstring)."""
+    keda = config.autoscaling.keda
+    handshake_ms = int(config.listen.tls_handshake_timeout_seconds * 1000)
+    return [
+        ("grpc.so_reuseport", 0),
+        ("grpc.server_handshake_timeout_ms", handshake_ms),
+        ("grpc.max_connection_idle_ms", int(keda.idle_timeout_seconds * 1000)),
+        ("grpc.max_connection_age_ms", int(keda.max_connection_age_seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", AGE_GRACE_MS),
+        ("grpc.max_allowed_incoming_connections", keda.max_connections),
+        ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.http2.max_ping_strikes", 2),  # a client pinging too often is dropped
+        ("grpc.max_receive_message_length", keda.max_message_bytes),
+        ("grpc.max_send_message_length", 1 << 20),
+        ("grpc.max_metadata_size", keda.max_metadata_bytes),
+        ("grpc.absolute_max_metadata_size", keda.max_metadata_bytes),
+        ("grpc.http2.hpack_table_size.decoder", 4096),
+        ("grpc.http2.max_frame_size", 16384),
+        ("grpc.http2.bdp_probe", 0),  # windows stay at their small initial size
+        ("grpc.http2.lookahead_bytes", keda.max_message_bytes),
+        ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION),
+    ]
+
+
+# Streams one connection may hold (KEDA opens one StreamIsActive per ScaledObject); RPCs in
+# flight over all connections beyond MAX_RPCS are RESOURCE_EXHAUSTED at once.
+MAX_STREAMS_PER_CONNECTION = 1000
+MAX_RPCS = 2000
+
+
 async def start(
     config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
 ) -> ScalerListener | None:
@@ -89,7 +137,7 @@ async def start(
         return None
     creds = await credentials(config, self_signed)
     changes = Changes(snapshot)
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(options=grpc_options(config), maximum_concurrent_rpcs=MAX_RPCS)
     scaler = Scaler(
         config,
         lambda: build_provider(config, snapshot, runtime.ready.is_set),

@@ -41,6 +41,9 @@ CODES = {
 }
 
 
+MAX_DETAILS = 512  # status details sent back: no client string at length
+
+
 def status_code(exc: Exception) -> grpc.StatusCode:
     for kind, code in CODES.items():
         if isinstance(exc, kind):
@@ -98,10 +101,13 @@ class Scaler:
         code = status_code(exc)
         self._count(method, code)
         message = exc.message if isinstance(exc, ProviderError) else str(exc)
+        if len(message) > MAX_DETAILS:  # whatever a provider error quoted from the request
+            message = message[:MAX_DETAILS] + "..."
         await context.abort(code, message)
 
     def _target(self, ref: Any) -> Target:
-        return resolve(self.config, ref.namespace, dict(ref.scalerMetadata))
+        # the protobuf map itself: resolve() counts its keys before reading any
+        return resolve(self.config, ref.namespace, ref.scalerMetadata)
 
     async def _active(self, target: Target) -> bool:
         return await read_total(self.provider, target) > target.activation_threshold
