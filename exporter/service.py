@@ -13,7 +13,7 @@ from exporter import __version__, catalog, collectors
 from exporter.config import Config
 from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
-from exporter.http.webconfig import BasicAuth, load_web_config
+from exporter.http.webconfig import BasicAuth, WebConfigFile, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import SelfSigned, https_listeners
 from exporter.runtime import Collector, Runtime
@@ -54,8 +54,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     app = create_app(
         snapshot, runtime, self_metrics.refresh_listeners, status_app, scaler_up.is_set
     )
-    if web and web.users:
-        app = BasicAuth(app, web.users)
+    web_file = WebConfigFile(config.listen.web_config_file, web) if web else None
+    if web_file is not None:  # users may appear in the file later: it is re-read on change
+        app = BasicAuth(app, web_file.users)
     http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
     listeners = [(http, bind(config.listen.http))]
     self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
