@@ -17,7 +17,7 @@ from exporter.http.webconfig import BasicAuth, WebConfigFile, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import SelfSigned, https_listeners
 from exporter.runtime import Collector, Runtime
-from exporter.serving import bind, limits_for, make_server
+from exporter.serving import bind, limits_for, make_server, reserve
 from exporter.snapshot import Sample, Snapshot
 from exporter.status import StatusApp, StatusBoard
 
@@ -61,6 +61,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     listeners = [(http, bind(config.listen.http))]
     self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
     listeners += https_listeners(config, snapshot, runtime, self_signed)  # Kubernetes metrics APIs
+    # every port is ours before any listener serves: a clash (gRPC's too) exits 1 at once
+    grpc_port = reserve(config.listen.grpc) if config.listen.grpc else None
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -68,6 +70,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: %s", reload(web_file)))
 
     runtime.start()
     board.start()
@@ -76,7 +79,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
-    scaler_task = asyncio.create_task(_start_scaler(config, snapshot, runtime, self_signed))
+    scaler_task = asyncio.create_task(
+        _start_scaler(config, snapshot, runtime, self_signed, grpc_port)
+    )
     scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
         "exporter %s serving on %s://%s with %d collectors (environment %s)",
@@ -121,11 +126,27 @@ def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> 
         stop.set()
 
 
-async def _start_scaler(config: Config, snapshot: Snapshot, runtime: Runtime, self_signed):
+def reload(web_file: WebConfigFile | None) -> str:
+    """What SIGHUP does (never fatal): re-read the web-config file now; say what reloads by
+    itself and what needs a restart."""
+    done = web_file.reload() if web_file is not None else "no listen.web_config_file"
+    return (
+        f"{done}; TLS certificates and secret files are re-read when they change; "
+        "other settings need a restart"
+    )
+
+
+async def _start_scaler(
+    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed, reserved=None
+):
     """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
     ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
-    already serving answer meanwhile."""
+    already serving answer meanwhile; its port was `reserved` before they served."""
     if not config.listen.grpc:
         return None
-    keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
-    return await keda_listener.start(config, snapshot, runtime, self_signed)
+    try:
+        keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
+        return await keda_listener.start(config, snapshot, runtime, self_signed, reserved)
+    finally:
+        if reserved is not None:
+            reserved.close()

@@ -19,6 +19,7 @@ client can push before that.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import grpc
@@ -130,9 +131,15 @@ MAX_RPCS = 2000
 
 
 async def start(
-    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
+    config: Config,
+    snapshot: Snapshot,
+    runtime: Runtime,
+    self_signed: SelfSigned | None = None,
+    reserved: socket.socket | None = None,
 ) -> ScalerListener | None:
-    """Serve the scaler on `config.listen.grpc` (None when it is off)."""
+    """Serve the scaler on `config.listen.grpc` (None when it is off); `reserved`, the port
+    held since before any listener served (`serving.reserve`), is released just before
+    gRPC binds it."""
     if not config.listen.grpc:
         return None
     creds = await credentials(config, self_signed)
@@ -148,6 +155,8 @@ async def start(
     externalscaler_pb2_grpc.add_ExternalScalerServicer_to_server(scaler, server)
     host, port = parse_host_port(config.listen.grpc)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if reserved is not None:
+        reserved.close()
     try:
         bound = (
             server.add_insecure_port(address)
