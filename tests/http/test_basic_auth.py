@@ -71,7 +71,7 @@ async def test_unknown_and_known_user_take_the_same_time():
 async def test_a_full_queue_is_503_at_once_and_failures_are_rate_limited():
     clock = Clock()
     app = BasicAuth(
-        _app(), {"prometheus": HASH12}, max_queued=2, failure_burst=3, failure_refill_seconds=5,
+        _app(), {"prometheus": HASH4}, max_queued=2, failure_burst=3, failure_refill_seconds=5,
         clock=clock,
     )  # fmt: skip
     async with running(app) as (_server, port):
@@ -79,28 +79,32 @@ async def test_a_full_queue_is_503_at_once_and_failures_are_rate_limited():
         async with httpx.AsyncClient(base_url=base, timeout=30) as good:
             assert (await good.get("/metrics", auth=("prometheus", "s3cret-pw"))).status_code == 200
 
-            async def wrong(i: int) -> tuple[int, float]:
+            async def wrong(i: int) -> int:
                 async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-                    started = time.perf_counter()
-                    resp = await c.get("/metrics", auth=("prometheus", f"no{i}"))
-                    return resp.status_code, time.perf_counter() - started
+                    return (await c.get("/metrics", auth=("prometheus", f"no{i}"))).status_code
 
-            answers = await asyncio.gather(*(wrong(i) for i in range(8)))
-            codes = sorted(code for code, _ in answers)
-            assert codes == [401, 401, 503, 503, 503, 503, 503, 503], answers
-            busy = [t for code, t in answers if code == 503]
-            checked = [t for code, t in answers if code == 401]
-            assert max(busy) < min(checked)  # refused without waiting for any bcrypt run
+            # hold the bcrypt thread: no check can finish until `gate` is set, so whatever is
+            # answered before that was answered without waiting for one
+            gate = threading.Event()
+            app._executor.submit(gate.wait)
+            tasks = [asyncio.create_task(wrong(i)) for i in range(8)]
+            try:
+                async with asyncio.timeout(30):
+                    while sum(t.done() for t in tasks) < 6:
+                        await asyncio.sleep(0.01)
+                assert sorted(t.result() for t in tasks if t.done()) == [503] * 6
+            finally:
+                gate.set()
+            assert sorted(await asyncio.gather(*tasks)) == [401, 401, 503, 503, 503, 503, 503, 503]
             # one more failure spends the last token; then 429 before any bcrypt work
-            assert (await wrong(9))[0] == 401
-            limited, _ = await wrong(10)
-            assert limited == 429
+            assert await wrong(9) == 401
+            assert await wrong(10) == 429
             # a remembered success is served meanwhile (and never waits for the executor)
             ok = await good.get("/metrics", auth=("prometheus", "s3cret-pw"))
             assert ok.status_code == 200
             assert (await good.get("/healthz")).status_code == 200
             clock.now += 5.0  # one token back
-            assert (await wrong(11))[0] == 401
+            assert await wrong(11) == 401
 
 
 async def test_changed_users_take_effect_without_restart(tmp_path):
