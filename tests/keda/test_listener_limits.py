@@ -184,3 +184,42 @@ def test_2000_idle_connections_are_closed_or_refused(redis):
         client = connect(scaler.grpc)  # a real client is served once the crowd is gone
         assert client.GetMetricSpec(ref(**GPU), timeout=5).metricSpecs[0].targetSize == 2
         client.close()
+
+
+def test_connections_beyond_the_cap_are_closed_at_once(redis):
+    """With long timeouts, 8 held connections fill the cap: the next ones are closed by the
+    server at once while those 8 stay open; once they go, a real client is served."""
+    extra = (
+        "autoscaling: {keda: {plaintext: true, idle_timeout_seconds: 300, max_connections: 8}}\n"
+    )
+    env = {"EXPORTER_LISTEN__TLS_HANDSHAKE_TIMEOUT_SECONDS": "300"}
+    with scaler_process(redis.extra["url"], extra=extra, env=env) as scaler:
+        host, port = scaler.grpc.rsplit(":", 1)
+
+        def preface() -> socket.socket:
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.sendall(PREFACE)
+            s.setblocking(False)
+            return s
+
+        held = [preface() for _ in range(8)]
+        time.sleep(0.5)  # accepted and counted
+        extra_socks = [preface() for _ in range(20)]
+        try:
+            closed = _closed_by_server(extra_socks, time.monotonic() + 10)
+            assert len(closed) == 20, f"only {len(closed)} of 20 over the cap were closed"
+            assert _closed_by_server(held, time.monotonic() + 1) == {}  # the 8 stay open
+        finally:
+            for s in held + extra_socks:
+                s.close()
+        wait_for(lambda: _serves(scaler.grpc), timeout=10, what="a real client served")
+
+
+def _serves(address: str) -> bool:
+    client = connect(address, own_connection=True)
+    try:
+        return client.GetMetricSpec(ref(**GPU), timeout=2).metricSpecs[0].targetSize == 2
+    except grpc.RpcError:
+        return False
+    finally:
+        client.close()
