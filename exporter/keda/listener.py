@@ -18,13 +18,16 @@ client can push before that.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import socket
 from pathlib import Path
 
 import grpc
 
 from exporter.config import Config, parse_host_port
+from exporter.http.memory import malloc_trim
 from exporter.metrics_api.listener import SelfSigned, serving_files
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
@@ -77,6 +80,33 @@ async def credentials(
     )
 
 
+TRIM_CHECK_SECONDS = 5.0
+TRIM_GROWTH_BYTES = 8 << 20
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+async def _trim_after_growth() -> None:
+    """gRPC's core frees what refused requests made it hold (an oversized header block is
+    read to keep HPACK in sync), but glibc keeps the freed pages; the HTTP listeners' trim
+    runs after their own bursts only. Every few seconds: RSS grown by 8 MB since the last
+    look -> malloc_trim, so a burst's memory goes back within seconds, not a minute."""
+    baseline = _rss_bytes()
+    while True:
+        await asyncio.sleep(TRIM_CHECK_SECONDS)
+        now = _rss_bytes()
+        if now - baseline >= TRIM_GROWTH_BYTES:
+            malloc_trim()
+            now = _rss_bytes()
+        baseline = min(baseline, now) if now > baseline else now
+
+
 class ScalerListener:
     """The running server; `stop()` ends streams (clients see UNAVAILABLE and reconnect)."""
 
@@ -84,8 +114,10 @@ class ScalerListener:
         self.server = server
         self.scaler = scaler
         self.changes = changes
+        self._trim = asyncio.create_task(_trim_after_growth())
 
     async def stop(self, grace: float = 1.0) -> None:
+        self._trim.cancel()
         await self.server.stop(grace)
         self.changes.close()
         await self.scaler.aclose()

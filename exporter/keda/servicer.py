@@ -42,6 +42,7 @@ CODES = {
 
 
 MAX_DETAILS = 512  # status details sent back: no client string at length
+MAX_METRIC_NAME = 256  # KEDA's are "s<index>-<metric>"; GetMetrics answers with it
 
 
 def status_code(exc: Exception) -> grpc.StatusCode:
@@ -158,6 +159,8 @@ class Scaler:
 
     async def GetMetrics(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         try:
+            if len(request.metricName) > MAX_METRIC_NAME:  # echoed back in the answer
+                raise BadMetadata(f"metricName is longer than {MAX_METRIC_NAME} characters")
             target = self._target(request.scaledObjectRef)
             total = await read_total(self.provider, target)
         except (BadMetadata, UnknownTarget, ProviderError) as exc:
