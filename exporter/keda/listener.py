@@ -103,8 +103,9 @@ async def _trim_after_growth() -> None:
         now = _rss_bytes()
         if now - baseline >= TRIM_GROWTH_BYTES:
             malloc_trim()
-            now = _rss_bytes()
-        baseline = min(baseline, now) if now > baseline else now
+            baseline = _rss_bytes()  # what is still held is in use: grow 8 MB more first
+        else:
+            baseline = min(baseline, now)
 
 
 class ScalerListener:
