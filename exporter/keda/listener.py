@@ -154,6 +154,9 @@ def grpc_options(config: Config) -> list[tuple[str, int]]:
         ("grpc.http2.bdp_probe", 0),  # windows stay at their small initial size
         ("grpc.http2.lookahead_bytes", keda.max_message_bytes),
         ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION),
+        # reads in chunks of at most 64 KB (gRPC grows them to 4 MB for a fast sender)
+        ("grpc.experimental.tcp_read_chunk_size", 16384),
+        ("grpc.experimental.tcp_max_read_chunk_size", 65536),
     ]
 
 
