@@ -236,3 +236,27 @@ def _serves(address: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def test_a_stalled_tls_handshake_is_closed_at_the_deadline(redis):
+    """Over TLS (the default): silent connections and ones stuck mid-ClientHello are closed
+    at listen.tls_handshake_timeout_seconds (1 s here), and real clients still get in."""
+    env = {"EXPORTER_LISTEN__TLS_HANDSHAKE_TIMEOUT_SECONDS": "1"}
+    with scaler_process(redis.extra["url"], env=env) as scaler:
+        host, port = scaler.grpc.rsplit(":", 1)
+        socks = []
+        for i in range(40):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            if i % 2:
+                s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello's start
+            s.setblocking(False)
+            socks.append(s)
+        try:
+            closed = _closed_by_server(socks, time.monotonic() + 15)
+        finally:
+            for s in socks:
+                s.close()
+        assert len(closed) == 40, f"{40 - len(closed)} stalled handshakes still open after 15 s"
+        client = scaler.client(own_connection=True)
+        assert client.GetMetricSpec(ref(**GPU), timeout=5).metricSpecs[0].targetSize == 2
+        client.close()
