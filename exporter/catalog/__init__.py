@@ -41,6 +41,7 @@ from exporter.catalog.core import (  # noqa: F401 (re-exported)
     HTTP_REQUEST_EXCEPTIONS,
     HTTP_REQUESTS,
     HTTP_REQUESTS_IN_FLIGHT,
+    INTER_EVENT_BUCKETS,
     KEDA_SCALER_REQUESTS,
     KEDA_SCALER_STREAMS,
     LATENCY_BUCKETS,
@@ -86,11 +87,18 @@ from exporter.catalog.core import (  # noqa: F401 (re-exported)
     SSE_CLIENT_DISCONNECTS,
     SSE_EVENTS,
     SSE_FIRST_EVENT,
+    SSE_INTER_EVENT,
     SSE_STREAM_DURATION,
     SSE_STREAM_EVENTS,
+    SSE_STREAMS,
     SSE_STREAMS_ACTIVE,
+    STREAM_CLIENT_DISCONNECT,
+    STREAM_COMPLETED,
     STREAM_DURATION_BUCKETS,
+    STREAM_ERROR,
     STREAM_ERROR_STATUS,
+    STREAM_OUTCOMES,
+    STREAM_SHUTDOWN,
 )
 from exporter.catalog.entry import MetricSpec, MetricType  # noqa: F401 (re-exported)
 from exporter.catalog.gpu import (  # noqa: F401 (re-exported)

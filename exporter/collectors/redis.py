@@ -62,4 +62,4 @@ def build(config: Config) -> list[Collector]:
     """One health collector per standalone or sentinel Redis target whose `collect.health`
     is on (cluster targets: redis_cluster.build)."""
     targets = [t for t in config.redis if t.collect.health and t.mode != "cluster"]
-    return per_target(config.collection, targets, RedisCollector)
+    return per_target(config.collection.health, targets, RedisCollector)

@@ -262,4 +262,4 @@ def build(config: Config) -> list[Collector]:
     targets = [
         t for t in config.redis if t.mode == "cluster" and (t.collect.health or t.name in refs)
     ]
-    return per_target(config.collection, targets, RedisClusterCollector, refs)
+    return per_target(config.collection.queues, targets, RedisClusterCollector, refs)

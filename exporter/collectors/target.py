@@ -12,24 +12,14 @@ writes, everything else stays stale.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
+from exporter.config import Schedule
 from exporter.config.targets import Target
 from exporter.runtime import Collector
 
 TargetT = TypeVar("TargetT", bound=Target)
 C = TypeVar("C", bound=Collector)
-
-
-class Schedule(Protocol):
-    """How often a kind of collection runs and how long one run may take (the `collection`
-    section of the config)."""
-
-    @property
-    def interval_seconds(self) -> float: ...
-
-    @property
-    def timeout_seconds(self) -> float: ...
 
 
 class TargetCollector(Collector, Generic[TargetT]):
@@ -61,7 +51,8 @@ def per_target(
     make: Callable[..., C],
     queues: Mapping[str, Sequence[object]] | None = None,
 ) -> list[C]:
-    """One collector per target, each on `schedule`'s interval and timeout:
+    """One collector per target, each on `schedule`'s interval and timeout (the kind of
+    collection it is: `config.collection.health` or `.queues`):
     `make(target, interval, timeout)`, or with `queues` (queue references by target name)
     `make(target, that target's queues, interval, timeout)`. The caller picks the targets
     (its `collect` switches, its mode); a target with no queues gets an empty list."""

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from exporter.collectors.queues.common import QueueTargetCollector
 from exporter.collectors.target import TargetCollector, per_target
-from exporter.config import PostgresTarget, RedisTarget
+from exporter.config import PostgresTarget, RedisTarget, Schedule
 from exporter.snapshot import Sample
-
-
-@dataclass
-class _Schedule:
-    interval_seconds: float
-    timeout_seconds: float
 
 
 class _Probe(TargetCollector[PostgresTarget]):
@@ -47,13 +40,18 @@ def test_base_sets_target_schedule_and_labels_before_setup() -> None:
 
 def test_per_target_builds_one_collector_per_target_on_the_schedule() -> None:
     targets = [PostgresTarget(name=name, dsn=f"postgresql://u@127.0.0.1:1/{name}") for name in "ab"]
-    built = per_target(_Schedule(9.0, 4.0), targets, _Probe)
+    built = per_target(Schedule(interval_seconds=9.0, timeout_seconds=4.0), targets, _Probe)
     assert [(c.target, c.interval, c.timeout) for c in built] == [("a", 9.0, 4.0), ("b", 9.0, 4.0)]
-    assert per_target(_Schedule(9.0, 4.0), [], _Probe) == []
+    assert per_target(Schedule(interval_seconds=9.0, timeout_seconds=4.0), [], _Probe) == []
 
 
 def test_per_target_hands_each_target_its_queues() -> None:
     targets = [RedisTarget(name=name, url="redis://127.0.0.1:1/0") for name in ("a", "b")]
-    built = per_target(_Schedule(1.0, 0.5), targets, _QueueProbe, {"a": ["q1", "q2"]})
+    built = per_target(
+        Schedule(interval_seconds=1.0, timeout_seconds=0.5),
+        targets,
+        _QueueProbe,
+        {"a": ["q1", "q2"]},
+    )
     # Queues are set before `_setup` runs; a target without queues gets none.
     assert [(c.target, c.queues_at_setup) for c in built] == [("a", ["q1", "q2"]), ("b", [])]

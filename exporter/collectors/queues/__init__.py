@@ -38,7 +38,7 @@ def build(config: Config) -> list[Collector]:
             # A cluster's queues are read by the cluster collector, in each node's pipeline.
             if target.name in refs and getattr(target, "mode", "") != "cluster"
         ]
-        collectors += per_target(config.collection, holding, collector, refs)
+        collectors += per_target(config.collection.queues, holding, collector, refs)
     return collectors
 
 
