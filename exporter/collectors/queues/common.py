@@ -117,10 +117,13 @@ def failure_samples(refs: list[QueueRef]) -> list[Sample]:
 
 class QueueTargetCollector(TargetCollector[TargetT]):
     """A per-target collector that also reads the queues living on its target (`queues`, in
-    config order)."""
+    config order). A failed run marks every one of them down (`queue_up 0`)."""
 
     def __init__(
         self, target: TargetT, queues: Sequence[QueueRef], interval: float, timeout: float
     ) -> None:
         self.queues = list(queues)  # before the base constructor: `_setup` reads it
         super().__init__(target, interval, timeout)
+
+    def failure_samples(self) -> Sequence[Sample]:
+        return failure_samples(self.queues)

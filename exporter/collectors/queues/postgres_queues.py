@@ -31,7 +31,6 @@ from exporter.collectors.queues.common import (
     QueueHealth,
     QueueRef,
     QueueTargetCollector,
-    failure_samples,
     up,
 )
 from exporter.config import PostgresTarget
@@ -145,6 +144,3 @@ class PostgresQueuesCollector(PoolOwner, QueueTargetCollector[PostgresTarget]):
                 raise QueueError(f"cannot read the oldest job's age: {exc}") from None
             out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
         return out
-
-    def failure_samples(self) -> Sequence[Sample]:
-        return failure_samples(self.queues)

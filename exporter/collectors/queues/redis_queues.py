@@ -37,7 +37,6 @@ from exporter.collectors.queues.common import (
     QueueHealth,
     QueueRef,
     QueueTargetCollector,
-    failure_samples,
     up,
 )
 from exporter.collectors.queues.scripts import SCRIPTS, STREAM_LAG_COUNT_LIMIT
@@ -166,9 +165,6 @@ class RedisQueuesCollector(QueueTargetCollector[RedisTarget]):
             self.health.ok(ref)
             out.append(Sample(catalog.QUEUE_UP, labels, 1))
         return out + self.health.skew_samples(self.queues)
-
-    def failure_samples(self) -> Sequence[Sample]:
-        return failure_samples(self.queues)
 
     async def close(self) -> None:
         await self._endpoint.close()
