@@ -348,6 +348,12 @@ def _parse(text: str) -> Selector:
     return Selector(tuple(sorted(reqs, key=lambda r: r.key)))
 
 
+def equals(key: str, value: str) -> Selector:
+    """`key=value` without parsing, for selectors built from validated config names (the
+    status board asks one per class every sync; the parse cache is for clients' text)."""
+    return Selector((Requirement(key, "=", (value,)),))
+
+
 def to_label_selector(selector: Selector) -> dict:
     """The metav1.LabelSelector JSON for a selector (as metav1.ParseToLabelSelector builds it).
 

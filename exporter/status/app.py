@@ -38,6 +38,8 @@ class StatusApp:
         if scope["method"] not in ("GET", "HEAD"):
             status, ctype, body = 405, "text/plain; charset=utf-8", b"method not allowed\n"
         else:
+            if scope["path"] in self.paths:
+                await self.board.prepare()  # rows built in slices, not inside respond()
             status, ctype, body = self.respond(scope["path"])
         headers = [
             (b"content-type", ctype.encode()),

@@ -38,6 +38,23 @@ from exporter.status.sparkline import Ring
 log = logging.getLogger(__name__)
 
 
+# A sync step gives the loop back after this long (the HPA's request and the scrape wait at
+# most about this); the document is "watched" for this long after a read.
+SLICE_SECONDS = 0.002
+WATCH_SECONDS = 60.0
+
+
+@dataclass
+class _Sync:
+    """What one sync of a class saw and decided: enough to build its row later."""
+
+    live: list[dict[str, Any]]
+    readings: dict[str, Reading] = field(default_factory=dict)
+    decision: Decision | None = None
+    current: int = 0
+    source: str = ""
+
+
 @dataclass
 class ClassState:
     cls: ComponentClass
@@ -48,7 +65,9 @@ class ClassState:
     last_live: int | None = None  # the live HPA's current replicas at the last sync
     rings: dict[str, Ring] = field(default_factory=dict)
     replicas: Ring = field(default_factory=Ring)
-    row: dict[str, Any] = field(default_factory=dict)
+    row: dict[str, Any] = field(default_factory=dict)  # {}: not built since the last sync
+    last: _Sync | None = None
+    namespace: str = ""
 
 
 def _class_state(cls: ComponentClass) -> ClassState:
@@ -84,42 +103,45 @@ class StatusBoard:
         self.clock = clock
         self.sync_seconds = sync_seconds or config.collection.interval_seconds
         self.classes = [_class_state(c) for c in config.component_classes]
+        for state in self.classes:
+            state.namespace = config.class_namespace(state.cls)
         self.synced_at: float | None = None
+        self.looked_at: float | None = None  # when the document was last read
         self._task: asyncio.Task[None] | None = None
 
     # --- the periodic sync ------------------------------------------------------------------
     async def sync(self) -> None:
-        """One HPA sync for every class."""
+        """One HPA sync for every class, in slices: the loop gets control back at least every
+        `SLICE_SECONDS`, so a thousand classes never hold a scrape or an HPA's request."""
         now = self.clock()
+        watched = self.watched(now)
+        started = time.perf_counter()
         for state in self.classes:
             try:
-                await self._sync_class(state, now)
+                await self._sync_class(state, now, watched)
             except Exception:  # one class's bug must not blank the others
                 log.exception("status: evaluating class %s failed", state.cls.name)
+            if time.perf_counter() - started > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
         self.synced_at = now
 
-    async def _sync_class(self, state: ClassState, now: float) -> None:
+    def watched(self, now: float) -> bool:
+        """Whether someone read the document lately: only then does a sync build the rows
+        (otherwise it keeps what the controller history needs, and a look builds them)."""
+        return self.looked_at is not None and now - self.looked_at < WATCH_SECONDS
+
+    async def _sync_class(self, state: ClassState, now: float, watched: bool = True) -> None:
         cls = state.cls
         live = target_rows.live_hpas(self.snapshot, cls.name, now)
-        workload = f"{cls.workload.kind}/{cls.workload.name}"
-        row: dict[str, Any] = {
-            "name": cls.name,
-            "workload": workload,
-            "min_replicas": cls.min_replicas,
-            "max_replicas": cls.max_replicas,
-            "other_metrics": state.others,
-            "behavior": behavior_rows(cls),
-            "live": live,
-            "live_note": target_rows.kube_note(self.runtime, workload, bool(live)),
-        }
         if state.spec is None:
-            row.update(signals=[], decision=None, tolerance=None)
-            state.row = row
+            state.last = _Sync(live)
+            state.row = self._row(state) if watched else {}
             return
         readings: dict[str, Reading] = {}
         for m in state.spec.metrics:
             readings[m.name] = await read_signal(
-                self.provider, self.config, cls.name, m.name, self.clock
+                self.provider, self.config, cls.name, m.name, self.clock, state.namespace
             )
             state.rings[m.name].add(now, readings[m.name].value)
         current, source, is_live = self._current(state, live)
@@ -138,20 +160,44 @@ class StatusBoard:
         state.history, state.last_live = history, current if is_live else None
         state.simulated = decision.replicas
         state.replicas.add(now, float(decision.replicas))
+        state.last = _Sync(live, readings, decision, current, source)
+        state.row = self._row(state) if watched else {}
+
+    def _row(self, state: ClassState) -> dict[str, Any]:
+        """The class's row from its last sync (built when someone looks, not every sync)."""
+        cls, last = state.cls, state.last
+        assert last is not None
+        workload = f"{cls.workload.kind}/{cls.workload.name}"
+        row: dict[str, Any] = {
+            "name": cls.name,
+            "workload": workload,
+            "min_replicas": cls.min_replicas,
+            "max_replicas": cls.max_replicas,
+            "other_metrics": state.others,
+            "behavior": behavior_rows(cls),
+            "live": last.live,
+            "live_note": target_rows.kube_note(self.runtime, workload, bool(last.live)),
+        }
+        if state.namespace != self.config.namespace:
+            row["namespace"] = state.namespace
+        if state.spec is None or last.decision is None:
+            row.update(signals=[], decision=None, tolerance=None)
+            return row
+        decision = last.decision
         row["tolerance"] = state.spec.tolerance
         row["signals"] = [
             signal_row(
                 m,
-                readings[m.name],
+                last.readings[m.name],
                 _proposal(decision, m.name),
                 state.spec.tolerance,
-                current,
+                last.current,
                 state.rings[m.name].values(),
             )  # fmt: skip
             for m in state.spec.metrics
         ]
-        row["decision"] = decision_row(decision, source, state.replicas.values())
-        state.row = row
+        row["decision"] = decision_row(decision, last.source, state.replicas.values())
+        return row
 
     def _current(self, state: ClassState, live: list[dict[str, Any]]) -> tuple[int, str, bool]:
         """The live HPA's current replicas when there is one, else the board's last answer."""
@@ -182,6 +228,7 @@ class StatusBoard:
     def document(self) -> dict[str, Any]:
         """The `/status.json` document: the last sync's classes, targets as of now."""
         now = self.clock()
+        self.looked_at = now
         rows = target_rows.targets(self.runtime, now)
         return {
             "environment": self.config.environment,
@@ -192,10 +239,29 @@ class StatusBoard:
             else round(now - self.synced_at, 3),
             "sync_seconds": self.sync_seconds,
             "ready": self.runtime.ready.is_set(),
-            "classes": [s.row or {"name": s.cls.name, "pending": True} for s in self.classes],
+            "classes": [self._document_row(s) for s in self.classes],
             "targets": rows,
             "collectors": target_rows.collectors_health(rows),
         }
+
+
+    async def prepare(self) -> None:
+        """Build the rows the last sync left unbuilt, giving the loop back between slices
+        (a first look at a thousand classes must not hold the HPA's requests either)."""
+        self.looked_at = self.clock()
+        started = time.perf_counter()
+        for state in self.classes:
+            self._document_row(state)
+            if time.perf_counter() - started > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
+
+    def _document_row(self, state: ClassState) -> dict[str, Any]:
+        if state.last is None:
+            return {"name": state.cls.name, "pending": True}
+        if not state.row:  # synced while nobody looked: built now, once per sync
+            state.row = self._row(state)
+        return state.row
 
 
 def _proposal(decision: Decision, metric: str):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from exporter.config import Config
 from exporter.metrics_api.providers import NotFound, ProviderError, RoutingProvider
-from exporter.metrics_api.selectors import parse as parse_selector
+from exporter.metrics_api.selectors import equals
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,20 @@ async def read_signal(
     component_class: str,
     metric: str,
     clock=time.time,
+    namespace: str | None = None,
 ) -> Reading:
     """The summed external metric for the class, as the HPA's API call would return it.
 
     Never raises for a provider failure: an unavailable or unknown metric is a `Reading`
-    with `value=None` and the reason. `provider=None`: the metrics API is off.
+    with `value=None` and the reason. `provider=None`: the metrics API is off. `namespace`:
+    the class's (its HPA asks from there); None: the top-level one.
     """
     source = metric_source(config, metric)
     if provider is None:
         return Reading(metric, source, None, None, 0, unavailable=DISABLED)
-    selector = parse_selector(f"component_class={component_class}")
+    selector = equals("component_class", component_class)
     try:
-        points = await provider.external_metric(config.namespace, metric, selector)
+        points = await provider.external_metric(namespace or config.namespace, metric, selector)
     except NotFound as exc:
         reason = exc.message if source else f"not served by this exporter: {exc.message}"
         return Reading(metric, source, None, None, 0, unavailable=reason)
