@@ -42,8 +42,9 @@ def scaling_behavior(cls: ComponentClass) -> Manifest:
 
 
 def autoscaler_meta(config: Config, cls: ComponentClass) -> Manifest:
-    """Metadata of the class's autoscaler (HPA or KEDA ScaledObject), named after its workload."""
-    metadata = meta(config, hpa_name(cls), "autoscaling")
+    """Metadata of the class's autoscaler (HPA or KEDA ScaledObject), named after its workload,
+    in the class's namespace (next to the workload it scales)."""
+    metadata = meta(config, hpa_name(cls), "autoscaling", config.class_namespace(cls))
     metadata["labels"]["component_class"] = cls.name
     return metadata
 

@@ -22,8 +22,9 @@ from exporter import catalog
 from exporter.config import ApiMetric, Config
 from exporter.snapshot import Snapshot
 
+from ..discovery import EXTERNAL_GROUP
 from ..selectors import Selector
-from .base import MetricValue, Unavailable
+from .base import MetricValue, NotFound, Unavailable
 from .configured import ConfiguredProvider, Request
 from .expected import ExpectedSeries, expected_series
 
@@ -167,6 +168,22 @@ class SnapshotProvider(ConfiguredProvider):
     def serves_namespace(self, namespace: str) -> bool:
         # snapshot series describe the platform in the configured namespaces only
         return namespace in self.scope.namespaces
+
+    async def external_metric(
+        self, namespace: str, metric: str, selector: Selector
+    ) -> list[MetricValue]:
+        """As every provider's, and a class pinned by the selector that lives in another
+        namespace is NotFound (its HPA asks from its own), not an empty list."""
+        self._reader("external", metric, metric)  # an unknown metric is NotFound first
+        cls = selector.exact().get("component_class")
+        home = self.scope.class_ns.get(cls or "")
+        if home is not None and home != namespace:
+            raise NotFound(
+                f'the server could not find the metric "{metric}" for component class '
+                f'"{cls}" in namespace "{namespace}"',
+                {"name": metric, "group": EXTERNAL_GROUP, "kind": metric},
+            )
+        return await super().external_metric(namespace, metric, selector)
 
     def workload_class(self, namespace: str, kind: str, name: str) -> str | None:
         return self.workloads.get((namespace, kind, name))  # a class is in one namespace
