@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis as redis_lib  # noqa: E402
 import yaml  # noqa: E402
 
-from bench.floor import close, cpu_seconds, pct, read_response, request_bytes  # noqa: E402
+from bench.floor import close, cpu_seconds, pct, request_bytes  # noqa: E402
 from bench.queues import free_port, start_redis  # noqa: E402
 from exporter.config import Config, load_config  # noqa: E402
 
@@ -73,8 +73,12 @@ def scale_config(n: int, queues_per_class: int, redis_port: int) -> dict:
             "workload": {"kind": "Deployment", "name": f"component-c{i}"},
             "max_replicas": 10,
             "queues": [
-                {"name": f"jobs:c{i}:{q}", "kind": "redis_list", "target": "main",
-                 "key": f"jobs:c{i}:{q}"}
+                {
+                    "name": f"jobs:c{i}:{q}",
+                    "kind": "redis_list",
+                    "target": "main",
+                    "key": f"jobs:c{i}:{q}",
+                }
                 for q in range(queues_per_class)
             ],  # fmt: skip
             "scale_on": [{"metric": "queue_depth", "target_average_value": 10}],

@@ -158,9 +158,7 @@ def test_select_finds_what_a_scan_would_through_removals_and_owners():
     assert _selected(snap, component_class="tpu") == []
     assert len(_selected(snap)) == 4
     snap.replace("a", [_queue("gpu", "q2", 2), _queue("cpu", "q1", float("inf"))])  # q1 gone
-    assert _selected(snap, component_class="gpu") == [
-        (("component_class", "gpu"), ("queue", "q2"))
-    ]
+    assert _selected(snap, component_class="gpu") == [(("component_class", "gpu"), ("queue", "q2"))]
     assert _selected(snap, component_class="cpu") == []  # an invalid value is left out
     snap.update("b", [_queue("gpu", "q2", 7)])  # another owner writes the same series
     [series] = snap.select(catalog.QUEUE_DEPTH.name, {"component_class": "gpu"})

@@ -12,8 +12,8 @@ import redis as redis_lib
 import redis.asyncio.connection as aio_connection
 
 from exporter.collectors.queues import QueueRef, RedisQueuesCollector
-from exporter.collectors.queues.scripts import STREAM_LAG_COUNT_LIMIT
 from exporter.collectors.queues.redis_queues import READ_CHUNK
+from exporter.collectors.queues.scripts import STREAM_LAG_COUNT_LIMIT
 from exporter.config import RedisTarget, parse_queue
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot

@@ -24,8 +24,9 @@ def _config(n: int) -> Config:
         {
             "name": f"c{i}",
             "workload": {"kind": "Deployment", "name": f"component-c{i}"},
-            "queues": [{"name": f"jobs:c{i}", "kind": "redis_list", "target": "main",
-                        "key": f"jobs:c{i}"}],  # fmt: skip
+            "queues": [
+                {"name": f"jobs:c{i}", "kind": "redis_list", "target": "main", "key": f"jobs:c{i}"}
+            ],  # fmt: skip
             "scale_on": [{"metric": "queue_depth", "target_average_value": 2}],
         }
         for i in range(n)
