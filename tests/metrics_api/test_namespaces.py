@@ -6,15 +6,17 @@ kubernetes-validate and the CRD schemas, as the committed manifests are)."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import yaml
 
 from exporter import catalog
 from exporter.config import Config
-from exporter.generators import alerts, k8s
+from exporter.generators import alerts, dashboards, k8s
 from exporter.metrics_api.quantity import parse_quantity
 from exporter.snapshot import Sample
+from tests.generators.test_dashboard_schema import nulls, round_trip, unknown_keys
 from tests.generators.test_manifests import validate
 from tests.support.metrics_api_harness import BASE_CONFIG, client, make_pki, running_api
 from tests.support.servers import free_port
@@ -143,6 +145,21 @@ def test_manifests_place_each_class_in_its_namespace():
     # the pod alerts watch both namespaces
     text = yaml.safe_dump(alerts.rule_groups(config))
     assert 'namespace=~"platform|dev|prod"' in text
+
+
+def test_dashboards_carry_the_namespace():
+    """A namespace variable (the pods' scrape label) the class list follows; each dashboard
+    still loads in Grafana's SDK with no unknown key."""
+    config = two_namespace_config(6443)
+    for name, text in dashboards.render(config).items():
+        model = json.loads(text)
+        variables = {v["name"]: v for v in model["templating"]["list"]}
+        if "component_class" in variables:
+            ns = variables["namespace"]
+            assert [o["value"] for o in ns["options"]] == ["dev", "prod"], name
+            assert '{namespace=~"$namespace"}' in variables["component_class"]["query"]
+        assert nulls(model) == []
+        assert unknown_keys(model, round_trip(model)) == []
 
 
 @pytest.mark.parametrize("engine", ["keda"])

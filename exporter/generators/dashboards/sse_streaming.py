@@ -93,5 +93,5 @@ def build(config: Config) -> Dashboard:
         "Server-Sent-Events streams: how many, how fast the first event comes, how long they "
         "last and how often clients leave.",
         panels,
-        [kit.class_var(config)],
+        kit.class_vars(config),
     )
