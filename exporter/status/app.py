@@ -7,7 +7,6 @@ dependency.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from exporter.status.board import StatusBoard
@@ -27,7 +26,7 @@ class StatusApp:
 
     def respond(self, path: str) -> tuple[int, str, bytes]:
         if path == "/status.json":
-            return 200, JSON, json.dumps(self.board.document()).encode()
+            return 200, JSON, self.board.document_json()
         if path == "/":
             return 200, HTML, render(self.board.document()).encode()
         return 404, "text/plain; charset=utf-8", b"not found\n"

@@ -5,6 +5,7 @@ metrics-API provider). No timing here: the bench (bench/scale.py) measures the c
 from __future__ import annotations
 
 import asyncio
+import json
 
 import yaml
 
@@ -104,3 +105,17 @@ async def test_each_class_reads_only_its_own_series(monkeypatch):
     assert sorted(labels["component_class"] for labels in depth) == sorted(
         f"c{i}" for i in range(30)
     )
+
+
+async def test_status_json_splices_cached_rows_into_the_document():
+    board, _ = _board(4)
+    pending = json.loads(board.document_json())
+    assert [c.get("pending") for c in pending["classes"]] == [True] * 4
+    await board.sync()
+    first = json.loads(board.document_json())  # a first look: rows built and encoded now
+    assert all(s.row_json for s in board.classes)
+    again = board.document()
+    assert first["classes"] == again["classes"]
+    assert {k: v for k, v in first.items() if k not in ("classes", "generated_at",
+            "synced_age_seconds")} == {k: v for k, v in again.items() if k not in (
+            "classes", "generated_at", "synced_age_seconds")}  # fmt: skip
