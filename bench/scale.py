@@ -237,7 +237,7 @@ async def measure(n: int, queues_per_class: int, redis_port: int, args) -> dict:
     data = scale_config(n, queues_per_class, redis_port)
     queues = fill_queues(r, data)
     config = Config.model_validate(data)
-    interval = config.collection.interval_seconds  # the loop the board and queues follow
+    interval = config.collection.queues.interval_seconds  # the queues' and the board's loop
     workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -107,8 +107,8 @@ def build(config: Config) -> list[Collector]:
             namespace,
             [c for c in config.component_classes if config.class_namespace(c) == namespace],
             config.kubernetes,
-            config.collection.interval_seconds,
-            config.collection.timeout_seconds,
+            config.collection.health.interval_seconds,
+            config.collection.health.timeout_seconds,
         )
         for namespace in config.namespaces
         if any(config.class_namespace(c) == namespace for c in config.component_classes)

@@ -161,7 +161,9 @@ class SnapshotProvider(ConfiguredProvider):
         super().__init__(config, snapshot, clock)
         self.ready = ready
         self.config = config
-        self.max_age = config.metrics_api.stale_after_intervals * config.collection.interval_seconds
+        self.max_age = (
+            config.metrics_api.stale_after_intervals * config.collection.queues.interval_seconds
+        )
         self.scope = Scope(config)
 
     def source(self, metric: ApiMetric) -> SnapshotSource:
