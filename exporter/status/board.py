@@ -263,7 +263,6 @@ class StatusBoard:
             "collectors": target_rows.collectors_health(rows),
         }
 
-
     async def prepare(self) -> None:
         """Build the rows the last sync left unbuilt, giving the loop back between slices
         (a first look at a thousand classes must not hold the HPA's requests either)."""

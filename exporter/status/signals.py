@@ -17,8 +17,7 @@ from exporter.autoscaling import MetricSpec, PodSample
 from exporter.autoscaling.model import ClassAutoscaler
 from exporter.config import Config
 from exporter.metrics_api.providers import NotFound, ProviderError, RoutingProvider
-from exporter.metrics_api.selectors import Selector
-from exporter.metrics_api.selectors import equals
+from exporter.metrics_api.selectors import Selector, equals
 
 
 @dataclass(frozen=True)
@@ -103,9 +102,7 @@ async def read_signal(
                 ns, None, spec.name, _selector(model.pod_selector), Selector()
             )
         else:
-            points = await provider.external_metric(
-                ns, spec.name, _selector(spec.selector)
-            )
+            points = await provider.external_metric(ns, spec.name, _selector(spec.selector))
     except NotFound as exc:
         reason = exc.message if source else f"not served by this exporter: {exc.message}"
         return _unavailable(empty, reason)
