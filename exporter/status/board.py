@@ -1,6 +1,7 @@
 """The status board: per component class, what the HPA reads and what it would decide.
 
-Every `sync_seconds` (the collection interval: values change no faster) the board reads each
+Every `sync_seconds` (the queue collection interval: values change no faster) while someone
+reads the page, and every HPA controller period (15 s) while nobody does, the board reads each
 class's scaling signals through the metrics-API provider (`signals.read_signal`) and runs one
 sync of the Kubernetes HPA algorithm (`exporter.autoscaling.desired_replicas`) with a
 `History` kept per class, so stabilisation windows and rate policies act as the controller's
@@ -51,6 +52,9 @@ EVALUATED = ("External", "Pods")
 # most about this); the document is "watched" for this long after a read.
 SLICE_SECONDS = 0.002
 WATCH_SECONDS = 60.0
+# kube-controller-manager's --horizontal-pod-autoscaler-sync-period default (and `exporter
+# simulate --sync-period`): how often the board syncs while nobody looks.
+HPA_SYNC_SECONDS = 15.0
 
 
 @dataclass
@@ -116,6 +120,7 @@ class StatusBoard:
         self.provider = provider
         self.clock = clock
         self.sync_seconds = sync_seconds or config.collection.queues.interval_seconds
+        self.idle_sync_seconds = max(self.sync_seconds, HPA_SYNC_SECONDS)
         self.classes = [_class_state(c) for c in config.component_classes]
         for state in self.classes:
             state.namespace = config.class_namespace(state.cls)
@@ -229,7 +234,13 @@ class StatusBoard:
     async def _loop(self) -> None:
         while True:
             await self.sync()
-            await asyncio.sleep(self.sync_seconds)
+            # Nobody looking: a sync per HPA controller period is all the history needs
+            # (1000 classes every second would cost more than collecting their queues).
+            while True:
+                await asyncio.sleep(self.sync_seconds)
+                now = self.clock()
+                if self.watched(now) or now - (self.synced_at or 0.0) >= self.idle_sync_seconds:
+                    break
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="status-board")

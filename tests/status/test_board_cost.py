@@ -119,3 +119,37 @@ async def test_status_json_splices_cached_rows_into_the_document():
     assert {k: v for k, v in first.items() if k not in ("classes", "generated_at",
             "synced_age_seconds")} == {k: v for k, v in again.items() if k not in (
             "classes", "generated_at", "synced_age_seconds")}  # fmt: skip
+
+
+async def test_nobody_looking_syncs_at_the_hpa_period_a_look_at_the_interval():
+    """Unwatched, the loop syncs once per HPA controller period (what the history needs);
+    once someone reads the document it syncs every interval, until a minute without looks."""
+    board, _ = _board(3)
+    now = [1000.0]
+    board.clock = lambda: now[0]
+    board.sync_seconds = 0.01
+    syncs = []
+    real_sync = board.sync
+
+    async def counting() -> None:
+        syncs.append(now[0])
+        await real_sync()
+
+    board.sync = counting  # type: ignore[method-assign]
+    board.start()
+    try:
+        await asyncio.sleep(0.1)
+        assert len(syncs) == 1  # ten intervals passed, no look: no sync
+        now[0] += board_module.HPA_SYNC_SECONDS
+        await asyncio.sleep(0.1)
+        assert len(syncs) == 2  # the controller's period passed
+        board.document()  # someone looks
+        await asyncio.sleep(0.1)
+        assert len(syncs) >= 4  # every interval now
+        now[0] += board_module.WATCH_SECONDS + 1  # nobody looked for a minute: one more sync
+        await asyncio.sleep(0.05)
+        settled = len(syncs)
+        await asyncio.sleep(0.1)
+        assert len(syncs) == settled
+    finally:
+        await board.stop()
