@@ -17,6 +17,10 @@ metrics-server and are listed as such, not computed. The provider is the process
 (`exporter.service.serve` builds it), shared with the metrics API and the KEDA scaler, so
 the board adds no queries and no fallback flags of its own. Nothing here raises into a
 request: a failed read is a signal without a value and the reason.
+
+Cost: a sync is linear in classes (each class's read goes through the snapshot's label
+index) and gives the loop back every `SLICE_SECONDS`; the page's rows (and their JSON) are
+built only while someone reads the page, so a sync nobody looks at keeps just the history.
 """
 
 from __future__ import annotations
