@@ -15,10 +15,12 @@ from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
 from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
-from exporter.metrics_api.listener import SelfSigned, https_listeners
+from exporter.http.server import HttpServer
+from exporter.metrics_api.listener import https_listeners
 from exporter.runtime import Collector, Runtime
-from exporter.serving import bind, limits_for, make_server
+from exporter.serving import ListenerSpec, bind, declare
 from exporter.snapshot import Sample, Snapshot
+from exporter.tls import SelfSigned, own_pair, reloading_context
 from exporter.status import StatusApp, StatusBoard
 
 log = logging.getLogger(__name__)
@@ -56,10 +58,12 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     )
     if web and web.users:
         app = BasicAuth(app, web.users)
-    http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
-    listeners = [(http, bind(config.listen.http))]
+    specs = {spec.name: spec for spec in declare(config, web.tls if web else None)}
+    http = _http_server(app, specs["http"])
+    listeners = [(http, bind(specs["http"].address))]
     self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
-    listeners += https_listeners(config, snapshot, runtime, self_signed)  # Kubernetes metrics APIs
+    if "https" in specs:  # the Kubernetes metrics APIs
+        listeners += https_listeners(config, snapshot, runtime, self_signed, specs["https"])
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -75,7 +79,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
-    scaler_task = asyncio.create_task(_start_scaler(config, snapshot, runtime, self_signed))
+    scaler_task = asyncio.create_task(
+        _start_scaler(config, snapshot, runtime, self_signed, specs.get("grpc"))
+    )
     scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
         "exporter %s serving on %s://%s with %d collectors (environment %s)",
@@ -110,6 +116,13 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
             raise result
 
 
+def _http_server(app, spec: ListenerSpec) -> HttpServer:
+    """The plain-HTTP listener (TLS only from the web-config file, whose files it proved)."""
+    files = own_pair(spec.tls) if spec.tls is not None else None
+    context = reloading_context(spec.tls, *files) if spec.tls is not None and files else None
+    return HttpServer(app, spec.name, spec.limits, context)
+
+
 def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> None:
     """Started (or none configured): ready as far as the scaler goes; failed: stop serving."""
     if task.cancelled():
@@ -120,11 +133,17 @@ def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> 
         stop.set()
 
 
-async def _start_scaler(config: Config, snapshot: Snapshot, runtime: Runtime, self_signed):
+async def _start_scaler(
+    config: Config,
+    snapshot: Snapshot,
+    runtime: Runtime,
+    self_signed: SelfSigned,
+    spec: ListenerSpec | None,
+):
     """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
     ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
     already serving answer meanwhile."""
     if not config.listen.grpc:
         return None
     keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
-    return await keda_listener.start(config, snapshot, runtime, self_signed)
+    return await keda_listener.start(config, snapshot, runtime, self_signed, spec)

@@ -1,7 +1,8 @@
 """The gRPC listener for KEDA's external scaler on `listen.grpc`, on the serving event loop.
 
-TLS uses the metrics API's serving certificate (`metrics_api.tls`, or the self-signed one
-generated at start), so one Secret serves both. With `autoscaling.keda.client_ca_file` a
+TLS comes from the listener's declared `TlsSource` (`exporter.serving`, `exporter.tls`): the
+metrics API's serving certificate (`metrics_api.tls`, or the self-signed one generated at
+start), so one Secret serves both. With `autoscaling.keda.client_ca_file` a
 client must present a certificate that CA signed (KEDA's `tlsClientCert`). Plaintext
 (`autoscaling.keda.plaintext`) is refused in production and logged loudly elsewhere.
 Start-up problems raise OSError (one line, exit 1, like a busy port).
@@ -10,12 +11,11 @@ Start-up problems raise OSError (one line, exit 1, like a busy port).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
 import grpc
 
 from exporter.config import Config, parse_host_port
-from exporter.metrics_api.listener import SelfSigned, serving_files
+from exporter.serving import ListenerSpec, spec_for
+from exporter.tls import SelfSigned, TlsStartupError, pem_bytes, serving_pair
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
@@ -32,12 +32,13 @@ class ScalerStartupError(OSError):
 
 
 async def credentials(
-    config: Config, self_signed: SelfSigned | None = None
+    config: Config, self_signed: SelfSigned | None = None, spec: ListenerSpec | None = None
 ) -> grpc.ServerCredentials | None:
-    """TLS server credentials, or None for plaintext (never in production); without
-    configured files, the metrics API's self-signed pair (`self_signed`, shared)."""
-    keda = config.autoscaling.keda
-    if keda.plaintext:
+    """TLS server credentials from the listener's `TlsSource` (`exporter.serving`), or None
+    for plaintext (never in production); without configured files, the process's
+    self-signed pair (`self_signed`, shared with the metrics API)."""
+    source = (spec or spec_for(config, "grpc")).tls
+    if source is None:
         if config.environment == "production":
             raise ScalerStartupError(
                 "refusing to serve the KEDA scaler in plaintext in production: "
@@ -49,21 +50,20 @@ async def credentials(
             config.listen.grpc,
         )
         return None
-    cert, key = serving_files(config) or await (self_signed or SelfSigned(config.namespace)).files()
-    client_ca = None
-    if keda.client_ca_file:
-        client_ca = Path(keda.client_ca_file).read_bytes()
-    elif config.environment == "production":
+    if source.client_ca_file is None and config.environment == "production":
         log.warning(
             "KEDA scaler on %s accepts any TLS client: set autoscaling.keda.client_ca_file",
             config.listen.grpc,
         )
     try:
-        pair = (Path(key).read_bytes(), Path(cert).read_bytes())
-    except OSError as exc:
-        raise ScalerStartupError(f"KEDA scaler TLS files: {exc.strerror}") from None
+        cert, key = await serving_pair(source, self_signed or SelfSigned(config.namespace))
+        key_pem, cert_pem, client_ca = pem_bytes(cert, key, source.client_ca_file)
+    except TlsStartupError as exc:
+        raise ScalerStartupError(f"KEDA scaler TLS files: {exc}") from None
     return grpc.ssl_server_credentials(
-        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+        [(key_pem, cert_pem)],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
     )
 
 
@@ -82,12 +82,16 @@ class ScalerListener:
 
 
 async def start(
-    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
+    config: Config,
+    snapshot: Snapshot,
+    runtime: Runtime,
+    self_signed: SelfSigned | None = None,
+    spec: ListenerSpec | None = None,
 ) -> ScalerListener | None:
     """Serve the scaler on `config.listen.grpc` (None when it is off)."""
     if not config.listen.grpc:
         return None
-    creds = await credentials(config, self_signed)
+    creds = await credentials(config, self_signed, spec)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     scaler = Scaler(
