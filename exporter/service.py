@@ -13,15 +13,15 @@ from exporter import __version__, catalog, collectors
 from exporter.config import Config
 from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
+from exporter.http.server import HttpServer
 from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
-from exporter.http.server import HttpServer
 from exporter.metrics_api.listener import https_listeners
 from exporter.runtime import Collector, Runtime
 from exporter.serving import ListenerSpec, bind, declare
 from exporter.snapshot import Sample, Snapshot
-from exporter.tls import SelfSigned, own_pair, reloading_context
 from exporter.status import StatusApp, StatusBoard
+from exporter.tls import SelfSigned, own_pair, reloading_context
 
 log = logging.getLogger(__name__)
 

@@ -68,9 +68,7 @@ class Exchange:
                 raise _Refused("http.response.start sent twice")
             self.status = int(message["status"])
             try:
-                self.headers = [
-                    (bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())
-                ]
+                self.headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
                 for k, v in self.headers:
                     wire.header_line(k, v)
             except (wire.BadHeader, TypeError, ValueError):

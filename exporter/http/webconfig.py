@@ -25,12 +25,11 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from exporter.asgi import respond
 from exporter.config import ConfigError
-
 from exporter.tls import TlsSource, web_config_source
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -97,14 +96,8 @@ class BasicAuth:
         if await self._allowed(scope):
             await self.app(scope, receive, send)
             return
-        body = b"Unauthorized\n"
-        headers = [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"www-authenticate", b'Basic realm="exporter"'),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        challenge = [(b"www-authenticate", b'Basic realm="exporter"')]
+        await respond(send, 401, b"Unauthorized\n", b"text/plain; charset=utf-8", challenge)
 
     async def _allowed(self, scope) -> bool:
         header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")

@@ -11,14 +11,15 @@ Start-up problems raise OSError (one line, exit 1, like a busy port).
 from __future__ import annotations
 
 import logging
+
 import grpc
 
 from exporter.config import Config, parse_host_port
-from exporter.serving import ListenerSpec, spec_for
-from exporter.tls import SelfSigned, TlsStartupError, pem_bytes, serving_pair
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
+from exporter.serving import ListenerSpec, spec_for
 from exporter.snapshot import Snapshot
+from exporter.tls import SelfSigned, TlsStartupError, pem_bytes, serving_pair
 
 from . import externalscaler_pb2, externalscaler_pb2_grpc
 from .changes import Changes

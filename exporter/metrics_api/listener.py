@@ -25,8 +25,8 @@ from exporter.tls import (
     SelfSigned,
     TlsStartupError,
     certificate_fingerprint,
-    reloading_context,
     own_pair,
+    reloading_context,
     tls_extension,
 )
 
