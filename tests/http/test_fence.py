@@ -26,8 +26,11 @@ async def talk(port: int, data: bytes, seconds: float = 3.0, ctx=None) -> bytes:
         writer.close()
 
 
-def responses(data: bytes) -> list[tuple[int, dict[bytes, bytes], bytes]]:
-    """Split a stream of Content-Length framed responses."""
+def responses(
+    data: bytes, heads: list[bool] | None = None
+) -> list[tuple[int, dict[bytes, bytes], bytes]]:
+    """Split a stream of Content-Length framed responses; `heads[i]`: the i-th answered a
+    HEAD (its Content-Length is not followed by a body)."""
     out = []
     while data:
         head, _, rest = data.partition(b"\r\n\r\n")
@@ -35,6 +38,8 @@ def responses(data: bytes) -> list[tuple[int, dict[bytes, bytes], bytes]]:
         code = int(lines[0].split(b" ")[1])
         headers = dict(line.lower().split(b": ", 1) for line in lines[1:])
         n = int(headers.get(b"content-length", b"0"))
+        if heads is not None and len(out) < len(heads) and heads[len(out)]:
+            n = 0
         out.append((code, headers, rest[:n]))
         data = rest[n:]
     return out
