@@ -78,7 +78,9 @@ async def test_an_app_exception_is_a_500_and_the_connection_closes(caplog):
         raise RuntimeError("boom")
 
     async with running(app) as (server, port):
-        data = await talk(port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = await talk(
+            port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         [(code, headers, _body)] = responses(data)
         assert code == 500 and headers[b"connection"] == b"close"
         assert server.stats.rejected["app_error"] == 1

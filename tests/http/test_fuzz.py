@@ -119,7 +119,7 @@ def valid_request(draw) -> tuple[bytes, bytes]:
     body = b""
     if method == "POST":
         path_b = path
-        lines[0] = f"POST /in HTTP/1.1"
+        lines[0] = "POST /in HTTP/1.1"
         path_b = "/in"
         body = draw(st.binary(max_size=64))
         lines.append(f"Content-Length: {len(body)}")
@@ -151,7 +151,11 @@ def assert_http_responses(data: bytes) -> list[int]:
         lines = head.split(b"\r\n")
         codes.append(int(lines[0].split(b" ")[1]))
         fields = dict(line.lower().split(b": ", 1) for line in lines[1:])
-        rest = rest[int(fields.get(b"content-length", b"0")) :] if b"content-length" in fields else rest
+        rest = (
+            rest[int(fields.get(b"content-length", b"0")) :]
+            if b"content-length" in fields
+            else rest
+        )
     return codes
 
 
@@ -166,7 +170,9 @@ def test_random_bytes_never_break_the_server(served, noise, cuts):
 
 
 @SETTINGS
-@given(st.lists(valid_request(), min_size=1, max_size=5), st.lists(st.integers(0, 2000), max_size=8))
+@given(
+    st.lists(valid_request(), min_size=1, max_size=5), st.lists(st.integers(0, 2000), max_size=8)
+)
 def test_valid_requests_split_anywhere_are_answered_in_order(served, requests, cuts):
     whole = b"".join(raw for raw, _ in requests)
     data = served.send(split_at(whole, cuts))
