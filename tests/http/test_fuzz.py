@@ -14,6 +14,7 @@ import asyncio
 import socket
 import threading
 import time
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -125,7 +126,6 @@ def valid_request(draw) -> tuple[bytes, bytes]:
         lines.append(f"Content-Length: {len(body)}")
         path = path_b
     raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-    from urllib.parse import unquote
 
     expected = b"" if method == "HEAD" else unquote(path).encode("utf-8", "surrogateescape")
     return raw, expected
@@ -178,7 +178,7 @@ def test_valid_requests_split_anywhere_are_answered_in_order(served, requests, c
     data = served.send(split_at(whole, cuts))
     got = responses(data, [raw.startswith(b"HEAD") for raw, _ in requests])
     assert [code for code, _h, _b in got] == [200] * len(requests)
-    for (raw, expected), (_code, headers, body) in zip(requests, got, strict=True):
+    for (raw, expected), (_code, _headers, body) in zip(requests, got, strict=True):
         if raw.startswith(b"HEAD"):
             assert body == b""
         else:
