@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     from .server import HttpServer
 
 MAX_QUEUED = 8  # pipelined requests held before reading pauses
+# After an error answer the connection half-closes and reads (discarding, never buffering)
+# what the client still sends, for this long or this much, so that the answer is read rather
+# than destroyed by the reset a close with unread data causes (a refused body in flight).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 << 20
 
 
 @dataclass(slots=True)
@@ -61,8 +66,13 @@ class _Refuse(Exception):
         self.code, self.reason, self.message = code, reason, message
 
 
-class HttpConnection(asyncio.Protocol):
-    """asyncio protocol for one client; `server` owns limits, stats and the app."""
+class HttpConnection(asyncio.BufferedProtocol):
+    """asyncio protocol for one client; `server` owns limits, stats and the app.
+
+    Reads land in the listener's one scratch buffer (`server.scratch`) and are consumed
+    before the next read, so no read allocates a buffer of its own: a burst of clients
+    sending data costs neither a 256 KiB read buffer each nor the heap fragmentation those
+    leave behind."""
 
     def __init__(self, server: HttpServer, context: ssl.SSLContext | None, source: str) -> None:
         self.server = server
@@ -81,6 +91,7 @@ class HttpConnection(asyncio.Protocol):
         self.queue: deque[Request] = deque()
         self.task: asyncio.Task | None = None
         self.closing = False
+        self.lingering = 0  # bytes discarded since an error answer (see LINGER_*)
         self.paused = False
         self.held = 0  # bytes this connection counts in `server.buffered`
         self._drained: asyncio.Future[None] | None = None
@@ -127,6 +138,18 @@ class HttpConnection(asyncio.Protocol):
             self.task.cancel()
         self.server.closed(self)
         self.transport = None
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.server.scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.closing or self._last:
+            if self.phase == "linger":  # discarded unread, never copied
+                self.lingering += nbytes
+                if self.lingering > LINGER_BYTES:
+                    self.abort()
+            return
+        self.data_received(bytes(self.server.scratch[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         if self.closing or self._last:
@@ -420,11 +443,35 @@ class HttpConnection(asyncio.Protocol):
             self.write(wire.error_response(code, message, self.server.error_body, extra))
         except ssl.SSLError:
             pass
-        self.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close after an error answer and discard what still comes (LINGER_*)."""
+        transport = self.transport
+        if self.closing or transport is None or transport.is_closing():
+            self.close()
+            return
+        self.closing = True
+        self.parser = None  # type: ignore[assignment]  # nothing more is parsed
+        try:
+            if self.tls is not None:
+                transport.write(self.tls.close_notify())
+            if transport.can_write_eof():
+                transport.write_eof()
+        except (OSError, RuntimeError, ssl.SSLError):
+            transport.abort()
+            return
+        self.phase = "linger"
+        self.deadline = self.server.now() + LINGER_SECONDS
+        self.paused = False
+        transport.resume_reading()
 
     def timed_out(self) -> None:
         """Called by the server's sweep when `deadline` passed in a waiting phase."""
-        if self.phase in ("handshake", "head", "drain"):
+        if self.phase == "linger":  # the error was answered: a normal end
+            if self.transport is not None:
+                self.transport.close()
+        elif self.phase in ("handshake", "head", "drain"):
             self.server.stats.reject(f"{self.phase}_timeout")
             self.abort()
         elif self.transport is not None and self.transport.get_write_buffer_size():

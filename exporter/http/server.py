@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 ASGIApp = Callable[..., Any]
 SWEEP_EVERY = 0.25  # seconds between timeout sweeps (timeouts are honoured to this much)
 ACCEPT_BATCH = 64
+READ_BUFFER = 16384  # one TLS record; requests here are small (heads, no bodies)
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}: close with RST
 
@@ -62,6 +63,8 @@ class HttpServer:
         self.error_body = error_body
         self.buffered = 0  # request bytes all connections hold (HttpConnection._hold)
         self.per_client: dict[str, int] = {}
+        # every connection reads into this, one at a time (HttpConnection.get_buffer)
+        self.scratch = memoryview(bytearray(READ_BUFFER))
         self.name = name
         self.limits = limits or Limits()
         self.tls = tls
