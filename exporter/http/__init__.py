@@ -12,7 +12,8 @@ Modules, one job each:
 - `limits`      the per-listener limits and counters (`exporter_http_connections*`)
 - `tlsio`       TLS over memory BIOs (certificates and their reload: `exporter.tls`)
 - `wire`        status lines, checked header lines, error responses in a listener's words
-- `connection`  one accepted connection: TLS, HTTP/1.1 parsing, what a request may hold
+- `rules`       what a request head may ask for (size, Host, a body, Expect), before its body
+- `connection`  one accepted connection: TLS, HTTP/1.1 parsing, the buffer budget, lingering
 - `exchange`    one request's ASGI cycle: the body, the disconnect, buffered or streamed answers
 - `server`      the accept loop, the connection caps (listener, client), the sweep, shutdown
 - `selfmetrics` `process_*`, event-loop lag and the listeners' counters into the snapshot

@@ -7,13 +7,12 @@ end) -> busy (the app runs; no limit here, the apps bound their own waits) -> id
 (keep-alive) -> head ...; and drain (a client that does not read its responses, held to the
 idle timeout) whenever the write buffer is full.
 
-What a request may hold is decided at the end of its head, before any body byte is kept: a
-body only on a route that takes one (`HttpServer.body_routes`), at most `max_body_bytes`,
-and the bytes every connection of the listener holds (unfinished heads, bodies) within
-`max_buffered_bytes`. HTTP/1.1 rules: exactly one Host (none allowed on HTTP/1.0),
-`Expect: 100-continue` answered when a body is to be read (any other expectation 417),
-`Upgrade` ignored (h2c is answered over HTTP/1.1), nothing read after a request that closes
-the connection.
+What a request may hold is decided at the end of its head (`rules.check_head`), before any
+body byte is kept: a body only on a route that takes one (`HttpServer.body_routes`), at most
+`max_body_bytes`; and the bytes every connection of the listener holds (unfinished heads,
+bodies) stay within `max_buffered_bytes`. `Upgrade` is ignored (h2c is answered over
+HTTP/1.1); nothing is read after a request that closes the connection; after an error
+answer the connection lingers a moment, discarding input, so the client reads the answer.
 
 Failure semantics: a bad handshake, malformed HTTP, an oversized head or body closes the
 connection (400/413/417/431/503 first where HTTP was spoken, in the listener's `ErrorBody`)
@@ -35,6 +34,7 @@ import httptools
 
 from . import wire
 from .exchange import Exchange
+from .rules import Head, Refuse, check_head
 from .tlsio import TlsClosed, TlsSession
 
 if TYPE_CHECKING:
@@ -56,14 +56,6 @@ class Request:
     body: bytes
     keep_alive: bool
     held: int  # bytes counted against the listener's buffer budget until answered
-
-
-class _Refuse(Exception):
-    """Raised in a parser callback: answer `code` and close (`reason` is the stats key)."""
-
-    def __init__(self, code: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
 
 
 class HttpConnection(asyncio.BufferedProtocol):
@@ -97,14 +89,13 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._drained: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] | None = None  # set when the client disconnects
         self._listening: Exchange | None = None  # an exchange waiting in receive()
-        self._failure: _Refuse | None = None  # answered once the queue is done
+        self._failure: Refuse | None = None  # answered once the queue is done
         self._last = False  # a request that closes the connection was read: read no more
         self._in_head = True  # bytes between messages belong to the next head
         self._head_held = 0  # bytes fed since this head began
         self._size = 0  # the head's request line and header bytes
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._hosts = 0
         self._body: list[bytes] = []
         self._body_len = 0
 
@@ -199,7 +190,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self.held += n
         self.server.buffered += n
         if self.server.buffered > self.server.limits.max_buffered_bytes:
-            raise _Refuse(503, "buffer_budget", "the server is busy; retry later")
+            raise Refuse(503, "buffer_budget", "the server is busy; retry later")
 
     def _release(self, n: int) -> None:
         n = min(n, self.held)  # what connection_lost already released is not released twice
@@ -224,17 +215,17 @@ class HttpConnection(asyncio.BufferedProtocol):
                     self._feed_more(rest)
                 return
             if self._in_head and self._head_held > limit:
-                raise _Refuse(431, "head_too_large", "the request head is too large")
-        except _Refuse as refuse:
+                raise Refuse(431, "head_too_large", "the request head is too large")
+        except Refuse as refuse:
             self._refuse_later(refuse)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__cause__ or exc.__context__
-            if not isinstance(cause, _Refuse):
+            if not isinstance(cause, Refuse):
                 raise
             self._refuse_later(cause)
         except httptools.HttpParserError:
             if not self._last:  # bytes after a closing request are ignored, not an error
-                self._refuse_later(_Refuse(400, "malformed", "malformed HTTP request"))
+                self._refuse_later(Refuse(400, "malformed", "malformed HTTP request"))
 
     def _feed_more(self, data: bytes) -> None:
         self._in_head = True
@@ -245,7 +236,6 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._size = 0
         self._url = b""
         self._headers = []
-        self._hosts = 0
         self._body = []
         self._body_len = 0
         if self.phase == "idle":
@@ -255,44 +245,23 @@ class HttpConnection(asyncio.BufferedProtocol):
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self.server.limits.max_head_bytes:
-            raise _Refuse(431, "head_too_large", "the request line is too long")
+            raise Refuse(431, "head_too_large", "the request line is too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        if name == b"host":
-            self._hosts += 1
-        self._headers.append((name, value))
+        self._headers.append((name.lower(), value))
         self._size += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         p = self.parser
-        method = p.get_method()
-        version = p.get_http_version()
-        # the request line ("GET /path HTTP/1.1\r\n") counts, as do the headers and the blank line
-        head = len(method) + len(self._url) + 12 + self._size + 2
-        if head > self.server.limits.max_head_bytes:
-            raise _Refuse(431, "head_too_large", "the request head is too large")
-        if self._hosts > 1 or (self._hosts == 0 and version == "1.1"):
-            raise _Refuse(400, "malformed", "a request needs exactly one Host header")
-        length, chunked, expect = None, False, None
-        for name, value in self._headers:
-            if name == b"content-length":
-                length = int(value) if value.strip().isdigit() else 0
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"expect":
-                expect = value.strip().lower()
-        has_body = chunked or bool(length)
-        path = self._url.partition(b"?")[0]
-        if has_body and (method.decode("ascii"), path) not in self.server.body_routes:
-            raise _Refuse(413, "body_refused", "this path takes no request body")
-        if length is not None and length > self.server.limits.max_body_bytes:
-            raise _Refuse(413, "body_too_large", "the request body is too large")
-        if expect is not None:
-            if expect != b"100-continue":
-                raise _Refuse(417, "malformed", "only Expect: 100-continue is understood")
-            if has_body and version == "1.1":
-                self.write(wire.CONTINUE)
+        head = Head(
+            p.get_method().decode("ascii", "replace"),
+            p.get_http_version(),
+            self._url,
+            self._headers,
+            self._size,
+        )
+        if check_head(head, self.server.limits, self.server.body_routes):
+            self.write(wire.CONTINUE)
         self._in_head = False
         self._release(self._head_held)
         self._head_held = 0
@@ -300,7 +269,7 @@ class HttpConnection(asyncio.BufferedProtocol):
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
         if self._body_len > self.server.limits.max_body_bytes:
-            raise _Refuse(413, "body_too_large", "the request body is too large")
+            raise Refuse(413, "body_too_large", "the request body is too large")
         self._hold(len(body))
         self._body.append(body)
 
@@ -416,7 +385,7 @@ class HttpConnection(asyncio.BufferedProtocol):
             if out:
                 self.transport.write(out)
 
-    def _refuse_later(self, refuse: _Refuse) -> None:
+    def _refuse_later(self, refuse: Refuse) -> None:
         """Stop reading; answer the requests already queued, then `refuse`."""
         self._last = True
         self.parser = None  # type: ignore[assignment]  # nothing more is parsed
