@@ -17,6 +17,7 @@ from exporter.http.server import HttpServer
 from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import https_listeners
+from exporter.metrics_api.providers import RoutingProvider, build_provider
 from exporter.runtime import Collector, Runtime
 from exporter.serving import ListenerSpec, bind, declare
 from exporter.snapshot import Sample, Snapshot
@@ -48,7 +49,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         ],
     )
     runtime = Runtime(snapshot, build_collectors(config))
-    board = StatusBoard(config, snapshot, runtime)
+    provider = metrics_provider(config, snapshot, runtime)  # one per process, shared
+    board = StatusBoard(config, snapshot, runtime, provider if config.metrics_api.enabled else None)
     self_metrics = SelfMetrics(snapshot, [])
     web = load_web_config(config.listen.web_config_file) if config.listen.web_config_file else None
     scaler_up = asyncio.Event()  # /readyz waits for the KEDA scaler too (started below)
@@ -63,7 +65,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     listeners = [(http, bind(specs["http"].address))]
     self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
     if "https" in specs:  # the Kubernetes metrics APIs
-        listeners += https_listeners(config, snapshot, runtime, self_signed, specs["https"])
+        listeners += https_listeners(
+            config, snapshot, runtime, self_signed, provider, spec=specs["https"]
+        )
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -80,7 +84,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
     scaler_task = asyncio.create_task(
-        _start_scaler(config, snapshot, runtime, self_signed, specs.get("grpc"))
+        _start_scaler(config, snapshot, runtime, self_signed, provider, specs.get("grpc"))
     )
     scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
@@ -108,6 +112,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     if scaler_result is not None and not isinstance(scaler_result, BaseException):
         await scaler_result.stop()
     await runtime.stop()
+    if provider is not None:
+        await provider.aclose()
     for _server, sock in listeners:
         sock.close()
     # a listener that failed (e.g. its certificate could not be made) fails `serve`
@@ -133,12 +139,25 @@ def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> 
         stop.set()
 
 
+def metrics_provider(
+    config: Config, snapshot: Snapshot, runtime: Runtime
+) -> RoutingProvider | None:
+    """The process's one metrics provider, for the metrics API, the status board and the
+    KEDA scaler (None when none of them is on). Identical PromQL queries are sent at most
+    once per queue interval (what autoscaler-bound values are fresh to), whichever asks."""
+    if not (config.metrics_api.enabled or config.listen.grpc):
+        return None
+    cache_seconds = config.collection.queues.interval_seconds
+    return build_provider(config, snapshot, runtime.ready.is_set, cache_seconds=cache_seconds)
+
+
 async def _start_scaler(
     config: Config,
     snapshot: Snapshot,
     runtime: Runtime,
     self_signed: SelfSigned,
-    spec: ListenerSpec | None,
+    provider: RoutingProvider | None = None,
+    spec: ListenerSpec | None = None,
 ):
     """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
     ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
@@ -146,4 +165,4 @@ async def _start_scaler(
     if not config.listen.grpc:
         return None
     keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
-    return await keda_listener.start(config, snapshot, runtime, self_signed, spec)
+    return await keda_listener.start(config, snapshot, runtime, self_signed, provider, spec)

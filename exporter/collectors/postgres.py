@@ -217,7 +217,10 @@ class PostgresCollector(PoolOwner, Collector):
 
 def build(config: Config) -> list[Collector]:
     """One health collector per PostgreSQL target whose `collect.health` is on."""
-    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    interval, timeout = (
+        config.collection.health.interval_seconds,
+        config.collection.health.timeout_seconds,
+    )
     return [
         PostgresCollector(target, interval, timeout)
         for target in config.postgres

@@ -32,6 +32,7 @@ from exporter.tls import (
 
 from .app import create_app
 from .auth import FrontProxyAuth
+from .providers import MetricsProvider
 from .status import status_error_body
 
 log = logging.getLogger(__name__)
@@ -116,13 +117,15 @@ def https_listeners(
     snapshot: Snapshot,
     runtime: Runtime,
     self_signed: SelfSigned | None = None,
+    provider: MetricsProvider | None = None,
     spec: ListenerSpec | None = None,
 ) -> list[tuple[HttpServer, socket.socket]]:
     """The metrics API on its declared listener (`exporter.serving`; none when disabled).
 
     A self-signed certificate is generated while the HTTP listener already serves; the HTTPS
     socket is bound at once (a busy port is a start-up error) and queues connections until
-    the certificate is ready. `self_signed` shares that certificate with the KEDA scaler."""
+    the certificate is ready. `self_signed` shares that certificate with the KEDA scaler;
+    `provider` is the process's one metrics provider (None: the app builds its own)."""
     if not config.metrics_api.enabled:
         return []
     spec = spec or spec_for(config, "https")
@@ -151,7 +154,7 @@ def https_listeners(
         except TlsStartupError as exc:
             raise MetricsApiStartupError(str(exc)) from None
 
-    app = create_app(config, snapshot, runtime.ready.is_set, auth)
+    app = create_app(config, snapshot, runtime.ready.is_set, auth, provider=provider)
     server = HttpServer(
         app, "https", spec.limits, context, tls_extension, prepare, error_body=status_error_body
     )
