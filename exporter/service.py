@@ -7,6 +7,7 @@ import importlib
 import logging
 import platform
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 
 from exporter import __version__, catalog, collectors
@@ -14,12 +15,12 @@ from exporter.config import Config
 from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
 from exporter.http.server import HttpServer
-from exporter.http.webconfig import BasicAuth, load_web_config
+from exporter.http.webconfig import BasicAuth, WebConfigFile, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import https_listeners
 from exporter.metrics_api.providers import RoutingProvider, build_provider
 from exporter.runtime import Collector, Runtime
-from exporter.serving import ListenerSpec, bind, declare
+from exporter.serving import ListenerSpec, bind, declare, reserve
 from exporter.snapshot import Sample, Snapshot
 from exporter.status import StatusApp, StatusBoard
 from exporter.tls import SelfSigned, own_pair, reloading_context
@@ -58,8 +59,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     app = create_app(
         snapshot, runtime, self_metrics.refresh_listeners, status_app, scaler_up.is_set
     )
-    if web and web.users:
-        app = BasicAuth(app, web.users)
+    web_file = WebConfigFile(config.listen.web_config_file, web) if web else None
+    if web_file is not None:  # users may appear in the file later: it is re-read on change
+        app = BasicAuth(app, web_file.users)
     specs = {spec.name: spec for spec in declare(config, web.tls if web else None)}
     http = _http_server(app, specs["http"])
     listeners = [(http, bind(specs["http"].address))]
@@ -68,6 +70,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         listeners += https_listeners(
             config, snapshot, runtime, self_signed, provider, spec=specs["https"]
         )
+    # every port is ours before any listener serves: a clash (gRPC's too) exits 1 at once
+    grpc_port = reserve(specs["grpc"].address) if "grpc" in specs else None
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -75,6 +79,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: %s", reload(web_file)))
 
     runtime.start()
     board.start()
@@ -84,7 +89,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
     scaler_task = asyncio.create_task(
-        _start_scaler(config, snapshot, runtime, self_signed, provider, specs.get("grpc"))
+        _start_scaler(
+            config, snapshot, runtime, self_signed, provider, grpc_port, specs.get("grpc")
+        )
     )
     scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
@@ -139,6 +146,16 @@ def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> 
         stop.set()
 
 
+def reload(web_file: WebConfigFile | None) -> str:
+    """What SIGHUP does (never fatal): re-read the web-config file now; say what reloads by
+    itself and what needs a restart."""
+    done = web_file.reload() if web_file is not None else "no listen.web_config_file"
+    return (
+        f"{done}; TLS certificates and secret files are re-read when they change; "
+        "other settings need a restart"
+    )
+
+
 def metrics_provider(
     config: Config, snapshot: Snapshot, runtime: Runtime
 ) -> RoutingProvider | None:
@@ -157,12 +174,19 @@ async def _start_scaler(
     runtime: Runtime,
     self_signed: SelfSigned,
     provider: RoutingProvider | None = None,
+    reserved: socket.socket | None = None,
     spec: ListenerSpec | None = None,
 ):
     """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
     ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
-    already serving answer meanwhile."""
+    already serving answer meanwhile; its port was `reserved` before they served."""
     if not config.listen.grpc:
         return None
-    keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
-    return await keda_listener.start(config, snapshot, runtime, self_signed, provider, spec)
+    try:
+        keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
+        return await keda_listener.start(
+            config, snapshot, runtime, self_signed, provider, reserved=reserved, spec=spec
+        )
+    finally:
+        if reserved is not None:
+            reserved.close()
