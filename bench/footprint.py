@@ -120,7 +120,9 @@ def image_section() -> None:
         env=img.podman_env(),
     )  # fmt: skip
     per = json.loads(out.stdout)
-    du = img.podman("run", "--rm", "--no-healthcheck", "--entrypoint", "du", tag, "-sb", "/opt/venv")
+    du = img.podman(
+        "run", "--rm", "--no-healthcheck", "--entrypoint", "du", tag, "-sb", "/opt/venv"
+    )
     venv_size = int(du.stdout.split()[0])
     print(f"/opt/venv {venv_size / MB:.0f} MB, {len(per)} packages; MB: {top(per, 12)}")
     missing = [name for name in ("pip", "setuptools", "wheel") if name in per]
@@ -177,9 +179,14 @@ def running(full_python: Path, idle: float, workdir: Path) -> None:
         }
         args = [str(full_python), "-m", "exporter", "serve"]
         startup, rss, text = measure(
-            "embedded default", args, f"http://127.0.0.1:{http}", ours, idle, workdir / "default.log"
+            "embedded default",
+            args,
+            f"http://127.0.0.1:{http}",
+            ours,
+            idle,
+            workdir / "default.log",
         )
-        assert "pg_up{target=\"main\"} 1" in text and "redis_up{target=\"main\"} 1" in text, text
+        assert 'pg_up{target="main"} 1' in text and 'redis_up{target="main"} 1' in text, text
         rows.append(("exporter serve, embedded default", rss, startup, 50))
 
         rows.append(gpu_agent_row(full_python, env, idle, workdir))
