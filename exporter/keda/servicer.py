@@ -1,4 +1,8 @@
-"""The `externalscaler.ExternalScaler` RPCs, answered from the metrics-API provider.
+"""The `externalscaler.ExternalScaler` RPCs, answered from the process's metrics provider.
+
+The provider is the one `exporter serve` builds for the metrics API and the status board
+too, so a value KEDA reads is the value the API serves, from the same (coalesced) query,
+and its fallback flag is the metric's, whoever asked.
 
 Status codes: malformed `scalerMetadata` (missing key, bad number) -> INVALID_ARGUMENT; an
 unknown component class or metric -> NOT_FOUND; no trustworthy value (first collection not
@@ -13,7 +17,7 @@ crossing the activation threshold is pushed within one collection interval, both
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -41,6 +45,10 @@ CODES = {
 }
 
 
+MAX_DETAILS = 512  # status details sent back: no client string at length
+MAX_METRIC_NAME = 256  # KEDA's are "s<index>-<metric>"; GetMetrics answers with it
+
+
 def status_code(exc: Exception) -> grpc.StatusCode:
     for kind, code in CODES.items():
         if isinstance(exc, kind):
@@ -54,32 +62,19 @@ class Scaler:
     def __init__(
         self,
         config: Config,
-        make_provider: Callable[[], MetricsProvider],
+        provider: MetricsProvider,
         snapshot: Snapshot,
         changes: Changes,
         messages: Any,
     ) -> None:
         self.config = config
-        self._make_provider = make_provider
-        self._provider: MetricsProvider | None = None
+        self.provider = provider  # the process's one provider; its owner closes it
         self.snapshot = snapshot
         self.changes = changes
         self.pb = messages
-        self.interval = config.collection.interval_seconds
+        self.interval = config.collection.queues.interval_seconds
         self.streams = 0
         self._count_streams(0)
-
-    @property
-    def provider(self) -> MetricsProvider:
-        # Built at the first call: a process KEDA never asks writes no metrics-API fallback
-        # flags for it (they would look like a second metrics API).
-        if self._provider is None:
-            self._provider = self._make_provider()
-        return self._provider
-
-    async def aclose(self) -> None:
-        if self._provider is not None:
-            await self._provider.aclose()
 
     # --- helpers ----------------------------------------------------------------------------
     def _count_streams(self, delta: int) -> None:
@@ -98,10 +93,13 @@ class Scaler:
         code = status_code(exc)
         self._count(method, code)
         message = exc.message if isinstance(exc, ProviderError) else str(exc)
+        if len(message) > MAX_DETAILS:  # whatever a provider error quoted from the request
+            message = message[:MAX_DETAILS] + "..."
         await context.abort(code, message)
 
     def _target(self, ref: Any) -> Target:
-        return resolve(self.config, ref.namespace, dict(ref.scalerMetadata))
+        # the protobuf map itself: resolve() counts its keys before reading any
+        return resolve(self.config, ref.namespace, ref.scalerMetadata)
 
     async def _active(self, target: Target) -> bool:
         return await read_total(self.provider, target) > target.activation_threshold
@@ -152,6 +150,8 @@ class Scaler:
 
     async def GetMetrics(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         try:
+            if len(request.metricName) > MAX_METRIC_NAME:  # echoed back in the answer
+                raise BadMetadata(f"metricName is longer than {MAX_METRIC_NAME} characters")
             target = self._target(request.scaledObjectRef)
             total = await read_total(self.provider, target)
         except (BadMetadata, UnknownTarget, ProviderError) as exc:

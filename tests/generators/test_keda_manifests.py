@@ -92,9 +92,17 @@ def test_scaler_port_on_service_deployment_and_network_policy():
     (container,) = docs["deployment.yaml"][0]["spec"]["template"]["spec"]["containers"]
     assert {"name": "grpc", "containerPort": 9465, "protocol": "TCP"} in container["ports"]
     ingress = docs["networkpolicy.yaml"][0]["spec"]["ingress"]
-    assert {"ports": [{"protocol": "TCP", "port": 9465}]} in ingress
+    (scaler,) = [rule for rule in ingress if rule["ports"] == [{"protocol": "TCP", "port": 9465}]]
+    assert scaler["from"] == [  # only KEDA's operator pods reach the scaler
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+            "podSelector": {"matchLabels": {"app": "keda-operator"}},
+        }
+    ]
     for off in (config(), config(**KEDA, EXPORTER_LISTEN__GRPC="null")):  # engine hpa; null
         assert all(p["name"] != "grpc" for p in documents(off)["service.yaml"][0]["spec"]["ports"])
+        rules = documents(off)["networkpolicy.yaml"][0]["spec"]["ingress"]
+        assert all(r["ports"] != [{"protocol": "TCP", "port": 9465}] for r in rules)
 
 
 @pytest.mark.parametrize(

@@ -370,12 +370,28 @@ def test_rbac(objects):
 
 def test_network_policy(objects):
     spec = objects[("NetworkPolicy", "exporter")]["spec"]
-    monitoring, api_server = spec["ingress"]  # no KEDA scaler rule under engine hpa
+    # no KEDA scaler rule under engine hpa (tests/generators/test_keda_manifests.py has it)
+    monitoring, api_server = spec["ingress"]
     assert monitoring["ports"] == [{"protocol": "TCP", "port": 9464}]
     assert monitoring["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     ]
     assert api_server == {"ports": [{"protocol": "TCP", "port": 6443}]}
+
+
+def test_network_policy_keda_operator_is_configurable():
+    config = config_from(
+        "listen: {grpc: '0.0.0.0:9465'}\n"
+        "autoscaling: {keda: {operator_namespace: autoscalers,"
+        " operator_pod_labels: {app.kubernetes.io/name: keda-operator}}}"
+    )
+    policy = network.network_policy(config)
+    kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+    (peer,) = policy["spec"]["ingress"][2]["from"]
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "autoscalers"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}},
+    }
 
 
 def test_network_policy_api_server_cidrs():

@@ -43,6 +43,15 @@ TRICKY_EVENTS = 6
 
 FIRST_EVENT_DELAY = 0.4
 
+# Sleeps between consecutive events of the /sse/gaps* streams (the inter-event histogram's
+# expected gaps), and the event after which /sse/gaps-fail raises.
+GAPS: tuple[float, ...] = (0.05, 0.15, 0.3, 0.02, 0.1)
+FAIL_AFTER = 3
+
+
+class StreamBroke(RuntimeError):
+    """Raised by /sse/gaps-fail after FAIL_AFTER events: a server error after the headers."""
+
 
 class Gate:
     """Holds requests open until the test releases them (the server runs in our process)."""
@@ -112,6 +121,50 @@ def build_app(registry: CollectorRegistry, gate: Gate, raised: list[BaseExceptio
         async def events():
             for i in range(n):
                 yield {"event": "token", "data": f"tok{i}"}
+
+        return EventSourceResponse(events())
+
+    @app.get("/sse/gaps")
+    async def gaps() -> StreamingResponse:
+        async def chunks():
+            yield b"data: 0\n\n"
+            for i, gap in enumerate(GAPS, 1):
+                await asyncio.sleep(gap)
+                yield f"data: {i}\n\n".encode()
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/sse/gaps-sse")
+    async def gaps_sse() -> EventSourceResponse:
+        async def events():
+            yield {"data": "0"}
+            for i, gap in enumerate(GAPS, 1):
+                await asyncio.sleep(gap)
+                yield {"event": "token", "data": str(i)}
+
+        return EventSourceResponse(events())
+
+    @app.get("/sse/gaps-fail")
+    async def gaps_fail() -> StreamingResponse:
+        async def chunks():
+            yield b"data: 0\n\n"
+            for i, gap in enumerate(GAPS[: FAIL_AFTER - 1], 1):
+                await asyncio.sleep(gap)
+                yield f"data: {i}\n\n".encode()
+            await asyncio.sleep(0.01)
+            raise StreamBroke("the model crashed mid-stream")
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/sse/gaps-fail-sse")
+    async def gaps_fail_sse() -> EventSourceResponse:
+        async def events():
+            yield {"data": "0"}
+            for i, gap in enumerate(GAPS[: FAIL_AFTER - 1], 1):
+                await asyncio.sleep(gap)
+                yield {"data": str(i)}
+            await asyncio.sleep(0.01)
+            raise StreamBroke("the model crashed mid-stream")
 
         return EventSourceResponse(events())
 
@@ -235,3 +288,41 @@ def series(text: str, name: str) -> list[dict[str, str]]:
         for s in family.samples
         if s.name == name
     ]
+
+
+def build_streams_app(component_class: str, gate: Gate) -> Starlette:
+    """A service with one SSE route (`/events`) whose streams stay open until `gate` opens,
+    instrumented on its own registry: its `/metrics` shows `sse_streams_active` = the
+    streams held open, as a pod of `component_class` would."""
+    registry = CollectorRegistry()
+
+    async def events(request: Any) -> StreamingResponse:
+        async def chunks():
+            yield b"data: hello\n\n"
+            await gate.wait()
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/events", events)])
+    return instrument(app, component_class, registry=registry)
+
+
+def hold_streams(url: str, count: int) -> list:
+    """Open `count` SSE streams on `url` + /events and keep them open (raw sockets, read
+    up to the first event so each stream has started); close them to end the streams."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    out = []
+    for _ in range(count):
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
+        sock.sendall(f"GET /events HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        got = b""
+        while b"data: hello" not in got:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"{url}/events closed before the first event")
+            got += chunk
+        out.append(sock)
+    return out

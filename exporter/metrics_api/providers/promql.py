@@ -19,6 +19,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from exporter.config import ApiMetric, Config, PrometheusSource
 from exporter.snapshot import Snapshot
 
 from .base import MetricValue, Unavailable
+from .coalesce import AnswerCache
 from .configured import ConfiguredProvider, Request
 from .promql_answer import SMALL_BODY, AnswerError, parse_answer
 
@@ -34,6 +36,18 @@ log = logging.getLogger(__name__)
 # How each row's value starts in Prometheus' compact JSON. A label value cannot hold an
 # unescaped quote and a labels object holds no arrays, so it marks rows and nothing else.
 ROW_MARK = b'"value":['
+
+# Answers are decoded in threads of their own: asyncio's default executor is shared with
+# other work (collectors' blocking calls), and nothing queued there may delay an HPA's value.
+_DECODE: ThreadPoolExecutor | None = None
+
+
+def decode_executor() -> ThreadPoolExecutor:
+    global _DECODE
+    if _DECODE is None:
+        _DECODE = ThreadPoolExecutor(2, thread_name_prefix="promql-decode")
+    return _DECODE
+
 
 if TYPE_CHECKING:  # httpx (and the click it pulls in) loads on the first query, not at start
     import httpx
@@ -52,13 +66,20 @@ def render_query(template: str, placeholders: Mapping[str, str]) -> str:
 
 
 class PromqlSource:
-    """An instant query against Prometheus' HTTP API, with the configured timeout."""
+    """An instant query against Prometheus' HTTP API, with the configured timeout.
+
+    Identical queries are coalesced (one in flight) and, with `cache_seconds > 0`, answered
+    from the last answer for that long (`coalesce.AnswerCache`): the process's one provider
+    serves the metrics API, the status board and the KEDA scaler, and Prometheus sees one
+    query per distinct query per interval, not one per caller."""
 
     def __init__(
         self,
         metric: ApiMetric,
         prometheus: PrometheusSource,
         client: Callable[[], httpx.AsyncClient],
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         assert metric.query
         self.metric = metric.name
@@ -70,6 +91,7 @@ class PromqlSource:
         self.max_series = prometheus.max_series
         self.client = client
         self._bad: dict[str, str] = {}  # query -> the reason last logged
+        self.cache: AnswerCache[list[MetricValue]] = AnswerCache(cache_seconds, clock=clock)
 
     def _headers(self) -> dict[str, str]:
         return {**self.prometheus.headers, **auth_headers(self.prometheus)}
@@ -105,14 +127,19 @@ class PromqlSource:
         return body
 
     async def points(self, req: Request) -> list[MetricValue]:
+        query = render_query(self.template, req.placeholders)
+        return list(await self.cache.get(query, lambda: self._query(query)))
+
+    async def _query(self, query: str) -> list[MetricValue]:
         import httpx
 
-        query = render_query(self.template, req.placeholders)
         try:
             async with asyncio.timeout(self.timeout):
                 body = await self._body(query)
             # decoded off the event loop, one row at a time (see promql_answer)
-            values = await asyncio.to_thread(parse_answer, body, self.max_series)
+            values = await asyncio.get_running_loop().run_in_executor(
+                decode_executor(), parse_answer, body, self.max_series
+            )
         except (TimeoutError, httpx.TimeoutException):
             raise Unavailable(f"Prometheus did not answer within {self.timeout:g}s") from None
         except AnswerError as exc:
@@ -182,10 +209,15 @@ class PromqlProvider(ConfiguredProvider):
     """The `source: promql` metrics; one HTTP connection pool for all their queries."""
 
     def __init__(
-        self, config: Config, snapshot: Snapshot, clock: Callable[[], float] = time.time
+        self,
+        config: Config,
+        snapshot: Snapshot,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 0.0,
     ) -> None:
         super().__init__(config, snapshot, clock)
         self.prometheus = config.prometheus
+        self.cache_seconds = cache_seconds
         self._http: httpx.AsyncClient | None = None
 
     def http_client(self) -> httpx.AsyncClient:
@@ -199,7 +231,9 @@ class PromqlProvider(ConfiguredProvider):
         return self._http
 
     def source(self, metric: ApiMetric) -> PromqlSource:
-        return PromqlSource(metric, self.prometheus, self.http_client)
+        return PromqlSource(
+            metric, self.prometheus, self.http_client, self.cache_seconds, self.clock
+        )
 
     async def aclose(self) -> None:
         if self._http is not None:
