@@ -13,8 +13,8 @@ comes from files written here:
   pydantic does, so a default is defined once, in the models.
 - `files/default-config.yaml`: the embedded default config (`values.config: {}` means it).
 - `files/rule-groups.json`: the PrometheusRule's groups, rendered by the alert generator
-  with placeholders (`@@environment@@`...) for the config strings they quote; the template
-  puts the config's strings in. The numbers they depend on (`alerting.thresholds`,
+  with placeholders (`@@environment@@`...) for the config strings they quote and for the
+  registered metrics groups' regex; the template puts the config's values in. The numbers they depend on (`alerting.thresholds`,
   `burn_rates`, `ingress_controller`) are recorded in `files/rule-inputs.json`; a config
   that changes them fails the render (naming the field) unless `prometheusRule.groups`
   carries the rules from `exporter generate alerts --config` (see README).
@@ -228,14 +228,24 @@ def rule_template() -> tuple[list[dict[str, Any]], dict[str, Any]]:
             "alerting": alerting,
         }
     )
-    groups = alerts.rule_groups(marked)
-    text = json.dumps(groups)
-    for key, value in rule_strings(base).items():
+    text = json.dumps(alerts.rule_groups(marked))
+    # the regex of the registered metrics groups (exporter.apiservices; the group is left
+    # out when none is registered)
+    text = text.replace(json.dumps(apiservice_regex(base))[1:-1], _placeholder("apiservices"))
+    groups = json.loads(text)
+    for key, value in {**rule_strings(base), "apiservices": apiservice_regex(base)}.items():
         text = text.replace(_placeholder(key), json.dumps(value)[1:-1])
     if json.loads(text) != alerts.rule_groups(base):
         raise AssertionError("a rule transforms a config string; the chart cannot template it")
     inputs = base.alerting.model_dump(mode="json", include=set(RULE_INPUTS))
     return groups, inputs
+
+
+def apiservice_regex(config: Config) -> str:
+    """The alternation of the registered groups that the apiservice alerts match on."""
+    from exporter.generators.k8s.apiservice import registered_groups
+
+    return "|".join(g.replace(".", "\\\\.") for g in registered_groups(config))
 
 
 def rule_strings(config: Config) -> dict[str, str]:

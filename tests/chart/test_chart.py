@@ -1,0 +1,412 @@
+"""The Helm chart renders, with real Helm, the objects `exporter generate manifests` writes
+for the same config, object by object; each validates (kubernetes-validate strict 1.33, the
+CRD schemas); bad values fail the render naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from exporter.config import Config, load_config
+from exporter.generators import k8s
+from tests.chart.helm import (
+    CHART,
+    config_maps,
+    helm,
+    key,
+    normalized,
+    template,
+    values_file,
+)
+from tests.support.crd_schemas import SCHEMAS
+from tests.support.fake_kube import self_signed
+
+K8S_VERSION = "1.33"
+
+
+def validate(obj: dict[str, Any]) -> None:
+    """kubernetes-validate (strict: unknown fields fail) for core kinds, the CRD schemas else."""
+    schema = SCHEMAS.get((obj["apiVersion"], obj["kind"]))
+    if schema is not None:
+        jsonschema.Draft202012Validator(schema).validate(obj)
+    else:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def _keda() -> dict[str, Any]:
+    """KEDA engine; class `batch` scales to zero (min_replicas 0), another keeps one pod."""
+    return {
+        "namespace": "jobs",
+        "listen": {"grpc": "0.0.0.0:9465"},
+        "redis": [{"name": "main", "url": "redis://redis.jobs.svc:6379/0"}],
+        "gpu": "off",
+        "autoscaling": {"engine": "keda", "keda": {"polling_interval_seconds": 15}},
+        "metrics_api": {
+            "register": ["custom"],
+            "external": [{"name": "queue_depth", "source": "snapshot"}],
+        },
+        "component_classes": [
+            {
+                "name": "batch",
+                "workload": {"kind": "Deployment", "name": "batch-worker"},
+                "min_replicas": 0,
+                "max_replicas": 20,
+                "scale_to_zero": True,
+                "queues": [{"name": "jobs", "kind": "redis_list", "target": "main", "key": "q"}],
+                "scale_on": [
+                    {"metric": "queue_depth", "target_average_value": 0.5,
+                     "activation_threshold": 1},
+                ],  # fmt: skip
+            },
+            {
+                "name": "api",
+                "workload": {"kind": "StatefulSet", "name": "api"},
+                "scale_on": [{"metric": "queue_depth", "target_average_value": 25}],
+                "cpu_utilization": 60,
+            },
+        ],
+    }
+
+
+def _production(tmp: Path) -> dict[str, Any]:
+    """Production: a front-proxy CA (local path, dropped for the cluster's), cert-manager,
+    a password from a mounted Secret, API-server CIDRs, operator labels, three replicas."""
+    ca = tmp / "front-proxy-ca.crt"
+    ca.write_bytes(self_signed("front-proxy-ca")[0])
+    secrets = tmp / "secrets"
+    secrets.mkdir()
+    (secrets / "pg-password").write_text("s3cret\n")
+    return {
+        "environment": "production",
+        "namespace": "observability",
+        "listen": {"http": "0.0.0.0:9400", "https": "0.0.0.0:8443"},
+        "postgres": [
+            {"name": "orders", "dsn": "postgresql://exporter@pg.db.svc:5432/orders",
+             "password_file": str(secrets / "pg-password")},
+        ],  # fmt: skip
+        "gpu": "off",
+        "metrics_api": {
+            "authentication": {
+                "requestheader_client_ca_file": str(ca),
+                "requestheader_allowed_names": ["front-proxy-client"],
+            }
+        },
+        "alerting": {"grafana_url": "https://grafana.example.com", "exporter_job": "platform"},
+        "deployment": {
+            "name": "platform-exporter",
+            "image": "registry.example.com/exporter:1.2.3",
+            "replicas": 3,
+            "resources": {
+                "requests": {"cpu": "200m", "memory": "256Mi"},
+                "limits": {"cpu": "2", "memory": "512Mi"},
+            },
+            "serving_cert_secret": "platform-exporter-tls",
+            "monitoring_namespace": "prometheus",
+            "api_server_cidrs": ["10.0.0.0/24", "10.0.1.0/24"],
+            "prometheus_operator_labels": {"release": "kube-prometheus-stack"},
+            "scrape_interval": "15s",
+            "secrets": [{"secret": "pg-auth", "mount_path": str(secrets)}],
+        },
+    }
+
+
+def _pods_signal() -> dict[str, Any]:
+    """A class scaling on a Pods (custom.metrics) PromQL signal, with a partial behavior."""
+    return {
+        "namespace": "web",
+        "gpu": "off",
+        "metrics_api": {
+            "external": [],
+            "custom": [
+                {"name": "sse_streams_in_flight", "source": "promql",
+                 "query": "sum by (pod) (sse_streams_in_flight{namespace=\"{namespace}\"})"},
+            ],  # fmt: skip
+        },
+        "component_classes": [
+            {
+                "name": "stream",
+                "workload": {"kind": "Deployment", "name": "stream-api"},
+                "metrics": {"port": "metrics", "path": "/prom", "pod_labels": {"app": "stream"}},
+                "min_replicas": 2,
+                "max_replicas": 30,
+                "scale_on": [
+                    {"metric": "sse_streams_in_flight", "type": "pods",
+                     "target_average_value": 150},
+                ],  # fmt: skip
+                "memory_utilization": 75,
+                "behavior": {"scale_down": {"stabilization_window_seconds": 600}},
+            }
+        ],
+    }
+
+
+def _gpu_attribution() -> dict[str, Any]:
+    """The GPU agent DaemonSet with attribution on, its own tolerations and runtime class."""
+    return {
+        "namespace": "gpu-platform",
+        "gpu": "on",
+        "gpu_attribution": {
+            "enabled": True,
+            "pod_resources_socket": "/var/lib/kubelet/pod-resources/kubelet.sock",
+            "class_label": "platform.example.com/class",
+        },
+        "collection": {"interval_seconds": 10},
+        "deployment": {
+            "gpu_agent": {
+                "node_selector": {"accelerator": "nvidia-h100"},
+                "tolerations": [
+                    {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present",
+                     "effect": "NoSchedule"},
+                    {"key": "dedicated"},
+                ],  # fmt: skip
+                "runtime_class_name": "nvidia",
+            }
+        },
+    }
+
+
+CONFIGS = ["default", "keda", "production", "pods", "gpu"]
+
+
+def config_data(name: str, tmp: Path) -> dict[str, Any] | None:
+    """The config as data; None: the embedded default (values.config left at `{}`)."""
+    if name == "default":
+        return None
+    builders = {"keda": _keda, "pods": _pods_signal, "gpu": _gpu_attribution}
+    return _production(tmp) if name == "production" else builders[name]()
+
+
+def generated(data: dict[str, Any] | None, tmp: Path) -> list[dict[str, Any]]:
+    """What `exporter generate manifests` writes for the config (read back from its files)."""
+    if data is None:
+        config = load_config(None, environ={})
+    else:
+        path = tmp / "config.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        config = load_config(path, environ={})
+    out = tmp / "k8s"
+    k8s.generate(config, out)
+    return [
+        doc
+        for p in sorted(out.glob("*.yaml"))
+        if p.name != "kustomization.yaml"
+        for doc in yaml.safe_load_all(p.read_text())
+    ]
+
+
+@pytest.fixture(params=CONFIGS)
+def case(request, tmp_path) -> tuple[str, dict[str, Any] | None, Path]:
+    return request.param, config_data(request.param, tmp_path), tmp_path
+
+
+def _namespace(data: dict[str, Any] | None) -> str:
+    return (data or {}).get("namespace", "platform")
+
+
+def test_helm_renders_what_generate_manifests_writes(case):
+    name, data, tmp = case
+    want = generated(data, tmp)
+    got = template(_namespace(data), "-f", str(values_file(tmp, data)))
+    want_by, got_by = {key(o): o for o in want}, {key(o): o for o in got}
+    assert len(want_by) == len(want) and len(got_by) == len(got), "duplicate objects"
+    assert sorted(got_by) == sorted(want_by)
+    want_cms, got_cms = config_maps(want), config_maps(got)
+    for k, obj in want_by.items():
+        assert normalized(got_by[k], True, got_cms) == normalized(obj, False, want_cms), k
+    kinds = {k[0] for k in want_by}
+    expected = {
+        "default": {"HorizontalPodAutoscaler", "DaemonSet", "Certificate", "APIService"},
+        "keda": {"ScaledObject", "TriggerAuthentication"},
+        "production": {"Certificate", "Issuer", "APIService", "PrometheusRule"},
+        "pods": {"HorizontalPodAutoscaler", "PodMonitor"},
+        "gpu": {"DaemonSet", "ServiceMonitor"},
+    }[name]
+    assert expected <= kinds, (name, kinds)
+
+
+def test_every_rendered_object_validates(case):
+    _name, data, tmp = case
+    objs = template(_namespace(data), "-f", str(values_file(tmp, data)))
+    assert objs
+    for obj in objs:
+        validate(obj)
+
+
+def test_validation_catches_a_mistake(tmp_path):
+    """The check above can fail: a typo'd field in a rendered Deployment and ScaledObject."""
+    data = _keda()
+    objs = {o["kind"]: o for o in template("jobs", "-f", str(values_file(tmp_path, data)))}
+    objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "x"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(objs["Deployment"])
+    objs["ScaledObject"]["spec"]["minReplicas"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        validate(objs["ScaledObject"])
+
+
+def test_the_comparison_sees_a_difference(tmp_path):
+    """The object-by-object comparison can fail: a chart value the generator does not know."""
+    got = template("platform", "--set", "replicas=5")
+    want = generated(None, tmp_path)
+    dep = next(o for o in got if o["kind"] == "Deployment")
+    gen = next(o for o in want if o["kind"] == "Deployment")
+    assert normalized(dep, True, config_maps(got)) != normalized(gen, False, config_maps(want))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_helm_lint_passes(name, tmp_path):
+    data = config_data(name, tmp_path)
+    out = helm("lint", "--strict", str(CHART), "-f", str(values_file(tmp_path, data)))
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _fails(tmp: Path, data: dict[str, Any] | None, **values: Any) -> str:
+    out = helm("template", "exporter", str(CHART), "-f", str(values_file(tmp, data, **values)))
+    assert out.returncode != 0, out.stdout[:500]
+    return out.stderr
+
+
+def _one_class(**fields: Any) -> dict[str, Any]:
+    return {
+        "metrics_api": {"external": [{"name": "queue_depth", "source": "snapshot"}]},
+        "component_classes": [
+            {
+                "name": "web",
+                "workload": {"name": "web"},
+                "scale_on": [{"metric": "queue_depth", "target_average_value": 5}],
+                **fields,
+            }
+        ],
+    }
+
+
+def test_a_string_for_max_replicas_fails_naming_it(tmp_path):
+    err = _fails(tmp_path, _one_class(max_replicas="ten"))
+    assert "/config/component_classes/0/max_replicas" in err, err
+
+
+def test_an_unknown_key_under_config_fails_naming_it(tmp_path):
+    err = _fails(tmp_path, {"namespace": "x", "colection": {"interval_seconds": 5}})
+    assert "colection" in err and "/config" in err, err
+
+
+def test_an_out_of_range_value_fails_naming_it(tmp_path):
+    err = _fails(tmp_path, {"deployment": {"replicas": 99}})
+    assert "/config/deployment/replicas" in err, err
+
+
+def test_min_replicas_zero_with_hpa_fails_naming_it(tmp_path):
+    err = _fails(tmp_path, _one_class(min_replicas=0))
+    assert "config.component_classes[0].min_replicas: 0 needs autoscaling.engine keda" in err
+    keda = {**_one_class(min_replicas=0), "autoscaling": {"engine": "keda"}}
+    assert helm("template", "x", str(CHART), "-f", str(values_file(tmp_path, keda))).returncode == 0
+
+
+def test_an_inline_password_in_a_dsn_fails_naming_it(tmp_path):
+    dsn = "postgresql://app:hunter2@db:5432/app"
+    err = _fails(tmp_path, {"postgres": [{"name": "main", "dsn": dsn}]})
+    assert "config.postgres[0]: the URL holds a password" in err, err
+    assert "hunter2" not in err  # never echoed
+    for dsn in ("postgresql://db/app?password=x", "postgresql://db/app?sslmode=require"):
+        data = {"postgres": [{"name": "main", "dsn": dsn}]}
+        failed = helm("template", "x", str(CHART), "-f", str(values_file(tmp_path, data)))
+        assert (failed.returncode != 0) == ("password" in dsn), failed.stderr
+
+
+def test_a_password_env_fails_naming_it(tmp_path):
+    data = {"redis": [{"name": "main", "url": "redis://r:6379/0", "password_env": "REDIS_PW"}]}
+    assert "config.redis[0].password_env: pods read secrets from files" in _fails(tmp_path, data)
+
+
+def test_custom_thresholds_need_their_rules(tmp_path):
+    """The generated PrometheusRule holds the default thresholds: others fail, naming the
+    field, until the rules of `generate alerts --config` come as prometheusRule.groups."""
+    data = {"alerting": {"thresholds": {"error_rate_ratio": 0.1}}}
+    err = _fails(tmp_path, data)
+    assert "config.alerting.thresholds.error_rate_ratio" in err, err
+    groups = [{"name": "mine", "rules": [{"alert": "A", "expr": "up == 0"}]}]
+    objs = template("platform", "-f", str(values_file(tmp_path, data, prometheusRule={
+        "enabled": True, "groups": groups})))  # fmt: skip
+    rule = next(o for o in objs if o["kind"] == "PrometheusRule")
+    assert rule["spec"]["groups"] == groups
+
+
+def test_chart_values_override_config_deployment(tmp_path):
+    """The deployment's values (image, replicas, pod placement, switches) reach the objects."""
+    objs = template(
+        "platform",
+        "-f",
+        str(
+            values_file(
+                tmp_path,
+                None,
+                image="registry.example.com/exporter:9",
+                replicas=4,
+                nodeSelector={"pool": "system"},
+                tolerations=[{"key": "system", "operator": "Exists"}],
+                affinity={"nodeAffinity": {}},
+                podAnnotations={"team": "platform"},
+                podLabels={"tier": "observability"},
+                gpuAgent={"enabled": False},
+                serviceMonitor={"enabled": False},
+                podMonitors={"enabled": False},
+                prometheusRule={"enabled": False},
+                metricsApi={"register": ["custom"]},
+                prometheusOperator={"labels": {"release": "kps"}},
+            )
+        ),
+    )
+    kinds = [o["kind"] for o in objs]
+    assert "DaemonSet" not in kinds and "ServiceMonitor" not in kinds
+    assert "PodMonitor" not in kinds and "PrometheusRule" not in kinds
+    assert [o["metadata"]["name"] for o in objs if o["kind"] == "APIService"] == [
+        "v1beta2.custom.metrics.k8s.io"
+    ]
+    dep = next(o for o in objs if o["kind"] == "Deployment")
+    pod = dep["spec"]["template"]
+    assert dep["spec"]["replicas"] == 4
+    assert pod["spec"]["containers"][0]["image"] == "registry.example.com/exporter:9"
+    assert pod["spec"]["nodeSelector"] == {"pool": "system"}
+    assert pod["spec"]["tolerations"] == [{"key": "system", "operator": "Exists"}]
+    assert pod["metadata"]["annotations"]["team"] == "platform"
+    assert pod["metadata"]["labels"]["tier"] == "observability"
+    cm = next(o for o in objs if o["kind"] == "ConfigMap")
+    assert yaml.safe_load(cm["data"]["config.yaml"])["metrics_api"]["register"] == ["custom"]
+    for obj in objs:
+        validate(obj)
+
+
+def test_a_secret_with_ca_bundle_replaces_cert_manager(tmp_path):
+    """servingCertificate.caBundle (--set-file) is what deployment.ca_bundle_file gives the
+    generator: APIServices carry it, no cert-manager objects."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(self_signed("serving-ca")[0])
+    data = {"gpu": "off", "deployment": {"ca_bundle_file": str(ca)}}
+    assert "servingCertificate.caBundle" in _fails(tmp_path, data)
+    want = generated(data, tmp_path)
+    got = template(
+        "platform",
+        "-f",
+        str(values_file(tmp_path, data, servingCertificate={"source": "secret"})),
+        "--set-file",
+        f"servingCertificate.caBundle={ca}",
+    )
+    assert sorted(map(key, got)) == sorted(map(key, want))
+    assert not any(o["kind"] in ("Certificate", "Issuer") for o in got)
+    got_api = {key(o): normalized(o, True, {}) for o in got if o["kind"] == "APIService"}
+    want_api = {key(o): normalized(o, False, {}) for o in want if o["kind"] == "APIService"}
+    assert got_api == want_api and len(got_api) == 2
+
+
+def test_the_config_map_is_a_config_the_exporter_loads(tmp_path):
+    """Both ConfigMaps hold configs the exporter's own loader accepts."""
+    for obj in template("platform"):
+        if obj["kind"] == "ConfigMap":
+            path = tmp_path / f"{obj['metadata']['name']}.yaml"
+            path.write_text(obj["data"]["config.yaml"])
+            assert isinstance(load_config(path, environ={}), Config)
