@@ -41,9 +41,7 @@ from exporter.generators.output import write_files
 
 CHART_DIR = "chart/exporter"
 CONFIG_SCHEMA = Path(__file__).resolve().parents[1] / "config.schema.json"
-SCHEMA_ID = (
-    "https://raw.githubusercontent.com/example/exporter/main/exporter/config.schema.json"
-)
+SCHEMA_ID = "https://raw.githubusercontent.com/example/exporter/main/exporter/config.schema.json"
 # Fields whose partial value merges over the field's default, not the model's (the model's
 # `mode="before"` validator does this: see ScalingBehavior._over_defaults).
 OVER_FIELD_DEFAULT = {(ScalingBehavior, "scale_up"), (ScalingBehavior, "scale_down")}

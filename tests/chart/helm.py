@@ -82,9 +82,9 @@ def normalized(obj: dict[str, Any], helm_side: bool, configs: dict[str, str]) ->
         pod["labels"] = _strip_labels(pod["labels"], helm_side)
         volumes = obj["spec"]["template"]["spec"]["volumes"]
         cm = next(v["configMap"]["name"] for v in volumes if v["name"] == "config")
-        assert pod["annotations"].pop(CHECKSUM) == hashlib.sha256(
-            configs[cm].encode()
-        ).hexdigest(), f"{key(obj)}: checksum is not that of ConfigMap {cm}"
+        assert (
+            pod["annotations"].pop(CHECKSUM) == hashlib.sha256(configs[cm].encode()).hexdigest()
+        ), f"{key(obj)}: checksum is not that of ConfigMap {cm}"
         if not pod["annotations"]:
             del pod["annotations"]
     return obj

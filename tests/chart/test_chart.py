@@ -59,8 +59,11 @@ def _keda() -> dict[str, Any]:
                 "scale_to_zero": True,
                 "queues": [{"name": "jobs", "kind": "redis_list", "target": "main", "key": "q"}],
                 "scale_on": [
-                    {"metric": "queue_depth", "target_average_value": 0.5,
-                     "activation_threshold": 1},
+                    {
+                        "metric": "queue_depth",
+                        "target_average_value": 0.5,
+                        "activation_threshold": 1,
+                    },
                 ],  # fmt: skip
             },
             {
@@ -86,8 +89,11 @@ def _production(tmp: Path) -> dict[str, Any]:
         "namespace": "observability",
         "listen": {"http": "0.0.0.0:9400", "https": "0.0.0.0:8443"},
         "postgres": [
-            {"name": "orders", "dsn": "postgresql://exporter@pg.db.svc:5432/orders",
-             "password_file": str(secrets / "pg-password")},
+            {
+                "name": "orders",
+                "dsn": "postgresql://exporter@pg.db.svc:5432/orders",
+                "password_file": str(secrets / "pg-password"),
+            },
         ],  # fmt: skip
         "gpu": "off",
         "metrics_api": {
@@ -123,8 +129,11 @@ def _pods_signal() -> dict[str, Any]:
         "metrics_api": {
             "external": [],
             "custom": [
-                {"name": "sse_streams_in_flight", "source": "promql",
-                 "query": "sum by (pod) (sse_streams_in_flight{namespace=\"{namespace}\"})"},
+                {
+                    "name": "sse_streams_in_flight",
+                    "source": "promql",
+                    "query": 'sum by (pod) (sse_streams_in_flight{namespace="{namespace}"})',
+                },
             ],  # fmt: skip
         },
         "component_classes": [
@@ -135,8 +144,11 @@ def _pods_signal() -> dict[str, Any]:
                 "min_replicas": 2,
                 "max_replicas": 30,
                 "scale_on": [
-                    {"metric": "sse_streams_in_flight", "type": "pods",
-                     "target_average_value": 150},
+                    {
+                        "metric": "sse_streams_in_flight",
+                        "type": "pods",
+                        "target_average_value": 150,
+                    },
                 ],  # fmt: skip
                 "memory_utilization": 75,
                 "behavior": {"scale_down": {"stabilization_window_seconds": 600}},
@@ -160,8 +172,12 @@ def _gpu_attribution() -> dict[str, Any]:
             "gpu_agent": {
                 "node_selector": {"accelerator": "nvidia-h100"},
                 "tolerations": [
-                    {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present",
-                     "effect": "NoSchedule"},
+                    {
+                        "key": "nvidia.com/gpu",
+                        "operator": "Equal",
+                        "value": "present",
+                        "effect": "NoSchedule",
+                    },
                     {"key": "dedicated"},
                 ],  # fmt: skip
                 "runtime_class_name": "nvidia",
@@ -410,3 +426,13 @@ def test_the_config_map_is_a_config_the_exporter_loads(tmp_path):
             path = tmp_path / f"{obj['metadata']['name']}.yaml"
             path.write_text(obj["data"]["config.yaml"])
             assert isinstance(load_config(path, environ={}), Config)
+
+
+def test_helm_install_dry_run_takes_the_defaults_and_rejects_a_bad_value(tmp_path):
+    """`helm install` (client-side dry run: no cluster here) validates values the same way."""
+    ok = helm("install", "exporter", str(CHART), "--dry-run=client", "-n", "platform")
+    assert ok.returncode == 0, ok.stderr
+    bad = values_file(tmp_path, _one_class(max_replicas="ten"))
+    out = helm("install", "exporter", str(CHART), "--dry-run=client", "-n", "platform", "-f",
+               str(bad))  # fmt: skip
+    assert out.returncode != 0 and "max_replicas" in out.stderr
