@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,7 +33,7 @@ import pynvml
 from exporter import catalog
 from exporter.catalog import MetricSpec
 from exporter.collectors import gpu_processes
-from exporter.collectors.gpu_health import HEALTH_FIELDS
+from exporter.collectors.gpu_health import HEALTH_FIELDS, SLOW_FIELDS
 from exporter.collectors.gpu_pods import Attribution, build_attribution
 from exporter.collectors.gpu_xid import XidEvents
 from exporter.config import Config
@@ -112,6 +113,9 @@ class GpuCollector(Collector):
         self.attribution = attribution
         self._xid = XidEvents()
         self._process_since: dict[str, int] = {}  # uuid -> newest process sample (us)
+        # (gpu index, field) -> (monotonic time read, readings) for SLOW_FIELDS
+        self._slow: dict[tuple[int, str], tuple[float, Any]] = {}
+        self.clock: Callable[[], float] = time.monotonic
         # Its own thread, so a hung driver never holds one of the loop's default workers.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nvml")
 
@@ -159,7 +163,7 @@ class GpuCollector(Collector):
         labels = {**device, **self._pod_labels(uuid)}
         out = self._fields(index, handle, labels, FIELDS)
         for field, reader in HEALTH_FIELDS.items():
-            readings = self._read(index, field, reader, handle)
+            readings = self._read_health(index, field, reader, handle)
             out += [Sample(spec, {**device, **extra}, v) for spec, v, extra in readings or ()]
         out += self._allocations(device, uuid)
         out += self._processes(index, handle, device, uuid)
@@ -179,6 +183,25 @@ class GpuCollector(Collector):
             return None
         self._recovered(index, field)
         return value
+
+    def _read_health(
+        self, index: int, field: str, reader: Callable[[Any], Any], handle: Any
+    ) -> Any:
+        """`_read`, but a SLOW_FIELDS field is read again only once its period has passed
+        (its last readings are repeated meanwhile; a failed read is retried next cycle)."""
+        period = SLOW_FIELDS.get(field)
+        if period is None:
+            return self._read(index, field, reader, handle)
+        now = self.clock()
+        cached = self._slow.get((index, field))
+        if cached is not None and now - cached[0] < period:
+            return cached[1]
+        readings = self._read(index, field, reader, handle)
+        if readings is None:
+            self._slow.pop((index, field), None)
+        else:
+            self._slow[(index, field)] = (now, readings)
+        return readings
 
     def _fields(
         self, index: int, handle: Any, labels: dict[str, str], fields: dict[str, Reader]
@@ -300,6 +323,7 @@ class GpuCollector(Collector):
         if self._initialized:
             self._initialized = False
             self._xid.reset()
+            self._slow.clear()  # a new NVML session reads every field afresh
             # refused XID registrations are retried on the new NVML session
             self._logged = {k: v for k, v in self._logged.items() if k[1] != "xid_events"}
             try:

@@ -106,3 +106,8 @@ HEALTH_FIELDS: dict[str, Callable[[Any], list[Reading]]] = {
     "clocks": _clocks,
     "pcie": _pcie,
 }
+
+# Fields whose NVML call waits while it samples, read at most this often (seconds) and the
+# last reading repeated in between. nvmlDeviceGetPcieThroughput measures over 20 ms per
+# counter: on an H200 it was 42 of a 46 ms cycle (bench/gpu.py), per GPU, on every cycle.
+SLOW_FIELDS: dict[str, float] = {"pcie": 10.0}

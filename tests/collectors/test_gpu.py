@@ -190,7 +190,7 @@ async def wait_for_async(predicate, timeout: float = 5.0) -> None:
 async def test_real_nvml(caplog):
     """Runs only where a GPU and its driver exist: the collector against the real NVML."""
     with caplog.at_level(logging.INFO):
-        collectors = _build("auto", 1.0, 5.0)
+        collectors = _build("auto", 5.0, 5.0)
     assert len(collectors) == 1
     samples = await collectors[0].collect()
     await collectors[0].close()

@@ -100,6 +100,7 @@ async def test_each_field_degrades_alone(nvml, caplog, call, field, gone):
     nvml.gpus[0].processes = [FakeProcess(11, used_memory=1024, sm_util=30)]
     nvml.gpus[1].processes = [FakeProcess(12, used_memory=2048, sm_util=10)]
     col = GpuCollector(1.0, 1.0, node="n1", initialized=False)
+    col.clock = iter(range(0, 10_000, 60)).__next__  # a minute per read: slow fields too
     before = {(s.spec.name, s.labels["gpu"]) for s in await col.collect()}
     nvml.gpus[1].errors[call] = NS
     with caplog.at_level(logging.INFO, logger=LOGGER):
@@ -108,6 +109,34 @@ async def test_each_field_degrades_alone(nvml, caplog, call, field, gone):
     assert before - after == {(name, "1") for name in gone}  # that field, that GPU, nothing else
     lines = [r for r in caplog.records if r.getMessage().startswith(f"gpu 1: {field} left out")]
     assert len(lines) == 1 and lines[0].levelno == logging.INFO  # not supported is no fault
+    await col.close()
+
+
+async def test_pcie_throughput_is_read_once_per_period_and_repeated_between(nvml, monkeypatch):
+    """nvmlDeviceGetPcieThroughput samples for 20 ms per counter: read every 10 s, not every
+    cycle; the series stay on /metrics with the last reading meanwhile."""
+    calls = []
+    real = pynvml.nvmlDeviceGetPcieThroughput
+
+    def counted(handle, counter):
+        calls.append(counter)
+        return real(handle, counter)
+
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetPcieThroughput", counted)
+    now = [5.0]  # small: no dependency on the machine's uptime
+    col = GpuCollector(1.0, 1.0, node="n1", initialized=False)
+    col.clock = lambda: now[0]
+    pcie = "gpu_pcie_throughput_bytes_per_second"
+    first = values(await col.collect(), pcie)
+    assert len(calls) == 4  # tx and rx of each of the two GPUs
+    nvml.gpus[1].pcie_kb_per_s[pynvml.NVML_PCIE_UTIL_TX_BYTES] = 900
+    for step in (1.0, 9.9):  # within the period: repeated, no NVML call
+        now[0] = 5.0 + step
+        assert values(await col.collect(), pcie) == first
+    assert len(calls) == 4
+    now[0] = 15.0  # the period has passed: read again
+    assert values(await col.collect(), pcie, gpu="1")[("1", "tx")] == 900 * 1024
+    assert len(calls) == 8
     await col.close()
 
 

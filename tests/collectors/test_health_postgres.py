@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from exporter.collectors.postgres import PostgresCollector
+from exporter.collectors.postgres import RETRY_DEGRADED_SECONDS, PostgresCollector
 from exporter.collectors.postgres_views import LOCK_MODES
 from exporter.config import PostgresTarget
 from exporter.config.health import PostgresCollect
@@ -143,7 +143,9 @@ async def test_unreadable_view_degrades_alone_and_logs_once(own_pg, caplog):
             first = await c.collect()
             second = await c.collect()
             psql(own_pg, "GRANT SELECT ON pg_catalog.pg_locks TO PUBLIC")
-            c._degraded = dict.fromkeys(c._degraded, 0.0)  # due for its retry now
+            # due for its retry now (an old timestamp relative to now, not 0.0: the monotonic
+            # clock starts near 0 at boot, so 0.0 is not old on a fresh machine)
+            c._degraded = dict.fromkeys(c._degraded, time.monotonic() - RETRY_DEGRADED_SECONDS)
             third = await c.collect()
         finally:
             await c.close()

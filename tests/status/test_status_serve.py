@@ -118,7 +118,10 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
             True,
             False,
         )
-        assert "Prometheus query failed" in fb["fallback_reason"]
+        # nothing listens at the Prometheus URL: refused, or (on a loaded machine) the 0.3 s
+        # timeout first; either is the source failing, which is what the page must say
+        reason = fb["fallback_reason"]
+        assert "Prometheus query failed" in reason or "did not answer within" in reason, reason
         assert cpu["decision"]["desired"] == 3  # simulated current 1, proposal 3 within policy
         assert cpu["other_metrics"] == ["cpu Utilization 70%"]
 
@@ -136,10 +139,7 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
         assert "/ target 2 -> 20 replicas; current 3; scale-up policy Pods 4 pods per 30s " \
             "allows 7; min 1 max 8 -> desired 7 (ScaleUpLimit)" in out.stdout  # fmt: skip
         assert "live HPA component-gpu: current 3, desired 4" in out.stdout
-        assert (
-            "cpu: backlog_promql 3 (FALLBACK value: promql failed: Prometheus query failed"
-            in out.stdout
-        )
+        assert "cpu: backlog_promql 3 (FALLBACK value: promql failed: Prometheus " in out.stdout
 
         # Redis hangs: the queue collector times out and says so (queue_up 0), so the value
         # is unavailable at once, before its series would age past 3 intervals.
@@ -161,7 +161,7 @@ def test_status_and_explain_fresh_fallback_and_stale(own_redis, fake):
             out = _explain(url, "--class", "gpu")
             assert out.returncode == 0, out.stderr
             assert out.stdout.startswith("gpu: queue_depth unavailable (snapshot: ")
-            assert "(queue_up 0)" in out.stdout and "holds at 3" in out.stdout
+            assert "(queue_up 0)" in out.stdout and "holds at 3" in out.stdout, out.stdout
             assert "cpu:" not in out.stdout
             assert "targets down: redis/main: timed out after 0.4s" in out.stdout
         finally:
