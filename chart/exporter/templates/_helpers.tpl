@@ -231,3 +231,16 @@ only to label GPU holders (pod_config.gpu_agent_config). Arg: the effective conf
 {{- if not (kindIs "invalid" .memory_utilization) }}{{ $out = append $out (list "memory" (.memory_utilization | int)) }}{{ end -}}
 {{- toJson $out -}}
 {{- end -}}
+
+{{/* The documents of a template (YAML text, `---` between them) re-emitted as plain block
+YAML: the templates write flow JSON inside YAML for safe quoting; a reader of `helm
+template` gets the usual layout. A document that does not parse is a chart bug: it fails. */}}
+{{- define "exporter.pretty" -}}
+{{- $docs := list -}}
+{{- range splitList "\n---\n" (printf "\n%s\n" .) -}}
+{{- $doc := fromYaml . -}}
+{{- if hasKey $doc "Error" }}{{ fail (printf "exporter chart: a template wrote YAML that does not parse: %s" $doc.Error) }}{{ end -}}
+{{- if $doc }}{{ $docs = append $docs (toYaml $doc) }}{{ end -}}
+{{- end -}}
+{{- join "\n---\n" $docs -}}
+{{- end -}}
