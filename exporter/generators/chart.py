@@ -261,6 +261,7 @@ def constants() -> dict[str, Any]:
     """The generator's fixed names, paths and ids the templates use (defined once, there)."""
     from exporter.generators.k8s import names, pod_config, workloads
     from exporter.generators.k8s.apiservice import GROUP_OF, METRICS_GROUPS
+    from exporter.config.queues import QUEUE_KINDS, QueueBase
     from exporter.generators.k8s.rbac import HPA_CONTROLLER
 
     return {
@@ -272,6 +273,9 @@ def constants() -> dict[str, Any]:
         "metrics_groups": [{"group": g, "version": v} for g, v in METRICS_GROUPS.items()],
         "group_of": GROUP_OF,
         "hpa_controller": {"namespace": HPA_CONTROLLER[0], "name": HPA_CONTROLLER[1]},
+        # which target list a queue's `target` names, per queue kind, and its default
+        "queue_targets": {kind: m.target_kind for kind, m in QUEUE_KINDS.items()},
+        "queue_default_target": QueueBase.model_fields["target"].default,
     }
 
 

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from exporter.config import Config, load_config
+from exporter.config import Config, ConfigError, load_config
 from exporter.generators import k8s
 from tests.chart.helm import (
     CHART,
@@ -436,3 +436,39 @@ def test_helm_install_dry_run_takes_the_defaults_and_rejects_a_bad_value(tmp_pat
     out = helm("install", "exporter", str(CHART), "--dry-run=client", "-n", "platform", "-f",
                str(bad))  # fmt: skip
     assert out.returncode != 0 and "max_replicas" in out.stderr
+
+
+_Q = {"name": "q", "kind": "redis_list", "key": "q"}
+CROSS_FIELD = [
+    ({"listen": {"http": "0.0.0.0"}}, "listen.http"),
+    ({"listen": {"grpc": "0.0.0.0:99999"}}, "listen.grpc"),
+    ({"collection": {"interval_seconds": 1, "timeout_seconds": 2}}, "collection"),
+    ({"redis": [{"name": "a", "url": "redis://r/0"}, {"name": "a", "url": "redis://s/0"}]},
+     "redis"),
+    ({"redis": [{"name": "a", "url": "redis://r/0", "password_file": "/s/p",
+                 "password_env": "P"}]}, "redis[0]"),
+    ({**_one_class(queues=[_Q])}, "component_classes[0].queues[0].target"),
+    ({"redis": [{"name": "main", "url": "redis://r/0"}], **_one_class(queues=[_Q, _Q])},
+     "component_classes[0]"),
+    ({**_one_class(min_replicas=5, max_replicas=2)}, "component_classes[0]"),
+    ({**_one_class(behavior={"scale_up": {"percent": None, "pods": None}})},
+     "component_classes[0].behavior.scale_up"),
+    ({**_one_class(scale_on=[{"metric": "nope", "target_average_value": 1}])},
+     "component_classes[0].scale_on[0].metric"),
+    ({"deployment": {"gpu_agent": {"tolerations": [{"key": "k", "operator": "Equal"}]}}},
+     "deployment.gpu_agent.tolerations[0]"),
+    ({"deployment": {"api_server_cidrs": ["10.0.0.0/8", "ten/8"]}},
+     "deployment.api_server_cidrs"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "field"), CROSS_FIELD)
+def test_cross_field_rules_fail_in_both(data, field, tmp_path):
+    """A rule the models check beyond the schema fails `check-config` and the render alike,
+    both naming the field."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert field.split("[")[0].split(".")[0] in str(err.value)
+    assert f"config.{field}" in _fails(tmp_path, data)
