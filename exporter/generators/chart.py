@@ -36,7 +36,11 @@ from pydantic import BaseModel, TypeAdapter
 
 from exporter.config import Config, ScalingBehavior, load_config
 from exporter.config.loading import default_config_text
+from exporter.config.queues import QUEUE_KINDS, QueueBase
 from exporter.generators import alerts
+from exporter.generators.k8s import names, pod_config, workloads
+from exporter.generators.k8s.apiservice import GROUP_OF, METRICS_GROUPS, registered_groups
+from exporter.generators.k8s.rbac import HPA_CONTROLLER
 from exporter.generators.output import write_files
 
 CHART_DIR = "chart/exporter"
@@ -241,8 +245,6 @@ def rule_template() -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def apiservice_regex(config: Config) -> str:
     """The alternation of the registered groups that the apiservice alerts match on."""
-    from exporter.generators.k8s.apiservice import registered_groups
-
     return "|".join(g.replace(".", "\\\\.") for g in registered_groups(config))
 
 
@@ -259,11 +261,6 @@ def rule_strings(config: Config) -> dict[str, str]:
 
 def constants() -> dict[str, Any]:
     """The generator's fixed names, paths and ids the templates use (defined once, there)."""
-    from exporter.generators.k8s import names, pod_config, workloads
-    from exporter.generators.k8s.apiservice import GROUP_OF, METRICS_GROUPS
-    from exporter.config.queues import QUEUE_KINDS, QueueBase
-    from exporter.generators.k8s.rbac import HPA_CONTROLLER
-
     return {
         "config_dir": names.CONFIG_DIR,
         "config_key": names.CONFIG_KEY,
