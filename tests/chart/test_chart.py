@@ -186,14 +186,51 @@ def _gpu_attribution() -> dict[str, Any]:
     }
 
 
-CONFIGS = ["default", "keda", "production", "pods", "gpu"]
+def _keda_plaintext() -> dict[str, Any]:
+    """KEDA without TLS (no TriggerAuthentication), an explicit scaler address and fallback,
+    quantities that are not whole numbers, a StatefulSet."""
+    data = _keda()
+    data["autoscaling"]["keda"] = {
+        "plaintext": True,
+        "scaler_address": "scaler.example:9465",
+        "fallback_replicas": 3,
+        "cooldown_period_seconds": 60,
+    }
+    data["component_classes"][0]["scale_on"] = [
+        {"metric": "queue_depth", "target_average_value": 0.0005, "activation_threshold": 1.25},
+    ]  # fmt: skip
+    data["component_classes"][1]["scale_on"] = [
+        {"metric": "queue_depth", "target_average_value": 2000},
+    ]  # fmt: skip
+    data["component_classes"][1]["memory_utilization"] = 90
+    return data
+
+
+def _api_off() -> dict[str, Any]:
+    """No metrics API (no APIServices), no gRPC listener, restricted HTTPS sources."""
+    return {
+        "namespace": "plain",
+        "gpu": "off",
+        "listen": {"https_allowed_cidrs": ["192.168.0.0/16"]},
+        "metrics_api": {"enabled": False},
+        "deployment": {"api_server_cidrs": ["192.168.0.0/16", "10.1.0.0/16"]},
+    }
+
+
+CONFIGS = ["default", "keda", "production", "pods", "gpu", "keda-plaintext", "api-off"]
 
 
 def config_data(name: str, tmp: Path) -> dict[str, Any] | None:
     """The config as data; None: the embedded default (values.config left at `{}`)."""
     if name == "default":
         return None
-    builders = {"keda": _keda, "pods": _pods_signal, "gpu": _gpu_attribution}
+    builders = {
+        "keda": _keda,
+        "pods": _pods_signal,
+        "gpu": _gpu_attribution,
+        "keda-plaintext": _keda_plaintext,
+        "api-off": _api_off,
+    }
     return _production(tmp) if name == "production" else builders[name]()
 
 
@@ -241,7 +278,13 @@ def test_helm_renders_what_generate_manifests_writes(case):
         "production": {"Certificate", "Issuer", "APIService", "PrometheusRule"},
         "pods": {"HorizontalPodAutoscaler", "PodMonitor"},
         "gpu": {"DaemonSet", "ServiceMonitor"},
+        "keda-plaintext": {"ScaledObject"},
+        "api-off": {"NetworkPolicy"},
     }[name]
+    if name == "keda-plaintext":
+        assert "TriggerAuthentication" not in kinds
+    if name == "api-off":
+        assert "APIService" not in kinds
     assert expected <= kinds, (name, kinds)
 
 
