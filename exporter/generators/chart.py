@@ -12,12 +12,9 @@ comes from files written here:
   (or its list's items) is; the templates fill a partial `values.config` from it the way
   pydantic does, so a default is defined once, in the models.
 - `files/default-config.yaml`: the embedded default config (`values.config: {}` means it).
-- `files/rule-groups.json`: the PrometheusRule's groups, rendered by the alert generator
-  with placeholders (`@@environment@@`...) for the config strings they quote and for the
-  registered metrics groups' regex; the template puts the config's values in. The numbers they depend on (`alerting.thresholds`,
-  `burn_rates`, `ingress_controller`) are recorded in `files/rule-inputs.json`; a config
-  that changes them fails the render (naming the field) unless `prometheusRule.groups`
-  carries the rules from `exporter generate alerts --config` (see README).
+- `files/rule-groups.json`, `files/rule-numbers.json`, `files/rule-inputs.json`: the
+  PrometheusRule's groups with tokens where config values go, how to compute each numeric
+  one, and the structural inputs they hold for (see `chart_rules`).
 
 Also `exporter/config.schema.json`, the config file's schema for editors
 (`# yaml-language-server: $schema=...` in exporter/default_config.yaml).
@@ -34,12 +31,12 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from exporter.config import Config, ScalingBehavior, load_config
+from exporter.config import Config, ScalingBehavior
 from exporter.config.loading import default_config_text
 from exporter.config.queues import QUEUE_KINDS, QueueBase
-from exporter.generators import alerts
+from exporter.generators import chart_rules
 from exporter.generators.k8s import names, pod_config, workloads
-from exporter.generators.k8s.apiservice import GROUP_OF, METRICS_GROUPS, registered_groups
+from exporter.generators.k8s.apiservice import GROUP_OF, METRICS_GROUPS
 from exporter.generators.k8s.rbac import HPA_CONTROLLER
 from exporter.generators.output import write_files
 
@@ -51,7 +48,6 @@ SCHEMA_ID = "https://raw.githubusercontent.com/example/exporter/main/exporter/co
 OVER_FIELD_DEFAULT = {(ScalingBehavior, "scale_up"), (ScalingBehavior, "scale_down")}
 # Config fields YAML 1.1 may hand over as booleans (`gpu: on`); the models map them back.
 ON_OFF_FIELDS = {("Config", "gpu"), ("KubernetesAccess", "enabled")}
-RULE_INPUTS = ("thresholds", "burn_rates", "ingress_controller")  # alerting fields, as data
 
 
 def _json(data: Any) -> str:
@@ -209,56 +205,6 @@ def values_schema() -> dict[str, Any]:
     }
 
 
-def _placeholder(key: str) -> str:
-    return f"@@{key}@@"
-
-
-def rule_template() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(rule groups with placeholders for the quoted config strings, the alerting inputs).
-
-    Raises AssertionError if putting the default's strings back does not give the default's
-    rules exactly (a string the rules transform, which a placeholder cannot stand for).
-    """
-    base = load_config(None, environ={})
-    alerting = base.alerting.model_copy(
-        update={k: _placeholder(k) for k in ("exporter_job", "grafana_url", "runbook_base_url")}
-    )
-    marked = base.model_copy(
-        update={
-            "environment": _placeholder("environment"),
-            "namespace": _placeholder("namespace"),
-            "alerting": alerting,
-        }
-    )
-    text = json.dumps(alerts.rule_groups(marked))
-    # the regex of the registered metrics groups (exporter.apiservices; the group is left
-    # out when none is registered)
-    text = text.replace(json.dumps(apiservice_regex(base))[1:-1], _placeholder("apiservices"))
-    groups = json.loads(text)
-    for key, value in {**rule_strings(base), "apiservices": apiservice_regex(base)}.items():
-        text = text.replace(_placeholder(key), json.dumps(value)[1:-1])
-    if json.loads(text) != alerts.rule_groups(base):
-        raise AssertionError("a rule transforms a config string; the chart cannot template it")
-    inputs = base.alerting.model_dump(mode="json", include=set(RULE_INPUTS))
-    return groups, inputs
-
-
-def apiservice_regex(config: Config) -> str:
-    """The alternation of the registered groups that the apiservice alerts match on."""
-    return "|".join(g.replace(".", "\\\\.") for g in registered_groups(config))
-
-
-def rule_strings(config: Config) -> dict[str, str]:
-    """The config strings the rule groups quote (the chart computes the same)."""
-    return {
-        "environment": config.environment,
-        "namespace": config.namespace,
-        "exporter_job": config.exporter_job,
-        "grafana_url": config.alerting.grafana_url,
-        "runbook_base_url": config.alerting.runbook_base_url,
-    }
-
-
 def constants() -> dict[str, Any]:
     """The generator's fixed names, paths and ids the templates use (defined once, there)."""
     return {
@@ -278,13 +224,14 @@ def constants() -> dict[str, Any]:
 
 def render() -> dict[str, str]:
     """Chart-relative path -> text of every generated chart file."""
-    groups, inputs = rule_template()
+    groups, numbers, inputs = chart_rules.rule_template()
     return {
         "files/constants.json": _json(constants()),
         "values.schema.json": _json(values_schema()),
         "files/models.json": _json(model_spec()),
         "files/default-config.yaml": default_config_text(),
         "files/rule-groups.json": _json(groups),
+        "files/rule-numbers.json": _json(numbers),
         "files/rule-inputs.json": _json(inputs),
     }
 

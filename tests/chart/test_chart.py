@@ -217,7 +217,32 @@ def _api_off() -> dict[str, Any]:
     }
 
 
-CONFIGS = ["default", "keda", "production", "pods", "gpu", "keda-plaintext", "api-off"]
+def _thresholds() -> dict[str, Any]:
+    """Every alert threshold changed: the chart's PrometheusRule computes them as the
+    alert generator does."""
+    return {
+        "environment": "staging",
+        "namespace": "stage",
+        "gpu": "off",
+        "alerting": {
+            "runbook_base_url": "https://runbooks.example.com/exporter",
+            "thresholds": {
+                "error_rate_ratio": 0.02, "latency_p95_seconds": 0.75, "memory_ratio": 0.85,
+                "cpu_ratio": 0.95, "slo_availability": 0.9995, "pg_connections_ratio": 0.7,
+                "redis_memory_ratio": 0.8, "queue_oldest_age_seconds": 120,
+                "gpu_temperature_celsius": 80.5, "queue_backlog_depth": 500,
+                "pod_restarts_per_hour": 5, "pg_slot_retained_wal_bytes": 2147483648,
+                "pg_standby_lag_seconds": 30, "metrics_api_error_ratio": 0.01,
+                "metrics_api_fallback_for": "15m", "ingress_5xx_ratio": 0.1,
+                "ingress_4xx_ratio": 0.3,
+            },
+        },
+    }  # fmt: skip
+
+
+CONFIGS = [
+    "default", "keda", "production", "pods", "gpu", "keda-plaintext", "api-off", "thresholds",
+]  # fmt: skip
 
 
 def config_data(name: str, tmp: Path) -> dict[str, Any] | None:
@@ -230,6 +255,7 @@ def config_data(name: str, tmp: Path) -> dict[str, Any] | None:
         "gpu": _gpu_attribution,
         "keda-plaintext": _keda_plaintext,
         "api-off": _api_off,
+        "thresholds": _thresholds,
     }
     return _production(tmp) if name == "production" else builders[name]()
 
@@ -280,6 +306,7 @@ def test_helm_renders_what_generate_manifests_writes(case):
         "gpu": {"DaemonSet", "ServiceMonitor"},
         "keda-plaintext": {"ScaledObject"},
         "api-off": {"NetworkPolicy"},
+        "thresholds": {"PrometheusRule"},
     }[name]
     if name == "keda-plaintext":
         assert "TriggerAuthentication" not in kinds
@@ -382,12 +409,17 @@ def test_a_password_env_fails_naming_it(tmp_path):
     assert "config.redis[0].password_env: pods read secrets from files" in _fails(tmp_path, data)
 
 
-def test_custom_thresholds_need_their_rules(tmp_path):
-    """The generated PrometheusRule holds the default thresholds: others fail, naming the
-    field, until the rules of `generate alerts --config` come as prometheusRule.groups."""
-    data = {"alerting": {"thresholds": {"error_rate_ratio": 0.1}}}
+def test_other_burn_rates_need_their_rules(tmp_path):
+    """The chart's rules hold the default burn-rate windows and ingress controller (they shape
+    the rule set): others fail, naming the field, until the rules of `generate alerts
+    --config` come as prometheusRule.groups."""
+    err = _fails(tmp_path, {"alerting": {"ingress_controller": "nginx"}})
+    assert "config.alerting.ingress_controller" in err, err
+    window = {"long": "2h", "short": "10m", "factor": 10, "severity": "warning",
+              "for_duration": "5m", "pace": "fast"}  # fmt: skip
+    data = {"alerting": {"burn_rates": [window]}}
     err = _fails(tmp_path, data)
-    assert "config.alerting.thresholds.error_rate_ratio" in err, err
+    assert "config.alerting.burn_rates" in err, err
     groups = [{"name": "mine", "rules": [{"alert": "A", "expr": "up == 0"}]}]
     objs = template("platform", "-f", str(values_file(tmp_path, data, prometheusRule={
         "enabled": True, "groups": groups})))  # fmt: skip

@@ -14,7 +14,7 @@ import yaml
 
 from exporter.config import load_config
 from exporter.config.loading import default_config_text
-from exporter.generators import chart, k8s
+from exporter.generators import alerts, chart, chart_rules, k8s
 from tests.chart.helm import CHART, REPO, tool
 
 SCHEMA_LINE = "# yaml-language-server: $schema=./config.schema.json"
@@ -95,3 +95,34 @@ def test_kustomize_renders_the_committed_k8s_objects_equal_to_the_generator():
 
     assert len(built) == len(want)
     assert by_key(built) == by_key(want)
+
+
+def test_rule_stand_ins_refuse_what_the_chart_cannot_redo():
+    """A threshold used in a way the template cannot follow fails `make chart`, not the
+    rules: str(), combining two thresholds, a format printf lacks, int arithmetic."""
+    tokens = chart_rules._Tokens()
+    x = chart_rules._Threshold(0.5, "a", tokens)
+    y = chart_rules._Threshold(0.25, "b", tokens)
+    n = chart_rules._IntThreshold(3, "c", tokens)
+    assert f"{(1 - x) * 100:.10g}" == "@@n0@@"
+    assert tokens.numbers["n0"] == {
+        "field": "a", "ops": [["rsub", 1.0], ["mul", 100.0]], "format": "%.10g",
+    }  # fmt: skip
+    assert f"{n}" == "@@n1@@"
+    for bad in (lambda: str(x), lambda: x * y, lambda: f"{x:,}", lambda: n * 2, lambda: -x):
+        with pytest.raises(TypeError):
+            bad()
+
+
+def test_rule_template_filled_with_a_config_is_the_generators_rules(tmp_path):
+    """chart_rules.fill (what the chart's template does) gives alerts.rule_groups exactly."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "environment: production\nnamespace: prod\nmetrics_api: {register: [external]}\n"
+        "alerting: {exporter_job: ex, thresholds: {slo_availability: 0.995, "
+        "error_rate_ratio: 0.07, pod_restarts_per_hour: 9, metrics_api_fallback_for: 3m}}\n"
+    )
+    config = load_config(path, environ={})
+    groups, numbers, _ = chart_rules.rule_template()
+    filled = json.loads(chart_rules.fill(json.dumps(groups), config, numbers))
+    assert filled == alerts.rule_groups(config)

@@ -1,0 +1,214 @@
+"""The Helm chart's PrometheusRule as a template: the alert generator's rule groups with a
+token wherever a config value appears, and what the chart puts there.
+
+The rules are rendered once, here, from the embedded default config with these stand-ins:
+- the config strings the rules quote (environment, namespace, job, URLs, the
+  `alerting.thresholds` durations) as `@@<name>@@`;
+- each numeric `alerting.thresholds` value as a float (int) that records the arithmetic done
+  with it (`x * 100`, `1 - x`) and writes `@@nN@@` when formatted (`num()`'s `.10g`);
+  the chart redoes that arithmetic on the config's value (sprig's `mulf`/`subf`...) and
+  formats it with the same printf verb (Go's `%.10g` is C's, as Python's is);
+- the registered metrics groups' regex as `@@apiservices@@`.
+
+What changes the rules' structure (`burn_rates`, `ingress_controller`) is not templated: the
+chart renders these rules only for the default ones (files/rule-inputs.json), and a config
+that changes them fails the render naming the field. Anything a stand-in cannot follow
+(two thresholds combined, str() of one, a format Go lacks) raises TypeError here, and
+putting the default's values back must give the default's rules exactly (AssertionError
+otherwise), so a generator change the template cannot express fails `make chart`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from exporter.config import Config, load_config
+from exporter.generators import alerts
+from exporter.generators.k8s.apiservice import registered_groups
+
+RULE_INPUTS = ("burn_rates", "ingress_controller")  # alerting fields that shape the rules
+_GO_FORMAT = re.compile(r"^\.\d+[efg]$")  # Python format specs printf writes the same way
+_OPS = {  # op -> how Python computes it (the chart: mulf, addf, subf, divf; r* swaps sides)
+    "mul": lambda x, c: x * c,
+    "add": lambda x, c: x + c,
+    "sub": lambda x, c: x - c,
+    "rsub": lambda x, c: c - x,
+    "div": lambda x, c: x / c,
+    "rdiv": lambda x, c: c / x,
+}
+
+
+def placeholder(key: str) -> str:
+    return f"@@{key}@@"
+
+
+class _Tokens:
+    """The numeric tokens written so far: name -> {field, ops, format}."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, dict[str, Any]] = {}
+
+    def token(self, field: str, ops: tuple[tuple[str, float], ...], fmt: str) -> str:
+        name = f"n{len(self.numbers)}"
+        self.numbers[name] = {"field": field, "ops": [list(op) for op in ops], "format": fmt}
+        return placeholder(name)
+
+
+class _Threshold(float):
+    """A numeric threshold standing in for the config's value (see the module docstring)."""
+
+    def __new__(cls, value: float, field: str, tokens: _Tokens, ops: tuple = ()) -> _Threshold:
+        obj = super().__new__(cls, value)
+        obj.field, obj.tokens, obj.ops = field, tokens, ops
+        return obj
+
+    def _op(self, op: str, other: Any) -> Any:
+        if isinstance(other, _Threshold | _IntThreshold):
+            raise TypeError(f"thresholds.{self.field}: combined with another threshold")
+        if isinstance(other, bool) or not isinstance(other, int | float):
+            return NotImplemented
+        value = _OPS[op](float(self), float(other))
+        return _Threshold(value, self.field, self.tokens, (*self.ops, (op, float(other))))
+
+    def __mul__(self, other: Any) -> Any:
+        return self._op("mul", other)
+
+    __rmul__ = __mul__
+
+    def __add__(self, other: Any) -> Any:
+        return self._op("add", other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Any:
+        return self._op("sub", other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return self._op("rsub", other)
+
+    def __truediv__(self, other: Any) -> Any:
+        return self._op("div", other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return self._op("rdiv", other)
+
+    def __format__(self, spec: str) -> str:
+        if not _GO_FORMAT.match(spec):
+            raise TypeError(f"thresholds.{self.field}: format {spec!r} has no printf twin")
+        return self.tokens.token(self.field, self.ops, "%" + spec)
+
+    def __str__(self) -> str:
+        raise TypeError(f"thresholds.{self.field}: str() of a threshold; format it (num())")
+
+    __repr__ = __str__
+
+    def _unsupported(self, *_: Any) -> Any:
+        raise TypeError(f"thresholds.{self.field}: an operation the chart cannot redo")
+
+    __neg__ = __pos__ = __abs__ = __pow__ = __rpow__ = __floordiv__ = __rfloordiv__ = _unsupported
+    __mod__ = __rmod__ = __round__ = __int__ = _unsupported
+
+
+class _IntThreshold(int):
+    """An integer threshold: it may only be written as is (`f"{x}"`)."""
+
+    def __new__(cls, value: int, field: str, tokens: _Tokens) -> _IntThreshold:
+        obj = super().__new__(cls, value)
+        obj.field, obj.tokens = field, tokens
+        return obj
+
+    def __format__(self, spec: str) -> str:
+        if spec not in ("", "d"):
+            raise TypeError(f"thresholds.{self.field}: format {spec!r} has no printf twin")
+        return self.tokens.token(self.field, (), "%d")
+
+    def _unsupported(self, *_: Any) -> Any:
+        raise TypeError(f"thresholds.{self.field}: an operation the chart cannot redo")
+
+    __str__ = __repr__ = _unsupported
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _unsupported
+    __truediv__ = __rtruediv__ = __floordiv__ = __mod__ = __neg__ = __pow__ = _unsupported
+
+
+def apiservice_regex(config: Config) -> str:
+    """The alternation of the registered groups that the apiservice alerts match on."""
+    return "|".join(g.replace(".", "\\\\.") for g in registered_groups(config))
+
+
+def rule_strings(config: Config) -> dict[str, str]:
+    """The config strings the rule groups quote, by placeholder (the chart computes the same)."""
+    t = config.alerting.thresholds
+    strings = {
+        "environment": config.environment,
+        "namespace": config.namespace,
+        "exporter_job": config.exporter_job,
+        "grafana_url": config.alerting.grafana_url,
+        "runbook_base_url": config.alerting.runbook_base_url,
+        "apiservices": apiservice_regex(config),
+    }
+    for field in type(t).model_fields:
+        if isinstance(getattr(t, field), str):
+            strings[f"t.{field}"] = getattr(t, field)
+    return strings
+
+
+def _stand_ins(base: Config, tokens: _Tokens) -> Config:
+    t = base.alerting.thresholds
+    values: dict[str, Any] = {}
+    for field in type(t).model_fields:
+        value = getattr(t, field)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            values[field] = _IntThreshold(value, field, tokens)
+        elif isinstance(value, float):
+            values[field] = _Threshold(value, field, tokens)
+        elif isinstance(value, str):
+            values[field] = placeholder(f"t.{field}")
+    alerting = base.alerting.model_copy(
+        update={
+            "thresholds": t.model_copy(update=values),
+            **{k: placeholder(k) for k in ("exporter_job", "grafana_url", "runbook_base_url")},
+        }
+    )
+    return base.model_copy(
+        update={
+            "environment": placeholder("environment"),
+            "namespace": placeholder("namespace"),
+            "alerting": alerting,
+        }
+    )
+
+
+def _python_value(config: Config, number: dict[str, Any]) -> str:
+    """What the chart writes for a numeric token, computed here (decimal, as sprig does)."""
+    value = Decimal(repr(getattr(config.alerting.thresholds, number["field"])))
+    for op, c in number["ops"]:
+        value = _OPS[op](value, Decimal(repr(c)))
+    return number["format"] % (int(value) if number["format"] == "%d" else float(value))
+
+
+def fill(text: str, config: Config, numbers: dict[str, dict[str, Any]]) -> str:
+    """The template's JSON text with `config`'s values put in (the chart's job, in Python)."""
+    for name, number in numbers.items():
+        text = text.replace(placeholder(name), _python_value(config, number))
+    for key, value in rule_strings(config).items():
+        text = text.replace(placeholder(key), json.dumps(value)[1:-1])
+    return text
+
+
+def rule_template() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """(rule groups with tokens, numeric tokens, the structural inputs they hold for)."""
+    base = load_config(None, environ={})
+    tokens = _Tokens()
+    text = json.dumps(alerts.rule_groups(_stand_ins(base, tokens)))
+    # the regex of the registered metrics groups (exporter.apiservices; the chart leaves
+    # the group out when none is registered)
+    text = text.replace(json.dumps(apiservice_regex(base))[1:-1], placeholder("apiservices"))
+    if json.loads(fill(text, base, tokens.numbers)) != alerts.rule_groups(base):
+        raise AssertionError("a rule uses a config value in a way the chart cannot template")
+    inputs = base.alerting.model_dump(mode="json", include=set(RULE_INPUTS))
+    return json.loads(text), tokens.numbers, inputs
