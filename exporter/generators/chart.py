@@ -12,9 +12,9 @@ comes from files written here:
   (or its list's items) is; the templates fill a partial `values.config` from it the way
   pydantic does, so a default is defined once, in the models.
 - `files/default-config.yaml`: the embedded default config (`values.config: {}` means it).
-- `files/rule-groups.json`, `files/rule-numbers.json`, `files/rule-inputs.json`: the
-  PrometheusRule's groups with tokens where config values go, how to compute each numeric
-  one, and the structural inputs they hold for (see `chart_rules`).
+- `files/rule-*.json`: the PrometheusRule's groups with tokens where config values go, how
+  to compute each numeric one, the structural inputs they hold for and the switches that
+  keep a group (see `chart_rules`).
 
 Also `exporter/config.schema.json`, the config file's schema for editors
 (`# yaml-language-server: $schema=...` in exporter/default_config.yaml).
@@ -224,15 +224,12 @@ def constants() -> dict[str, Any]:
 
 def render() -> dict[str, str]:
     """Chart-relative path -> text of every generated chart file."""
-    groups, numbers, inputs = chart_rules.rule_template()
     return {
         "files/constants.json": _json(constants()),
         "values.schema.json": _json(values_schema()),
         "files/models.json": _json(model_spec()),
         "files/default-config.yaml": default_config_text(),
-        "files/rule-groups.json": _json(groups),
-        "files/rule-numbers.json": _json(numbers),
-        "files/rule-inputs.json": _json(inputs),
+        **{f"files/{name}": _json(data) for name, data in chart_rules.rule_template().items()},
     }
 
 

@@ -10,9 +10,11 @@ The rules are rendered once, here, from the embedded default config with these s
   formats it with the same printf verb (Go's `%.10g` is C's, as Python's is);
 - the registered metrics groups' regex as `@@apiservices@@`.
 
-What changes the rules' structure (`burn_rates`, `ingress_controller`) is not templated: the
-chart renders these rules only for the default ones (files/rule-inputs.json), and a config
-that changes them fails the render naming the field. Anything a stand-in cannot follow
+Groups that an alerting switch adds (`ingress_controller: nginx`) are rendered with it on
+and kept by the chart only when the config has it. `burn_rates` (the rule set's shape:
+windows, recording rules) is not templated: the chart renders the rules only for the
+default windows (files/rule-inputs.json), and a config that changes them fails the render
+naming the field. Anything a stand-in cannot follow
 (two thresholds combined, str() of one, a format Go lacks) raises TypeError here, and
 putting the default's values back must give the default's rules exactly (AssertionError
 otherwise), so a generator change the template cannot express fails `make chart`.
@@ -29,7 +31,10 @@ from exporter.config import Config, load_config
 from exporter.generators import alerts
 from exporter.generators.k8s.apiservice import registered_groups
 
-RULE_INPUTS = ("burn_rates", "ingress_controller")  # alerting fields that shape the rules
+RULE_INPUTS = ("burn_rates",)  # alerting fields that shape the rules, not templated
+# alerting fields whose value adds rule groups: the groups are rendered for VALUE and kept
+# by the chart only when the config has it
+GROUP_SWITCHES = {"ingress_controller": "nginx"}
 _GO_FORMAT = re.compile(r"^\.\d+[efg]$")  # Python format specs printf writes the same way
 _OPS = {  # op -> how Python computes it (the chart: mulf, addf, subf, divf; r* swaps sides)
     "mul": lambda x, c: x * c,
@@ -200,15 +205,35 @@ def fill(text: str, config: Config, numbers: dict[str, dict[str, Any]]) -> str:
     return text
 
 
-def rule_template() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
-    """(rule groups with tokens, numeric tokens, the structural inputs they hold for)."""
+def _with(config: Config, **alerting: Any) -> Config:
+    return config.model_copy(update={"alerting": config.alerting.model_copy(update=alerting)})
+
+
+def rule_template() -> dict[str, Any]:
+    """The chart's rule files as data: `rule-groups.json` (the groups with tokens),
+    `rule-numbers.json` (token -> field, arithmetic, printf verb), `rule-inputs.json` (the
+    structural alerting fields they hold for), `rule-switches.json` (group -> the alerting
+    field values that keep it)."""
     base = load_config(None, environ={})
+    switched = _with(base, **GROUP_SWITCHES)
     tokens = _Tokens()
-    text = json.dumps(alerts.rule_groups(_stand_ins(base, tokens)))
+    text = json.dumps(alerts.rule_groups(_stand_ins(switched, tokens)))
     # the regex of the registered metrics groups (exporter.apiservices; the chart leaves
     # the group out when none is registered)
     text = text.replace(json.dumps(apiservice_regex(base))[1:-1], placeholder("apiservices"))
-    if json.loads(fill(text, base, tokens.numbers)) != alerts.rule_groups(base):
-        raise AssertionError("a rule uses a config value in a way the chart cannot template")
+    groups = json.loads(text)
+    plain = {g["name"] for g in alerts.rule_groups(base)}
+    switches = {
+        g["name"]: dict(GROUP_SWITCHES) for g in groups if g["name"] not in plain
+    }  # one switch today; two would need a render per combination
+    kept = json.dumps([g for g in groups if g["name"] not in switches])
+    for config, candidate in ((switched, text), (base, kept)):
+        if json.loads(fill(candidate, config, tokens.numbers)) != alerts.rule_groups(config):
+            raise AssertionError("a rule uses a config value in a way the chart cannot template")
     inputs = base.alerting.model_dump(mode="json", include=set(RULE_INPUTS))
-    return json.loads(text), tokens.numbers, inputs
+    return {
+        "rule-groups.json": groups,
+        "rule-numbers.json": tokens.numbers,
+        "rule-inputs.json": inputs,
+        "rule-switches.json": switches,
+    }
