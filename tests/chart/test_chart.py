@@ -241,8 +241,25 @@ def _thresholds() -> dict[str, Any]:
     }  # fmt: skip
 
 
+QUANTITIES = [10, 0.5, 0.0005, 2000, 1.25, 0.001, 0.00001, 0.000025, 2.5e-7, 1e-7, 12.5,
+              0.0105, 1234567.125, 0.3, 7e15]  # fmt: skip
+
+
+def _quantities() -> dict[str, Any]:
+    """HPA targets written as exact Quantities (500m, 0.0005, 0.00000025...), one per class."""
+    data = _one_class()
+    (cls,) = data["component_classes"]
+    data["component_classes"] = [
+        {**cls, "name": f"c{i}", "workload": {"name": f"c{i}"},
+         "scale_on": [{"metric": "queue_depth", "target_average_value": v}]}
+        for i, v in enumerate(QUANTITIES)
+    ]  # fmt: skip
+    return {**data, "gpu": "off"}
+
+
 CONFIGS = [
     "default", "keda", "production", "pods", "gpu", "keda-plaintext", "api-off", "thresholds",
+    "quantities",
 ]  # fmt: skip
 
 
@@ -257,6 +274,7 @@ def config_data(name: str, tmp: Path) -> dict[str, Any] | None:
         "keda-plaintext": _keda_plaintext,
         "api-off": _api_off,
         "thresholds": _thresholds,
+        "quantities": _quantities,
     }
     return _production(tmp) if name == "production" else builders[name]()
 
@@ -308,6 +326,7 @@ def test_helm_renders_what_generate_manifests_writes(case):
         "keda-plaintext": {"ScaledObject"},
         "api-off": {"NetworkPolicy"},
         "thresholds": {"PrometheusRule"},
+        "quantities": {"HorizontalPodAutoscaler"},
     }[name]
     if name == "keda-plaintext":
         assert "TriggerAuthentication" not in kinds

@@ -137,8 +137,16 @@ Args: c, component, root. */}}
 {{- if eq $f (floor $f) -}}
 {{- printf "%d" (int64 $f) -}}
 {{- else -}}
-{{- $s := toString $f -}}
-{{- if contains "e" $s }}{{ $s = printf "%f" $f | trimSuffix "0" }}{{ end -}}
+{{- /* JSON writes the shortest repr (Python's digits) without an exponent from 1e-6 up */ -}}
+{{- $s := toJson $f -}}
+{{- if contains "e" $s -}}
+{{- /* below 1e-6: written out, as Decimal's "f" does */ -}}
+{{- $mant := regexReplaceAll "e.*$" $s "" -}}
+{{- $exp := regexReplaceAll "^.*e-0*" $s "" | int -}}
+{{- $digits := replace "." "" $mant -}}
+{{- $intLen := len (regexReplaceAll "\\..*$" $mant "") -}}
+{{- $s = printf "0.%s%s" (repeat (int (sub $exp $intLen)) "0") $digits -}}
+{{- end -}}
 {{- $parts := splitList "." $s -}}
 {{- $frac := index $parts 1 -}}
 {{- if le (len $frac) 3 -}}
