@@ -565,3 +565,13 @@ def test_cross_field_rules_fail_in_both(data, field, tmp_path):
         load_config(path, environ={})
     assert field.split("[")[0].split(".")[0] in str(err.value)
     assert f"config.{field}" in _fails(tmp_path, data)
+
+
+def test_the_packaged_chart_renders_the_same(tmp_path):
+    """`helm package` (what a chart repository serves) keeps the generated files."""
+    out = helm("package", str(CHART), "--destination", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    (tgz,) = tmp_path.glob("exporter-*.tgz")
+    packaged = helm("template", "exporter", str(tgz), "--namespace", "platform")
+    assert packaged.returncode == 0, packaged.stderr
+    assert [d for d in yaml.safe_load_all(packaged.stdout) if d] == template("platform")
