@@ -40,7 +40,6 @@ from exporter.generators.k8s.apiservice import GROUP_OF, METRICS_GROUPS
 from exporter.generators.k8s.rbac import HPA_CONTROLLER
 from exporter.generators.output import write_files
 
-CHART_DIR = "chart/exporter"
 CONFIG_SCHEMA = Path(__file__).resolve().parents[1] / "config.schema.json"
 SCHEMA_ID = "https://raw.githubusercontent.com/example/exporter/main/exporter/config.schema.json"
 # Fields whose partial value merges over the field's default, not the model's (the model's
