@@ -72,6 +72,7 @@ protos: venv ## the kubelet pod-resources and KEDA external-scaler stubs (commit
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
+	$(PY) -m exporter generate chart  # the chart renders the same objects
 
 chart: venv ## chart/exporter/: values.schema.json, the config's JSON Schema and the chart's generated files
 	$(PY) -m exporter generate chart
@@ -81,6 +82,7 @@ dashboards: venv ## Grafana dashboards JSON into dashboards/ (from the embedded 
 
 alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promtool/amtool checks
 	$(PY) -m exporter generate alerts
+	$(PY) -m exporter generate chart  # the chart's PrometheusRule holds the same rules
 	promtool check rules alerts/rules.yml
 	promtool test rules alerts/tests/*.yml
 	amtool check-config alerts/alertmanager.yml
