@@ -16,6 +16,7 @@ from exporter.http.selfmetrics import SelfMetrics
 from exporter.http.webconfig import BasicAuth, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import SelfSigned, https_listeners
+from exporter.metrics_api.providers import RoutingProvider, build_provider
 from exporter.runtime import Collector, Runtime
 from exporter.serving import bind, limits_for, make_server
 from exporter.snapshot import Sample, Snapshot
@@ -46,7 +47,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         ],
     )
     runtime = Runtime(snapshot, build_collectors(config))
-    board = StatusBoard(config, snapshot, runtime)
+    provider = metrics_provider(config, snapshot, runtime)  # one per process, shared
+    board = StatusBoard(config, snapshot, runtime, provider if config.metrics_api.enabled else None)
     self_metrics = SelfMetrics(snapshot, [])
     web = load_web_config(config.listen.web_config_file) if config.listen.web_config_file else None
     scaler_up = asyncio.Event()  # /readyz waits for the KEDA scaler too (started below)
@@ -59,7 +61,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
     listeners = [(http, bind(config.listen.http))]
     self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
-    listeners += https_listeners(config, snapshot, runtime, self_signed)  # Kubernetes metrics APIs
+    # Kubernetes metrics APIs
+    listeners += https_listeners(config, snapshot, runtime, self_signed, provider)
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -75,7 +78,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
-    scaler_task = asyncio.create_task(_start_scaler(config, snapshot, runtime, self_signed))
+    scaler_task = asyncio.create_task(
+        _start_scaler(config, snapshot, runtime, self_signed, provider)
+    )
     scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
         "exporter %s serving on %s://%s with %d collectors (environment %s)",
@@ -102,6 +107,8 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     if scaler_result is not None and not isinstance(scaler_result, BaseException):
         await scaler_result.stop()
     await runtime.stop()
+    if provider is not None:
+        await provider.aclose()
     for _server, sock in listeners:
         sock.close()
     # a listener that failed (e.g. its certificate could not be made) fails `serve`
@@ -120,11 +127,26 @@ def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> 
         stop.set()
 
 
-async def _start_scaler(config: Config, snapshot: Snapshot, runtime: Runtime, self_signed):
+def metrics_provider(
+    config: Config, snapshot: Snapshot, runtime: Runtime
+) -> RoutingProvider | None:
+    """The process's one metrics provider, for the metrics API, the status board and the
+    KEDA scaler (None when none of them is on). Identical PromQL queries are sent at most
+    once per collection interval, whichever of them asks."""
+    if not (config.metrics_api.enabled or config.listen.grpc):
+        return None
+    return build_provider(
+        config, snapshot, runtime.ready.is_set, cache_seconds=config.collection.interval_seconds
+    )
+
+
+async def _start_scaler(
+    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed, provider=None
+):
     """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
     ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
     already serving answer meanwhile."""
     if not config.listen.grpc:
         return None
     keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
-    return await keda_listener.start(config, snapshot, runtime, self_signed)
+    return await keda_listener.start(config, snapshot, runtime, self_signed, provider)

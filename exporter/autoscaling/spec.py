@@ -28,13 +28,15 @@ class MetricSpec:
 
     External: `target_type` Value (the summed series against `target`) or AverageValue (the
     sum divided by the replicas). Pods: AverageValue per pod. Resource: Utilization, a
-    percentage of the pods' requests (`name` is "cpu" or "memory").
+    percentage of the pods' requests (`name` is "cpu" or "memory"). `selector`: an External
+    metric's `metric.selector.matchLabels` (label, value) pairs; empty for the others.
     """
 
     kind: MetricKind
     name: str
     target_type: TargetType
     target: float
+    selector: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         allowed = {

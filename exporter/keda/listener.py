@@ -16,6 +16,7 @@ import grpc
 
 from exporter.config import Config, parse_host_port
 from exporter.metrics_api.listener import SelfSigned, serving_files
+from exporter.metrics_api.providers.base import MetricsProvider
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
 from exporter.snapshot import Snapshot
@@ -70,33 +71,44 @@ async def credentials(
 class ScalerListener:
     """The running server; `stop()` ends streams (clients see UNAVAILABLE and reconnect)."""
 
-    def __init__(self, server: grpc.aio.Server, scaler: Scaler, changes: Changes):
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        scaler: Scaler,
+        changes: Changes,
+        own_provider: MetricsProvider | None = None,
+    ):
         self.server = server
         self.scaler = scaler
         self.changes = changes
+        self._own_provider = own_provider  # closed here; a shared one by its owner
 
     async def stop(self, grace: float = 1.0) -> None:
         await self.server.stop(grace)
         self.changes.close()
-        await self.scaler.aclose()
+        if self._own_provider is not None:
+            await self._own_provider.aclose()
 
 
 async def start(
-    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
+    config: Config,
+    snapshot: Snapshot,
+    runtime: Runtime,
+    self_signed: SelfSigned | None = None,
+    provider: MetricsProvider | None = None,
 ) -> ScalerListener | None:
-    """Serve the scaler on `config.listen.grpc` (None when it is off)."""
+    """Serve the scaler on `config.listen.grpc` (None when it is off). `provider`: the
+    process's one metrics provider (shared with the metrics API and the status board);
+    None builds one for the scaler alone."""
     if not config.listen.grpc:
         return None
     creds = await credentials(config, self_signed)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    scaler = Scaler(
-        config,
-        lambda: build_provider(config, snapshot, runtime.ready.is_set),
-        snapshot,
-        changes,
-        externalscaler_pb2,
-    )
+    own = None
+    if provider is None:
+        provider = own = build_provider(config, snapshot, runtime.ready.is_set)
+    scaler = Scaler(config, provider, snapshot, changes, externalscaler_pb2)
     externalscaler_pb2_grpc.add_ExternalScalerServicer_to_server(scaler, server)
     host, port = parse_host_port(config.listen.grpc)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -110,6 +122,8 @@ async def start(
         bound = 0
     if not bound:
         changes.close()
+        if own is not None:
+            await own.aclose()
         raise OSError(f"cannot listen on {config.listen.grpc}: address in use or unavailable")
     await server.start()
     log.info(
@@ -117,4 +131,4 @@ async def start(
         config.listen.grpc,
         "plaintext" if creds is None else "TLS",
     )
-    return ScalerListener(server, scaler, changes)
+    return ScalerListener(server, scaler, changes, own)

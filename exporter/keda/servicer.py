@@ -1,4 +1,8 @@
-"""The `externalscaler.ExternalScaler` RPCs, answered from the metrics-API provider.
+"""The `externalscaler.ExternalScaler` RPCs, answered from the process's metrics provider.
+
+The provider is the one `exporter serve` builds for the metrics API and the status board
+too, so a value KEDA reads is the value the API serves, from the same (coalesced) query,
+and its fallback flag is the metric's, whoever asked.
 
 Status codes: malformed `scalerMetadata` (missing key, bad number) -> INVALID_ARGUMENT; an
 unknown component class or metric -> NOT_FOUND; no trustworthy value (first collection not
@@ -13,7 +17,7 @@ crossing the activation threshold is pushed within one collection interval, both
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -54,32 +58,19 @@ class Scaler:
     def __init__(
         self,
         config: Config,
-        make_provider: Callable[[], MetricsProvider],
+        provider: MetricsProvider,
         snapshot: Snapshot,
         changes: Changes,
         messages: Any,
     ) -> None:
         self.config = config
-        self._make_provider = make_provider
-        self._provider: MetricsProvider | None = None
+        self.provider = provider  # the process's one provider; its owner closes it
         self.snapshot = snapshot
         self.changes = changes
         self.pb = messages
         self.interval = config.collection.interval_seconds
         self.streams = 0
         self._count_streams(0)
-
-    @property
-    def provider(self) -> MetricsProvider:
-        # Built at the first call: a process KEDA never asks writes no metrics-API fallback
-        # flags for it (they would look like a second metrics API).
-        if self._provider is None:
-            self._provider = self._make_provider()
-        return self._provider
-
-    async def aclose(self) -> None:
-        if self._provider is not None:
-            await self._provider.aclose()
 
     # --- helpers ----------------------------------------------------------------------------
     def _count_streams(self, delta: int) -> None:

@@ -100,9 +100,11 @@ class MetricsApiApp:
         snapshot: Snapshot,
         provider: MetricsProvider,
         auth: FrontProxyAuth | None,
+        owns_provider: bool = True,
     ) -> None:
         self.snapshot = snapshot
         self.provider = provider
+        self._owns_provider = owns_provider
         self.auth = auth
         self._counts: dict[tuple[str, str], float] = {}
         # Discovery never changes while we run: serialise once.
@@ -117,7 +119,8 @@ class MetricsApiApp:
             ).encode()
 
     async def aclose(self) -> None:
-        await self.provider.aclose()
+        if self._owns_provider:  # a shared provider is closed by whoever built it
+            await self.provider.aclose()
 
     # --- ASGI ---------------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:
@@ -335,6 +338,12 @@ def create_app(
     ready: Callable[[], bool],
     auth: FrontProxyAuth | None,
     clock: Callable[[], float] = time.time,
+    provider: MetricsProvider | None = None,
 ) -> MetricsApiApp:
-    """The app serving `config.metrics_api`'s metrics from their configured sources."""
+    """The app serving `config.metrics_api`'s metrics from their configured sources.
+
+    `provider`: the process's one provider (`exporter serve` shares it with the status
+    board and the KEDA scaler; its owner closes it); None builds one the app owns."""
+    if provider is not None:
+        return MetricsApiApp(snapshot, provider, auth, owns_provider=False)
     return MetricsApiApp(snapshot, build_provider(config, snapshot, ready, clock), auth)

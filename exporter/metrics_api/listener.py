@@ -24,6 +24,7 @@ from exporter.snapshot import Snapshot
 
 from .app import create_app
 from .auth import FrontProxyAuth
+from .providers import MetricsProvider
 from .tls import (
     certificate_fingerprint,
     self_signed_files_in_child,
@@ -151,13 +152,18 @@ def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingConte
 
 
 def https_listeners(
-    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed: SelfSigned | None = None
+    config: Config,
+    snapshot: Snapshot,
+    runtime: Runtime,
+    self_signed: SelfSigned | None = None,
+    provider: MetricsProvider | None = None,
 ) -> list[tuple[HttpServer, socket.socket]]:
     """The metrics API on config.listen.https (none when disabled).
 
     A self-signed certificate is generated while the HTTP listener already serves; the HTTPS
     socket is bound at once (a busy port is a start-up error) and queues connections until
-    the certificate is ready. `self_signed` shares that certificate with the KEDA scaler."""
+    the certificate is ready. `self_signed` shares that certificate with the KEDA scaler;
+    `provider` is the process's one metrics provider (None: the app builds its own)."""
     if not config.metrics_api.enabled:
         return []
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
@@ -177,7 +183,7 @@ def https_listeners(
             )
             server.tls = _context(cert, key, auth)
 
-    app = create_app(config, snapshot, runtime.ready.is_set, auth)
+    app = create_app(config, snapshot, runtime.ready.is_set, auth, provider=provider)
     limits = limits_for(config.listen)
     server = make_server(app, "https", limits, context, tls_extension, prepare)
     return [(server, bind(config.listen.https))]

@@ -30,7 +30,8 @@ def plot_class(run: ClassRun, path: Path) -> None:
             if v is not None and m.target_type == "AverageValue" and m.kind == "External":
                 v = v / max(s.decision.current, 1)
             values.append(float("nan") if v is None else v)
-        label = f"{m.name} per replica" if m.target_type == "AverageValue" else m.name
+        per = "per pod" if m.kind == "Pods" else "per replica"
+        label = f"{m.name} {per}" if m.target_type == "AverageValue" else m.name
         line = top.step(times, values, where="post", label=label)[0]
         top.axhline(m.target, color=line.get_color(), linestyle="--", linewidth=1,
                     label=f"target {m.target:g} ({m.target_type})")  # fmt: skip

@@ -4,7 +4,8 @@ The model: every `sync_period` seconds (the controller's --horizontal-pod-autosc
 15 s by default) from 0 to the trace's last row, each class's HPA reads the values in force and
 `exporter.autoscaling.desired_replicas` decides. Pods are assumed ready at once: the current
 replica count at a sync is the desired count of the sync before (starting at `min_replicas`),
-and every pod counts as ready. Real rollouts lag by the pods' start-up time, so a real HPA
+and every pod counts as ready. A Pods metric's trace value is the per-pod average (every
+current pod reporting it, as the status board's value for that signal). Real rollouts lag by the pods' start-up time, so a real HPA
 reaches the same sizes later, never sooner.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.autoscaling import Decision, History, HPASpec, desired_replicas
-from exporter.autoscaling.from_config import hpa_spec
+from exporter.autoscaling.model import class_autoscaler
 from exporter.config import ComponentClass, Config
 from exporter.simulate.trace import Trace
 
@@ -39,7 +40,7 @@ def sync_times(end: float, sync_period: float) -> list[float]:
 
 
 def simulate_class(cls: ComponentClass, trace: Trace, sync_period: float) -> ClassRun:
-    spec = hpa_spec(cls)
+    spec = class_autoscaler(cls).spec  # the one HPA model, as the generated HPA carries
     history = History()
     current = cls.min_replicas
     steps = []

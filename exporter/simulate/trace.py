@@ -1,9 +1,10 @@
 """Metric traces for `exporter simulate`: a CSV of `seconds,component_class,metric,value`.
 
 A value holds from its `seconds` until the next row for the same class and metric; before a
-metric's first row it is unavailable (the HPA controller would fail to read it). Rows may come
-in any order. Every problem raises `TraceError` with one line naming the row (1 = the header)
-and the column, which the command turns into exit status 2.
+metric's first row it is unavailable (the HPA controller would fail to read it). An External
+metric's value is the class total (the summed series); a Pods metric's is the per-pod
+average. Rows may come in any order. Every problem raises `TraceError` with one line naming
+the row (1 = the header) and the column, which the command turns into exit status 2.
 """
 
 from __future__ import annotations

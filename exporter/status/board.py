@@ -8,9 +8,14 @@ do. The current replica count is the live HPA's when the HPA collector reports o
 changes are the scale events the rate policies count), else the board's own last decision
 (pods assumed ready at once, as `exporter simulate` does).
 
-Only the External metrics the exporter serves are evaluated; CPU and memory Utilization
-targets come from metrics-server and are listed as such, not computed. Nothing here raises
-into a request: a failed read is a signal without a value and the reason.
+What is evaluated is the class's HPA model (`exporter.autoscaling.model.class_autoscaler`,
+the object the generated HPA serialises): its External metrics (summed series) and its Pods
+metrics (per-pod values from `custom.metrics.k8s.io`, averaged as the controller's replica
+calculator does, missing pods included); CPU and memory Utilization targets come from
+metrics-server and are listed as such, not computed. The provider is the process's one
+(`exporter.service.serve` builds it), shared with the metrics API and the KEDA scaler, so
+the board adds no queries and no fallback flags of its own. Nothing here raises into a
+request: a failed read is a signal without a value and the reason.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exporter.autoscaling import Decision, History, HPASpec, desired_replicas
-from exporter.autoscaling.from_config import hpa_spec
 from exporter.autoscaling.history import store_scale_event
+from exporter.autoscaling.model import ClassAutoscaler, class_autoscaler
 from exporter.config import ComponentClass, Config
 from exporter.metrics_api.providers import RoutingProvider, build_provider
 from exporter.runtime import Runtime
@@ -38,10 +43,15 @@ from exporter.status.sparkline import Ring
 log = logging.getLogger(__name__)
 
 
+# The metric kinds the exporter serves (Resource metrics come from metrics-server).
+EVALUATED = ("External", "Pods")
+
+
 @dataclass
 class ClassState:
     cls: ComponentClass
-    spec: HPASpec | None  # None: no External metric, nothing the exporter can evaluate
+    model: ClassAutoscaler
+    spec: HPASpec | None  # None: no External/Pods metric, nothing the exporter can evaluate
     others: list[str]  # metrics the HPA also has, served by metrics-server
     history: History = field(default_factory=History)
     simulated: int = 0
@@ -52,12 +62,13 @@ class ClassState:
 
 
 def _class_state(cls: ComponentClass) -> ClassState:
-    full = hpa_spec(cls)
-    external = tuple(m for m in full.metrics if m.kind == "External")
-    others = [m.describe() for m in full.metrics if m.kind != "External"]
-    spec = replace(full, metrics=external) if external else None
-    state = ClassState(cls, spec, others, simulated=cls.min_replicas)
-    state.rings = {m.name: Ring() for m in external}
+    model = class_autoscaler(cls)
+    full = model.spec
+    served = tuple(m for m in full.metrics if m.kind in EVALUATED)
+    others = [m.describe() for m in full.metrics if m.kind not in EVALUATED]
+    spec = replace(full, metrics=served) if served else None
+    state = ClassState(cls, model, spec, others, simulated=cls.min_replicas)
+    state.rings = {m.name: Ring() for m in served}
     return state
 
 
@@ -76,8 +87,10 @@ class StatusBoard:
         self.config = config
         self.snapshot = snapshot
         self.runtime = runtime
-        # A provider of its own (same sources, same code path as the metrics API's); none
-        # when the API is off, so a disabled API leaves no fallback flags in the snapshot.
+        # The process's provider when given (the one the metrics API and the KEDA scaler
+        # use); else one of its own, closed in stop(). None when the API is off, so a
+        # disabled API leaves no fallback flags in the snapshot.
+        self._owns_provider = provider is None
         if provider is None and config.metrics_api.enabled:
             provider = build_provider(config, snapshot, runtime.ready.is_set, clock)
         self.provider = provider
@@ -116,20 +129,19 @@ class StatusBoard:
             row.update(signals=[], decision=None, tolerance=None)
             state.row = row
             return
+        current, source, is_live = self._current(state, live)
         readings: dict[str, Reading] = {}
         for m in state.spec.metrics:
             readings[m.name] = await read_signal(
-                self.provider, self.config, cls.name, m.name, self.clock
+                self.provider, self.config, state.model, m, self.clock
             )
             state.rings[m.name].add(now, readings[m.name].value)
-        current, source, is_live = self._current(state, live)
+        observations = {k: r.observation(current, is_live) for k, r in readings.items()}
         history = state.history
         if is_live and state.last_live is not None and current != state.last_live:
             # the live HPA rescaled: that is the scale event its rate policies count
             history = store_scale_event(history, state.spec.behavior, state.last_live, current, now)
-        decision = desired_replicas(
-            state.spec, current, {k: r.value for k, r in readings.items()}, history, now
-        )
+        decision = desired_replicas(state.spec, current, observations, history, now)
         if is_live:  # no event for a rescale the board only proposed; the live count says
             history = replace(decision.history, scale_up_events=history.scale_up_events,
                               scale_down_events=history.scale_down_events)  # fmt: skip
@@ -175,7 +187,7 @@ class StatusBoard:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.provider is not None:
+        if self.provider is not None and self._owns_provider:
             await self.provider.aclose()
 
     # --- the document -----------------------------------------------------------------------

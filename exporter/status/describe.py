@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from exporter.autoscaling import Decision, MetricProposal, MetricSpec
-from exporter.autoscaling.from_config import scaling_rules
+from exporter.autoscaling.model import scaling_rules
 from exporter.config import ComponentClass
 from exporter.status.signals import Reading
 
@@ -33,8 +33,12 @@ def signal_row(
     current: int,
     points: list[tuple[float, float | None]],
 ) -> dict[str, Any]:
-    """One signal: what the HPA reads, its target, and what this metric alone proposes."""
-    return {
+    """One signal: what the HPA reads, its target, and what this metric alone proposes.
+
+    External: `value` is the sum of the selected series. Pods: `value` is the mean of the
+    per-pod values in `pods` ([pod, value] pairs); `per_replica` is the controller's average
+    (its integer milli-value, missing pods filled in as upstream does)."""
+    row = {
         "metric": spec.name,
         "kind": spec.kind,
         "target_type": spec.target_type,
@@ -60,6 +64,9 @@ def signal_row(
         "error": proposal.error if proposal else None,
         "history": _points(points),
     }
+    if spec.kind == "Pods":
+        row["pods"] = [[pod, _num(v)] for pod, v in reading.pods]
+    return row
 
 
 def decision_row(

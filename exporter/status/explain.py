@@ -26,19 +26,23 @@ def _replicas(n: int) -> str:
 def signal_phrase(s: dict[str, Any]) -> str:
     """One signal: its value and freshness (or why there is none) against its target."""
     name, source = s["metric"], s["source"]
+    pods = s.get("kind") == "Pods"
     if s["value"] is None:
         return f"{name} unavailable ({source}: {s['unavailable']})"
+    # a Pods signal is a per-pod average over the pods that report it
+    value = f"{_g(s['value'])} per pod over {s['series']} pods" if pods else _g(s["value"])
     if s["fallback"]:
-        head = f"{name} {_g(s['value'])} (FALLBACK value: {source} failed: {s['fallback_reason']})"
+        head = f"{name} {value} (FALLBACK value: {source} failed: {s['fallback_reason']})"
     else:
-        head = f"{name} {_g(s['value'])} (fresh {s['age_seconds']:.1f} s, {source})"
+        head = f"{name} {value} (fresh {s['age_seconds']:.1f} s, {source})"
     target = f" / target {_g(s['target'])}"
     if s["proposal"] is None:
         return f"{head}{target} -> no proposal: {s['error']}"
     if s["within_tolerance"]:
         lo, hi = s["tolerance_band"]
+        unit = "per pod" if pods else "per replica"
         return (
-            f"{head}{target} = {_g(s['per_replica'])} per replica at {s['current']}, within the "
+            f"{head}{target} = {_g(s['per_replica'])} {unit} at {s['current']}, within the "
             f"tolerance band {_g(lo)}..{_g(hi)} -> stays {s['proposal']}"
         )
     return f"{head}{target} -> {_replicas(s['proposal'])}"

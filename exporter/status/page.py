@@ -60,9 +60,12 @@ def _signals(row: dict[str, Any]) -> str:
     for s in row["signals"]:
         lo, hi = s["tolerance_band"]
         points = [(t, v) for t, v in s["history"]]
+        value = _num(s["value"])
+        if s.get("kind") == "Pods" and s["value"] is not None:  # a per-pod average
+            value += f" <small>per pod, {s['series']} pods</small>"
         body.append(
             f'<tr class="signal" data-metric="{_e(s["metric"])}"><td>{_e(s["metric"])}</td>'
-            f"<td>{_e(s['source'])}</td><td>{_num(s['value'])}</td><td>{_state(s)}</td>"
+            f"<td>{_e(s['source'])}</td><td>{value}</td><td>{_state(s)}</td>"
             f"<td>{_num(s['target'])} {_e(s['target_type'])}</td><td>{_num(s['per_replica'])}</td>"
             f"<td>{_num(s['ratio'])}</td><td>{_num(lo)}..{_num(hi)}"
             f"{' (within)' if s['within_tolerance'] else ''}</td>"

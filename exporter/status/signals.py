@@ -1,9 +1,11 @@
-"""One scaling signal read the way the HPA reads it: through the metrics-API provider.
+"""One scaling signal read the way the HPA controller reads it: through the metrics-API provider.
 
-A class's HPA asks the external metrics API for `<metric>` with the label selector
-`component_class=<class>` and sums the series (External AverageValue). This module makes the
-same provider call, so the page shows exactly what the HPA would get: a fresh value, the
-configured fallback (flagged, with the reason the source failed), or no value and why.
+An External metric of the class's HPA model is asked for as the controller asks
+`external.metrics.k8s.io`: `<metric>` with the metric's selector (`component_class=<class>`),
+series summed. A Pods metric is asked for as the controller asks `custom.metrics.k8s.io`:
+`pods/*/<metric>` with the scale target's pod selector, one value per pod. Both go through
+the process's one provider, so the page shows exactly what the HPA would get: a fresh value,
+the configured fallback (flagged, with the reason the source failed), or no value and why.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from exporter.autoscaling import MetricSpec, PodSample
+from exporter.autoscaling.model import ClassAutoscaler
 from exporter.config import Config
 from exporter.metrics_api.providers import NotFound, ProviderError, RoutingProvider
+from exporter.metrics_api.selectors import Selector
 from exporter.metrics_api.selectors import parse as parse_selector
 
 
@@ -21,9 +26,10 @@ class Reading:
     """What the HPA would read for one signal now.
 
     `value` is None when the API would refuse it (`unavailable` says why, in the provider's
-    words). `fallback` is True when the value is the metric's configured fallback, and
-    `fallback_reason` why the source failed. `age` is seconds since the oldest series summed
-    was measured.
+    words). External: the sum of the selected series. Pods: the mean of the per-pod values in
+    `pods` ((pod, value) pairs, sorted by pod). `fallback` is True when the value is the
+    metric's configured fallback, and `fallback_reason` why the source failed. `age` is
+    seconds since the oldest series used was measured; `series` how many were used.
     """
 
     metric: str
@@ -34,59 +40,95 @@ class Reading:
     fallback: bool = False
     fallback_reason: str | None = None
     unavailable: str | None = None
+    kind: str = "External"
+    pods: tuple[tuple[str, float], ...] = ()
+
+    def observation(self, current: int, live: bool) -> float | tuple[PodSample, ...] | None:
+        """What the controller's replica calculator gets for this signal.
+
+        Pods: one sample per reporting pod, plus, when the live HPA counts more replicas than
+        pods report (`live`), the rest as pods without a sample ("missing" pods, which
+        upstream counts as on target when scaling down and as idle when scaling up).
+        """
+        if self.value is None:
+            return None
+        if self.kind != "Pods":
+            return self.value
+        samples = [PodSample(v) for _, v in self.pods]
+        if live and current > len(samples):
+            samples += [PodSample(None)] * (current - len(samples))
+        return tuple(samples)
 
 
-def metric_source(config: Config, metric: str) -> str:
-    """The configured `source` of an external metric, or "" when it is not served."""
-    for m in config.metrics_api.external:
+def metric_source(config: Config, metric: str, api: str = "external") -> str:
+    """The configured `source` of a metric on `api`, or "" when it is not served there."""
+    served = config.metrics_api.external if api == "external" else config.metrics_api.custom
+    for m in served:
         if m.name == metric:
             return m.source
     return ""
 
 
-def _fallback_reason(provider: RoutingProvider, metric: str) -> str | None:
-    served_by = provider.routes.get(("external", metric))
-    reader = getattr(served_by, "readers", {}).get(("external", metric))
-    return getattr(reader, "fallback_reason", None)
-
-
 DISABLED = "the metrics API is disabled (metrics_api.enabled: false): the HPA gets no value"
+NO_POD_METRICS = "no metrics returned from custom metrics API"  # the controller's words
+
+
+def _selector(pairs: tuple[tuple[str, str], ...]) -> Selector:
+    return parse_selector(",".join(f"{k}={v}" for k, v in pairs))
 
 
 async def read_signal(
     provider: RoutingProvider | None,
     config: Config,
-    component_class: str,
-    metric: str,
+    model: ClassAutoscaler,
+    spec: MetricSpec,
     clock=time.time,
 ) -> Reading:
-    """The summed external metric for the class, as the HPA's API call would return it.
+    """The signal `spec` of the class's HPA model, as the controller's API call returns it.
 
     Never raises for a provider failure: an unavailable or unknown metric is a `Reading`
     with `value=None` and the reason. `provider=None`: the metrics API is off.
     """
-    source = metric_source(config, metric)
+    api = "custom" if spec.kind == "Pods" else "external"
+    source = metric_source(config, spec.name, api)
+    empty = Reading(spec.name, source, None, None, 0, kind=spec.kind)
     if provider is None:
-        return Reading(metric, source, None, None, 0, unavailable=DISABLED)
-    selector = parse_selector(f"component_class={component_class}")
+        return _unavailable(empty, DISABLED)
     try:
-        points = await provider.external_metric(config.namespace, metric, selector)
+        if spec.kind == "Pods":
+            points = await provider.pods_metric(
+                config.namespace, None, spec.name, _selector(model.pod_selector), Selector()
+            )
+        else:
+            points = await provider.external_metric(
+                config.namespace, spec.name, _selector(spec.selector)
+            )
     except NotFound as exc:
         reason = exc.message if source else f"not served by this exporter: {exc.message}"
-        return Reading(metric, source, None, None, 0, unavailable=reason)
+        return _unavailable(empty, reason)
     except ProviderError as exc:
-        return Reading(metric, source, None, None, 0, unavailable=exc.message)
+        return _unavailable(empty, exc.message)
     if not points:
-        reason = f"no series of {metric} with component_class={component_class}"
-        return Reading(metric, source, None, None, 0, unavailable=reason)
-    fallback_reason = _fallback_reason(provider, metric)
-    oldest = min(p.timestamp for p in points)
+        if spec.kind == "Pods":
+            return _unavailable(empty, f"{NO_POD_METRICS} for pods {model.pod_selector_text()}")
+        selected = ",".join(f"{k}={v}" for k, v in spec.selector)
+        return _unavailable(empty, f"no series of {spec.name} with {selected}")
+    fallback_reason = provider.fallback_reason(api, spec.name)
+    age = max(0.0, clock() - min(p.timestamp for p in points))
+    if spec.kind == "Pods":
+        pods = tuple((p.labels.get("pod", ""), p.value) for p in points)
+        value = sum(v for _, v in pods) / len(pods)
+        return Reading(spec.name, source, value, age, len(points), kind="Pods", pods=pods)
     return Reading(
-        metric,
+        spec.name,
         source,
         sum(p.value for p in points),
-        max(0.0, clock() - oldest),
+        age,
         len(points),
         fallback=fallback_reason is not None,
         fallback_reason=fallback_reason,
     )
+
+
+def _unavailable(empty: Reading, reason: str) -> Reading:
+    return Reading(empty.metric, empty.source, None, None, 0, unavailable=reason, kind=empty.kind)

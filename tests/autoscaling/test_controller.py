@@ -126,7 +126,12 @@ def _spec_from_manifest(hpa: dict) -> HPASpec:
             "target": {"type": "Utilization", "averageUtilization": 80}}}]):  # fmt: skip
         if m["type"] == "External":
             t = m["external"]["target"]
+            labels = m["external"]["metric"].get("selector", {}).get("matchLabels", {})
             metrics.append(MetricSpec("External", m["external"]["metric"]["name"], t["type"],
+                                      _quantity(t["averageValue"]), tuple(labels.items())))  # fmt: skip
+        elif m["type"] == "Pods":
+            t = m["pods"]["target"]
+            metrics.append(MetricSpec("Pods", m["pods"]["metric"]["name"], t["type"],
                                       _quantity(t["averageValue"])))  # fmt: skip
         else:
             t = m["resource"]["target"]
@@ -150,9 +155,12 @@ def test_adapter_reads_the_config_as_the_generated_hpa_does(tmp_path):
     custom.write_text(
         "metrics_api:\n  external:\n"
         "    - {name: queue_depth, source: snapshot}\n"
+        "  custom:\n"
+        "    - {name: sse_streams_active, source: promql, query: 'sum by (pod) (x{selector})'}\n"
         "component_classes:\n"
         "  - name: a\n    workload: {name: a}\n    min_replicas: 2\n    max_replicas: 30\n"
-        "    scale_on: [{metric: queue_depth, target_average_value: 0.5}]\n"
+        "    scale_on: [{metric: queue_depth, target_average_value: 0.5},\n"
+        "               {metric: sse_streams_active, type: pods, target_average_value: 20}]\n"
         "    behavior:\n      scale_up: {select_policy: Min, pods: 2, percent: 10, period_seconds: 45}\n"
         "      scale_down: {stabilization_window_seconds: 600, select_policy: Disabled}\n"
         "  - name: b\n    workload: {name: b}\n"

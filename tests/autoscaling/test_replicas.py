@@ -11,6 +11,7 @@ import math
 
 import pytest
 
+from exporter.autoscaling import Behavior, History, HPASpec, desired_replicas
 from exporter.autoscaling.replicas import PodSample, milli, propose
 from exporter.autoscaling.spec import MetricSpec
 
@@ -90,6 +91,50 @@ def test_pods_average_value(case, current, samples, target, expected, usage):
     p = propose(spec, samples, current, current, current, 0.1)
     assert p.replicas == expected, case
     assert p.current == usage
+
+
+PODS_TOLERANCE = [
+    # TestReplicaCalcPodMetric (the table-driven GetMetricReplicas cases of the current
+    # replica_calculator_test.go) and older podMetric cases not in PODS above:
+    # (upstream case, current, pods, AverageValue target, tolerance, expected, average usage)
+    ("TestReplicaCalcPodMetric/outside configurable 1% tolerance", 3, pods(20, 21, 21), 20,
+     0.01, 4, 20.666),
+    # pods in the list without a value are "missing": the maxSurge pod of a rolling update
+    # counts as on target (scale-down direction), and 10+10+17 over 3 pods would still ask
+    # for 3 > 2 replicas while below target, so the size stays
+    ("TestReplicaCalcPodMetric/rolling update with maxSurge: extra pod missing metric", 2,
+     pods(10, 10, None), 17, 0.1, 2, 10),
+    ("TestReplicaCalcScaleUpCMExternal (podMetric)", 1, pods(8.6), 4.4, 0.1, 2, 8.6),
+    ("TestReplicaCalcScaleUpCMExternalNoLabels (podMetric)", 1, pods(8.6), 4.4, 0.1, 2, 8.6),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case,current,samples,target,tolerance,expected,usage", PODS_TOLERANCE)
+def test_pods_average_value_upstream_table(
+    case, current, samples, target, tolerance, expected, usage
+):
+    spec = MetricSpec("Pods", "qps", "AverageValue", target)
+    p = propose(spec, samples, current, current, current, tolerance)
+    assert p.replicas == expected, case
+    assert p.current == usage
+
+
+def test_pods_errors_are_the_controllers():
+    """calcPlainMetricReplicas' two errors, under FailedGetPodsMetric (horizontal.go's
+    reason for a Pods metric), and a failed read holds the size in a whole sync."""
+    spec = MetricSpec("Pods", "qps", "AverageValue", 10)
+    none = propose(spec, (), 3, 3, 3, 0.1)
+    assert none.error == "no pods returned by selector while calculating replica count"
+    pending = propose(spec, pods(5, 5, phases=("Pending", "Pending")), 2, 2, 2, 0.1)
+    assert pending.error == "did not receive metrics for targeted pods (pods might be unready)"
+    assert {none.error_reason, pending.error_reason} == {"FailedGetPodsMetric"}
+    hpa = HPASpec(1, 10, (spec,), Behavior())
+    d = desired_replicas(hpa, 3, {"qps": None}, History(), 0.0)
+    assert (d.replicas, d.reason) == (3, "FailedGetPodsMetric")
+    assert (
+        d.message
+        == "the HPA was unable to compute the replica count: unable to get metric qps: no value"
+    )
 
 
 def test_pods_missing_and_pending_pods_follow_the_upstream_rules():

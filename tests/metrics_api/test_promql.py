@@ -195,6 +195,10 @@ def test_frozen_prometheus_means_fallback_or_503_never_stale(stack):
     metrics_url = f"http://127.0.0.1:{stack['http']}/metrics"
     prom.pause()
     try:
+        # the process's one provider answers a query from its last answer for up to one
+        # collection interval (1 s here; at most one query per interval for all callers):
+        # past that, a frozen Prometheus is a 503 or the fallback, never the old value
+        time.sleep(1.0)
         # no fallback configured -> 503 within the 0.5 s query timeout
         started = time.monotonic()
         resp = c.get(base + EXT + "/exporters_running")

@@ -191,3 +191,21 @@ async def test_metrics_api_off_means_no_value_and_no_flags():
     assert sig["value"] is None
     assert sig["unavailable"].startswith("the metrics API is disabled (metrics_api.enabled: false)")
     assert snapshot.series(catalog.METRICS_API_FALLBACK.name) == []
+
+
+def test_pods_reading_counts_pods_the_live_hpa_has_but_the_api_lacks():
+    """A Pods signal: per-pod values as the custom metrics API gives them; when the live HPA
+    counts more replicas than pods report, the rest are upstream's "missing" pods (on target
+    when scaling down), so 2 pods at 2 against 10 with 3 replicas asks for 2, not 1."""
+    from exporter.autoscaling import MetricSpec
+    from exporter.autoscaling.replicas import propose
+    from exporter.status.signals import Reading
+
+    reading = Reading("streams", "promql", 2.0, 0.1, 2, kind="Pods", pods=(("a", 2), ("b", 2)))
+    spec = MetricSpec("Pods", "streams", "AverageValue", 10)
+    live = reading.observation(3, live=True)
+    assert [p.value for p in live] == [2, 2, None]
+    assert propose(spec, live, 3, 3, 3, 0.1).replicas == 2
+    simulated = reading.observation(3, live=False)  # no pod list: the reporting pods only
+    assert propose(spec, simulated, 3, 3, 3, 0.1).replicas == 1
+    assert Reading("streams", "promql", None, None, 0, kind="Pods").observation(3, True) is None

@@ -235,3 +235,41 @@ def series(text: str, name: str) -> list[dict[str, str]]:
         for s in family.samples
         if s.name == name
     ]
+
+
+def build_streams_app(component_class: str, gate: Gate) -> Starlette:
+    """A service with one SSE route (`/events`) whose streams stay open until `gate` opens,
+    instrumented on its own registry: its `/metrics` shows `sse_streams_active` = the
+    streams held open, as a pod of `component_class` would."""
+    registry = CollectorRegistry()
+
+    async def events(request: Any) -> StreamingResponse:
+        async def chunks():
+            yield b"data: hello\n\n"
+            await gate.wait()
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/events", events)])
+    return instrument(app, component_class, registry=registry)
+
+
+def hold_streams(url: str, count: int) -> list:
+    """Open `count` SSE streams on `url` + /events and keep them open (raw sockets, read
+    up to the first event so each stream has started); close them to end the streams."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    out = []
+    for _ in range(count):
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
+        sock.sendall(f"GET /events HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        got = b""
+        while b"data: hello" not in got:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"{url}/events closed before the first event")
+            got += chunk
+        out.append(sock)
+    return out

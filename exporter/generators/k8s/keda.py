@@ -1,7 +1,8 @@
 """KEDA objects for `autoscaling.engine: keda`: one ScaledObject per component class, and the
 TriggerAuthentication that gives KEDA the CA of our scaler's serving certificate.
 
-Each of the class's `scale_on` entries becomes an `external-push` trigger to the exporter's
+A serialisation of the class's HPA model (`exporter.autoscaling.model.class_autoscaler`):
+each of its External and Pods metrics (the class's `scale_on` entries) becomes an `external-push` trigger to the exporter's
 external scaler (`listen.grpc`) with `componentClass`, `metric`, `targetValue` and
 `activationThreshold` in its metadata (KEDA passes the metadata to the scaler as is) and
 `metricType: AverageValue` (the scaler serves the class total; a `pods` metric thus averages
@@ -12,15 +13,16 @@ creates, with the class's behaviour under `advanced.horizontalPodAutoscalerConfi
 
 from __future__ import annotations
 
+from exporter.autoscaling.model import ClassAutoscaler, class_autoscaler
+from exporter.autoscaling.spec import MetricSpec
 from exporter.config import ComponentClass, Config
 from exporter.generators.k8s.autoscalers import (
     autoscaler_meta,
-    resource_targets,
+    quantity,
     scale_target_ref,
     scaling_behavior,
 )
 from exporter.generators.k8s.names import Manifest, grpc_port, hpa_name, meta
-from exporter.metrics_api.quantity import format_exact_quantity
 
 KEDA_API = "keda.sh/v1alpha1"
 CA_KEY = "ca.crt"  # cert-manager writes the issuing CA next to tls.crt/tls.key
@@ -59,39 +61,46 @@ def min_replica_count(cls: ComponentClass) -> int:
     return 0 if cls.scale_to_zero else cls.min_replicas
 
 
+def trigger(config: Config, model: ClassAutoscaler, m: MetricSpec) -> Manifest:
+    """One trigger: CPU/memory for a Resource metric, else our external scaler's."""
+    if m.kind == "Resource":
+        return {
+            "type": m.name,
+            "metricType": "Utilization",
+            "metadata": {"value": str(int(m.target))},
+        }
+    out: Manifest = {
+        "type": "external-push",
+        "metricType": "AverageValue",
+        "metadata": {
+            "scalerAddress": scaler_address(config),
+            "componentClass": model.component_class,
+            "metric": m.name,
+            "targetValue": quantity(m.target),
+            "activationThreshold": quantity(model.activation_threshold(m.name)),
+        },
+    }
+    if not config.autoscaling.keda.plaintext:
+        out["authenticationRef"] = {"name": trigger_authentication_name(config)}
+    return out
+
+
 def scaled_object(config: Config, cls: ComponentClass) -> Manifest:
     keda = config.autoscaling.keda
-    triggers: list[Manifest] = []
-    for scale in cls.scale_on:
-        trigger: Manifest = {
-            "type": "external-push",
-            "metricType": "AverageValue",
-            "metadata": {
-                "scalerAddress": scaler_address(config),
-                "componentClass": cls.name,
-                "metric": scale.metric,
-                "targetValue": format_exact_quantity(scale.target_average_value),
-                "activationThreshold": format_exact_quantity(scale.activation_threshold),
-            },
-        }
-        if not keda.plaintext:
-            trigger["authenticationRef"] = {"name": trigger_authentication_name(config)}
-        triggers.append(trigger)
-    triggers += [
-        {"type": resource, "metricType": "Utilization", "metadata": {"value": str(target)}}
-        for resource, target in resource_targets(cls)
-    ]
+    model = class_autoscaler(cls)
+    # External/Pods triggers first, then Resource ones (the order of the model's metrics)
+    triggers = [trigger(config, model, m) for m in model.metrics]
     fallback_replicas = keda.fallback_replicas or max(cls.min_replicas, 1)
     return {
         "apiVersion": KEDA_API,
         "kind": "ScaledObject",
         "metadata": autoscaler_meta(config, cls),
         "spec": {
-            "scaleTargetRef": scale_target_ref(cls),
+            "scaleTargetRef": scale_target_ref(model),
             "pollingInterval": keda.polling_interval_seconds,
             "cooldownPeriod": keda.cooldown_period_seconds,
             "minReplicaCount": min_replica_count(cls),
-            "maxReplicaCount": cls.max_replicas,
+            "maxReplicaCount": model.spec.max_replicas,
             "fallback": {
                 "failureThreshold": keda.fallback_failure_threshold,
                 "replicas": min(fallback_replicas, cls.max_replicas),
@@ -99,7 +108,7 @@ def scaled_object(config: Config, cls: ComponentClass) -> Manifest:
             "advanced": {
                 "horizontalPodAutoscalerConfig": {
                     "name": hpa_name(cls),
-                    "behavior": scaling_behavior(cls),
+                    "behavior": scaling_behavior(model),
                 }
             },
             "triggers": triggers,

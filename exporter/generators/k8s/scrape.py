@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exporter.autoscaling.model import pod_selector
 from exporter.config import ComponentClass, Config
 from exporter.generators.k8s.names import Manifest, operator_meta
 
@@ -18,8 +19,8 @@ SNIPPET = "scrape-configs.yml"
 
 
 def pod_labels(cls: ComponentClass) -> dict[str, str]:
-    """The labels that select the class's pods (config, or the workload's name label)."""
-    return dict(cls.metrics.pod_labels) or {"app.kubernetes.io/name": cls.workload.name}
+    """The labels that select the class's pods (the HPA model's pod selector)."""
+    return pod_selector(cls)
 
 
 def pod_monitor_name(cls: ComponentClass) -> str:

@@ -87,6 +87,12 @@ class MetricsProvider(Protocol):
         """A custom metric of the Namespace object, its series summed."""
         ...
 
+    def fallback_reason(self, api: str, metric: str) -> str | None:
+        """Why the metric's source is failing while its configured fallback stands in for it
+        (`metrics_api_fallback_active` 1), or None. The state belongs to the metric: set by
+        the first failed read, cleared by the first good one, whoever asked."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections (called once, at shutdown)."""
         ...

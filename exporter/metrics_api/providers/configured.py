@@ -70,7 +70,8 @@ class Reader:
         self.source = source
         self.snapshot = snapshot
         self.clock = clock
-        self.fallback_reason: str | None = None  # why the last answer was the fallback
+        # why the source failed, while it fails and a fallback is configured (else None)
+        self.fallback_reason: str | None = None
         self._flag(False)
 
     def _flag(self, on: bool, points: list[MetricValue] | None = None) -> None:
@@ -91,11 +92,14 @@ class Reader:
             if not points and self.metric.require_series:
                 raise Unavailable("the source has no series for this request (stale inputs?)")
         except Unavailable as exc:
-            if self.metric.fallback is None or fallback_labels is None:
-                self._flag(False)
+            # The flag is the metric's, not the caller's: on while its source fails and a
+            # fallback is configured, whoever asked (API, status board, KEDA scaler) and
+            # whether or not this answer could be the fallback (a list of pods cannot).
+            on = self.metric.fallback is not None
+            self._flag(on)
+            self.fallback_reason = str(exc) if on else None
+            if not on or fallback_labels is None:
                 raise
-            self._flag(True)
-            self.fallback_reason = str(exc)
             point = MetricValue(dict(fallback_labels), self.metric.fallback, self.clock())
             return Answer([point], fallback=True, reason=str(exc))
         self._flag(False, points)
@@ -161,6 +165,13 @@ class ConfiguredProvider:
         """Serve `metric` on `api` ("external" or "custom"); its fallback flag starts at 0."""
         reader = Reader(api, metric, self.source(metric), self.snapshot, self.clock)
         self.readers[(api, metric.name)] = reader
+
+    def fallback_reason(self, api: str, metric: str) -> str | None:
+        """Why `metric`'s source failed at its last read, while it fails and the metric has a
+        fallback (its `metrics_api_fallback_active` is 1); None when it answered, or when
+        this provider does not serve it."""
+        reader = self.readers.get((api, metric))
+        return None if reader is None else reader.fallback_reason
 
     def list_metrics(self) -> list[MetricInfo]:
         kinds = {kind for kind, _ in self.workloads}

@@ -26,6 +26,7 @@ from exporter.config import ApiMetric, Config, PrometheusSource
 from exporter.snapshot import Snapshot
 
 from .base import MetricValue, Unavailable
+from .coalesce import AnswerCache
 from .configured import ConfiguredProvider, Request
 from .promql_answer import SMALL_BODY, AnswerError, parse_answer
 
@@ -52,13 +53,20 @@ def render_query(template: str, placeholders: Mapping[str, str]) -> str:
 
 
 class PromqlSource:
-    """An instant query against Prometheus' HTTP API, with the configured timeout."""
+    """An instant query against Prometheus' HTTP API, with the configured timeout.
+
+    Identical queries are coalesced (one in flight) and, with `cache_seconds > 0`, answered
+    from the last answer for that long (`coalesce.AnswerCache`): the process's one provider
+    serves the metrics API, the status board and the KEDA scaler, and Prometheus sees one
+    query per distinct query per interval, not one per caller."""
 
     def __init__(
         self,
         metric: ApiMetric,
         prometheus: PrometheusSource,
         client: Callable[[], httpx.AsyncClient],
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         assert metric.query
         self.metric = metric.name
@@ -70,6 +78,7 @@ class PromqlSource:
         self.max_series = prometheus.max_series
         self.client = client
         self._bad: dict[str, str] = {}  # query -> the reason last logged
+        self.cache: AnswerCache[list[MetricValue]] = AnswerCache(cache_seconds, clock=clock)
 
     def _headers(self) -> dict[str, str]:
         return {**self.prometheus.headers, **auth_headers(self.prometheus)}
@@ -105,9 +114,12 @@ class PromqlSource:
         return body
 
     async def points(self, req: Request) -> list[MetricValue]:
+        query = render_query(self.template, req.placeholders)
+        return list(await self.cache.get(query, lambda: self._query(query)))
+
+    async def _query(self, query: str) -> list[MetricValue]:
         import httpx
 
-        query = render_query(self.template, req.placeholders)
         try:
             async with asyncio.timeout(self.timeout):
                 body = await self._body(query)
@@ -182,10 +194,15 @@ class PromqlProvider(ConfiguredProvider):
     """The `source: promql` metrics; one HTTP connection pool for all their queries."""
 
     def __init__(
-        self, config: Config, snapshot: Snapshot, clock: Callable[[], float] = time.time
+        self,
+        config: Config,
+        snapshot: Snapshot,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 0.0,
     ) -> None:
         super().__init__(config, snapshot, clock)
         self.prometheus = config.prometheus
+        self.cache_seconds = cache_seconds
         self._http: httpx.AsyncClient | None = None
 
     def http_client(self) -> httpx.AsyncClient:
@@ -199,7 +216,9 @@ class PromqlProvider(ConfiguredProvider):
         return self._http
 
     def source(self, metric: ApiMetric) -> PromqlSource:
-        return PromqlSource(metric, self.prometheus, self.http_client)
+        return PromqlSource(
+            metric, self.prometheus, self.http_client, self.cache_seconds, self.clock
+        )
 
     async def aclose(self) -> None:
         if self._http is not None:

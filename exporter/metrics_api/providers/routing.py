@@ -35,6 +35,13 @@ class RoutingProvider:
             raise unknown_metric(api, metric, kind)
         return provider
 
+    def fallback_reason(self, api: str, metric: str) -> str | None:
+        """Why the metric's source is failing while its fallback is served (None: it
+        answered at its last read, or nobody serves it). The state is the metric's, shared by
+        every caller of this provider."""
+        provider = self.routes.get((api, metric))
+        return None if provider is None else provider.fallback_reason(api, metric)
+
     def list_metrics(self) -> list[MetricInfo]:
         listed: dict[tuple[str, str], MetricInfo] = {}
         for provider in dict.fromkeys(self.routes.values()):
@@ -75,15 +82,19 @@ def build_provider(
     snapshot: Snapshot,
     ready: Callable[[], bool],
     clock: Callable[[], float] = time.time,
+    cache_seconds: float = 0.0,
 ) -> RoutingProvider:
     """The provider for `config.metrics_api`: `ready` says the first collection is done.
 
-    Metrics are added in configuration order (external, then custom), so their fallback
-    flags appear in that order. A snapshot metric missing from the catalog raises KeyError.
+    `exporter serve` builds one per process and hands it to the metrics API, the status
+    board and the KEDA scaler, with `cache_seconds` the collection interval: identical
+    PromQL queries are then sent at most once per interval (see `coalesce`). Metrics are
+    added in configuration order (external, then custom), so their fallback flags appear in
+    that order. A snapshot metric missing from the catalog raises KeyError.
     """
     providers: dict[str, ConfiguredProvider] = {
         "snapshot": SnapshotProvider(config, snapshot, ready, clock),
-        "promql": PromqlProvider(config, snapshot, clock),
+        "promql": PromqlProvider(config, snapshot, clock, cache_seconds),
     }
     routing = RoutingProvider()
     api_metrics = (("external", config.metrics_api.external), ("custom", config.metrics_api.custom))
