@@ -1,17 +1,21 @@
 """Scale from zero: time from the first job in an empty queue to `IsActive` true at KEDA.
 
-A real redis-server and a real `exporter serve` (collection interval `--interval`, 1 s by
-default) with KEDA's client compiled from KEDA's own proto. Each trial empties the queue,
-opens `StreamIsActive` (what KEDA's external-push trigger does), waits a random fraction of
-an interval, LPUSHes one job, and times the moment the client receives `true`: our push.
+A real PostgreSQL, a real redis-server and a real `exporter serve` on the embedded default
+configuration (bench/embedded.py: the default's schedules, classes and queues, only the
+addresses changed; `autoscaling.engine: keda`, the scaler on listen.grpc over TLS), with
+KEDA's client compiled from KEDA's own proto. First the exporter idles (nothing calls it)
+and its own CPU seconds are read from /proc, beside the load average. Then each trial
+empties the gpu class's queue `jobs:gpu`, opens `StreamIsActive` (what KEDA's
+external-push trigger does), waits a random fraction of a queue interval, LPUSHes one job,
+and times the moment the client receives `true`: our push.
 
 The peers are KEDA polling `IsActive` every 30 s (its default `pollingInterval`) and every
 5 s. A poller sees the job at its first tick after the exporter knows of it, so each trial's
 poll latency is simulated from the same measured moment plus the wait for the poller's next
-tick at a random (seeded) phase: 1000 phases per trial. The floor is the collection
-interval's own expected wait (interval / 2, plus the collection itself).
+tick at a random (seeded) phase: 1000 phases per trial. The floor is the queue collection
+interval's own wait (uniform over one interval).
 
-    python bench/activation.py [--trials 20] [--interval 1]
+    python bench/activation.py [--trials 20] [--idle 30]
 """
 
 from __future__ import annotations
@@ -29,35 +33,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
+from bench.embedded import embedded_default, idle_cpu, idle_report, pki, schedules  # noqa: E402
 from tests.support.keda_client import connect, ref  # noqa: E402
-from tests.support.servers import exporter_process, free_port, redis_server, wait_for  # noqa: E402
+from tests.support.servers import (  # noqa: E402
+    exporter_process,
+    postgres_server,
+    redis_server,
+    wait_for,
+)
 
-KEY = "bench:jobs:gpu"
+KEY = "jobs:gpu"  # the embedded default's gpu queue (scale_to_zero, activation_threshold 0)
 POLLS = (30.0, 5.0)  # KEDA's default pollingInterval, and an eager one
 PHASES = 1000
+GOAL_P95 = 1.2  # issue 23
 
 
-def config(redis_url: str, http: int, grpc: int, interval: float) -> str:
-    return f"""
-environment: dev
-listen: {{http: "127.0.0.1:{http}", https: "127.0.0.1:{free_port()}", grpc: "127.0.0.1:{grpc}"}}
-collection: {{interval_seconds: {interval}, timeout_seconds: {interval / 2}}}
-redis: [{{name: main, url: "{redis_url}"}}]
-gpu: off
-kubernetes: {{enabled: off}}
-metrics_api: {{enabled: false}}
-autoscaling: {{keda: {{plaintext: true}}}}
-component_classes:
-  - name: gpu
-    workload: {{name: component-gpu}}
-    scale_to_zero: true
-    queues: [{{name: jobs, kind: redis_list, key: "{KEY}"}}]
-    scale_on: [{{metric: queue_depth, target_average_value: 2}}]
-"""
-
-
-def push_trials(grpc: str, r: redis_lib.Redis, trials: int, interval: float) -> list[float]:
-    client = connect(grpc)
+def push_trials(client, r: redis_lib.Redis, trials: int, interval: float) -> list[float]:
     meta = {"componentClass": "gpu", "metric": "queue_depth"}
     rng = random.Random(7)
     out = []
@@ -101,35 +92,51 @@ def row(name: str, values: list[float], push_mean: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--idle", type=float, default=30.0, help="seconds of idle CPU measurement")
     args = ap.parse_args()
-    with redis_server() as redis, tempfile.TemporaryDirectory():
-        http, grpc = free_port(), free_port()
-        with exporter_process(config(redis.extra["url"], http, grpc, args.interval)):
-            wait_for(
-                lambda: httpx.get(f"http://127.0.0.1:{http}/readyz", timeout=1).status_code == 200,
-                what="exporter ready",
-            )
+    interval, health = schedules()
+    with tempfile.TemporaryDirectory() as tmp, postgres_server() as pg, redis_server() as redis:
+        files = pki(Path(tmp))
+        text, ports = embedded_default(pg.extra["dsn"], redis.extra["url"], files, keda=True)
+        with exporter_process(text) as exporter:
+            try:
+                wait_for(
+                    lambda: (
+                        httpx.get(f"http://127.0.0.1:{ports['http']}/readyz", timeout=1).status_code
+                        == 200
+                    ),
+                    timeout=60,
+                    what="exporter ready",
+                )
+            except TimeoutError:
+                print(exporter.extra["log"].read_text(), file=sys.stderr)
+                raise
+            time.sleep(2)  # start-up work (certificates, first collections) is not idling
+            idle = idle_cpu(exporter.proc.pid, args.idle)
             r = redis_lib.Redis.from_url(redis.extra["url"])
-            push = push_trials(f"127.0.0.1:{grpc}", r, args.trials, args.interval)
+            client = connect(f"127.0.0.1:{ports['grpc']}", files["ca_pem"])
+            push = push_trials(client, r, args.trials, interval)
             r.close()
     mean = statistics.fmean(push)
+    p95 = statistics.quantiles(push, n=100)[94]
     print(
         f"first job in an empty queue -> IsActive true at the client; {args.trials} trials, "
-        f"collection interval {args.interval:g} s (seconds; ratio = mean / our push mean)\n"
+        f"embedded default (queue interval {interval:g} s, health {health:g} s; seconds; "
+        f"ratio = mean / our push mean)\n"
     )
     print(f"| {'':<34} | {'mean':>8} | {'p50':>8} | {'p95':>8} | {'max':>8} | {'ratio':>8} |")
     print(f"|{'-' * 36}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     rng = random.Random(3)
-    floor = [rng.uniform(0, args.interval) for _ in range(PHASES)]
-    print(row("floor: wait for next collection", floor, mean))
+    floor = [rng.uniform(0, interval) for _ in range(PHASES)]
+    print(row("floor: wait for next queue read", floor, mean))
     print(row("our push (StreamIsActive)", push, mean))
     for period in POLLS:
         print(row(f"KEDA poll every {period:g} s (simulated)", simulated_poll(push, period), mean))
     print(
-        f"\npush within one interval + 0.5 s in {sum(p <= args.interval + 0.5 for p in push)}"
-        f"/{len(push)} trials"
+        f"\nour push p95 {p95:.3f} s (goal <= {GOAL_P95:g} s: {'met' if p95 <= GOAL_P95 else 'NOT met'};"
+        f" issue 23 measured 1.7 s in one trial at the old 5 s default)"
     )
+    print(idle_report(idle))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ FIRST_EVENT_BUCKETS: tuple[float, ...] = (
 STREAM_DURATION_BUCKETS: tuple[float, ...] = (
     0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
 )  # fmt: skip
+# The gap between consecutive events of one stream (LLM inter-token latency): a token every
+# 5-50 ms is a healthy engine, 100 ms-1 s a struggling one, seconds a stall.
+INTER_EVENT_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
 COUNT_BUCKETS: tuple[float, ...] = (
     1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
 )  # fmt: skip
@@ -96,6 +101,28 @@ SSE_FIRST_EVENT = _metric(
     SERVICE_LABELS + ("route",),
     "seconds",
     FIRST_EVENT_BUCKETS,
+)
+SSE_INTER_EVENT = _metric(
+    "sse_inter_event_seconds",
+    "histogram",
+    "Gap between consecutive events of one SSE stream (inter-token latency), from the "
+    "first event on; events completed by the same body chunk count a gap of 0.",
+    SERVICE_LABELS + ("route",),
+    "seconds",
+    INTER_EVENT_BUCKETS,
+)
+# How an SSE stream ended (`outcome` label of sse_streams_total), each stream counted once.
+STREAM_COMPLETED = "completed"  # the last body message went out
+STREAM_CLIENT_DISCONNECT = "client_disconnect"  # the client left first
+STREAM_ERROR = "error"  # the handler raised after the headers: status="stream_error"
+STREAM_SHUTDOWN = "shutdown"  # the server cancelled it (graceful-shutdown timeout, drain)
+STREAM_OUTCOMES = (STREAM_COMPLETED, STREAM_CLIENT_DISCONNECT, STREAM_ERROR, STREAM_SHUTDOWN)
+SSE_STREAMS = _metric(
+    "sse_streams_total",
+    "counter",
+    "Finished SSE streams by outcome: completed, client_disconnect, error (the handler "
+    'raised after the headers; its request has status="stream_error"), shutdown.',
+    SERVICE_LABELS + ("route", "outcome"),
 )
 SSE_STREAM_DURATION = _metric(
     "sse_stream_duration_seconds",

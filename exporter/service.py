@@ -13,12 +13,12 @@ from exporter import __version__, catalog, collectors
 from exporter.config import Config
 from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
-from exporter.http.webconfig import BasicAuth, load_web_config
+from exporter.http.webconfig import BasicAuth, WebConfigFile, load_web_config
 from exporter.http_app import create_app
 from exporter.metrics_api.listener import SelfSigned, https_listeners
 from exporter.metrics_api.providers import RoutingProvider, build_provider
 from exporter.runtime import Collector, Runtime
-from exporter.serving import bind, limits_for, make_server
+from exporter.serving import bind, limits_for, make_server, reserve
 from exporter.snapshot import Sample, Snapshot
 from exporter.status import StatusApp, StatusBoard
 
@@ -56,13 +56,16 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     app = create_app(
         snapshot, runtime, self_metrics.refresh_listeners, status_app, scaler_up.is_set
     )
-    if web and web.users:
-        app = BasicAuth(app, web.users)
+    web_file = WebConfigFile(config.listen.web_config_file, web) if web else None
+    if web_file is not None:  # users may appear in the file later: it is re-read on change
+        app = BasicAuth(app, web_file.users)
     http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
     listeners = [(http, bind(config.listen.http))]
     self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
     # Kubernetes metrics APIs
     listeners += https_listeners(config, snapshot, runtime, self_signed, provider)
+    # every port is ours before any listener serves: a clash (gRPC's too) exits 1 at once
+    grpc_port = reserve(config.listen.grpc) if config.listen.grpc else None
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -70,6 +73,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP: %s", reload(web_file)))
 
     runtime.start()
     board.start()
@@ -79,7 +83,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
     scaler_task = asyncio.create_task(
-        _start_scaler(config, snapshot, runtime, self_signed, provider)
+        _start_scaler(config, snapshot, runtime, self_signed, provider, grpc_port)
     )
     scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
@@ -127,26 +131,41 @@ def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> 
         stop.set()
 
 
+def reload(web_file: WebConfigFile | None) -> str:
+    """What SIGHUP does (never fatal): re-read the web-config file now; say what reloads by
+    itself and what needs a restart."""
+    done = web_file.reload() if web_file is not None else "no listen.web_config_file"
+    return (
+        f"{done}; TLS certificates and secret files are re-read when they change; "
+        "other settings need a restart"
+    )
+
+
 def metrics_provider(
     config: Config, snapshot: Snapshot, runtime: Runtime
 ) -> RoutingProvider | None:
     """The process's one metrics provider, for the metrics API, the status board and the
     KEDA scaler (None when none of them is on). Identical PromQL queries are sent at most
-    once per collection interval, whichever of them asks."""
+    once per queue interval (what autoscaler-bound values are fresh to), whichever asks."""
     if not (config.metrics_api.enabled or config.listen.grpc):
         return None
-    return build_provider(
-        config, snapshot, runtime.ready.is_set, cache_seconds=config.collection.interval_seconds
-    )
+    cache_seconds = config.collection.queues.interval_seconds
+    return build_provider(config, snapshot, runtime.ready.is_set, cache_seconds=cache_seconds)
 
 
 async def _start_scaler(
-    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed, provider=None
+    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed, provider=None, reserved=None
 ):
     """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
     ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
-    already serving answer meanwhile."""
+    already serving answer meanwhile; its port was `reserved` before they served."""
     if not config.listen.grpc:
         return None
-    keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
-    return await keda_listener.start(config, snapshot, runtime, self_signed, provider)
+    try:
+        keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
+        return await keda_listener.start(
+            config, snapshot, runtime, self_signed, provider, reserved=reserved
+        )
+    finally:
+        if reserved is not None:
+            reserved.close()

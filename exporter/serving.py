@@ -39,6 +39,22 @@ def bind(address: str) -> socket.socket:
     return sock
 
 
+def reserve(address: str) -> socket.socket:
+    """Bind (without listening) the port a listener we do not own the socket of (gRPC's)
+    will take, so a clash is our one-line start-up error before any listener serves; close
+    it just before that listener binds. SO_REUSEADDR as `bind`: a TIME_WAIT is no clash."""
+    host, port = parse_host_port(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {address}: {exc.strerror}") from None
+    return sock
+
+
 def limits_for(listen: Listen, listeners: int = 2) -> Limits:
     """The config's limits, with the connection cap kept below the fd limit (raised first to
     its hard limit) so that the cap, not EMFILE, is what a flood of clients meets."""

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import types
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,29 @@ REAL_SERVER_LAUNCHERS = frozenset(
         "redis_sentinel",
     }  # fmt: skip
 )
+
+
+FRESH_BOOT = Path(__file__).parent / "support" / "fresh_boot"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fresh-boot-clock",
+        action="store_true",
+        help="time.monotonic() starts near 0 in this process and every Python it starts "
+        "(as on a machine booted a moment ago)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--fresh-boot-clock"):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("fresh_boot", FRESH_BOOT / "sitecustomize.py")
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))  # this process
+
+        paths = [str(FRESH_BOOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        os.environ["PYTHONPATH"] = os.pathsep.join(paths)
 
 
 def _calls_a_launcher(code: types.CodeType) -> bool:

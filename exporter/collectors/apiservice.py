@@ -91,5 +91,5 @@ def build(config: Config) -> list[Collector]:
     can then tell "someone else owns this group" from "the aggregator cannot reach us")."""
     if not kube.enabled(config.kubernetes):
         return []
-    interval = config.collection.interval_seconds
-    return [ApiServiceCollector(config, interval, config.collection.timeout_seconds)]
+    health = config.collection.health
+    return [ApiServiceCollector(config, health.interval_seconds, health.timeout_seconds)]

@@ -343,8 +343,9 @@ def build(config: Config) -> list[Collector]:
     """The GPU collector the `gpu:` setting asks for (none for off, or auto without NVML),
     with the pod attribution `gpu_attribution` asks for."""
     mode = config.gpu
-    interval = config.collection.interval_seconds
-    timeout = config.collection.timeout_seconds
+    # GPU utilisation is a scaling signal: it runs on the queue schedule.
+    interval = config.collection.queues.interval_seconds
+    timeout = config.collection.queues.timeout_seconds
     if mode == "off":
         return []
     node = os.environ.get("NODE_NAME", "")

@@ -107,7 +107,7 @@ def build(config: Config) -> list[Collector]:
             config.namespace,
             config.component_classes,
             config.kubernetes,
-            config.collection.interval_seconds,
-            config.collection.timeout_seconds,
+            config.collection.health.interval_seconds,
+            config.collection.health.timeout_seconds,
         )
     ]

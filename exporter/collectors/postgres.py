@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -123,6 +123,8 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 class PostgresCollector(PoolOwner, Collector):
     name = "postgres"
+    # Injectable (tests): the retry schedule never depends on how long the machine has been up.
+    clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, target: PostgresTarget, interval: float, timeout: float) -> None:
         super().__init__(interval, timeout)
@@ -152,7 +154,7 @@ class PostgresCollector(PoolOwner, Collector):
         """The server row and {view: rows} for every view that could be read."""
         v = conn.get_server_version()
         version = v.major * 10000 + (v.minor if v.major < 10 else 0)
-        now = time.monotonic()
+        now = self.clock()
         retry = [n for n, at in self._degraded.items() if now - at >= RETRY_DEGRADED_SECONDS]
         batch = [v for v in self._views if v.name not in self._degraded]
         try:
@@ -188,7 +190,7 @@ class PostgresCollector(PoolOwner, Collector):
                         self.target, view.name, type(exc).__name__, exc,
                         RETRY_DEGRADED_SECONDS,
                     )  # fmt: skip
-                self._degraded[view.name] = time.monotonic()
+                self._degraded[view.name] = self.clock()
                 continue
             if self._degraded.pop(view.name, None) is not None:
                 log.info("postgres target %r: view group %r readable again", self.target, view.name)
@@ -217,7 +219,10 @@ class PostgresCollector(PoolOwner, Collector):
 
 def build(config: Config) -> list[Collector]:
     """One health collector per PostgreSQL target whose `collect.health` is on."""
-    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    interval, timeout = (
+        config.collection.health.interval_seconds,
+        config.collection.health.timeout_seconds,
+    )
     return [
         PostgresCollector(target, interval, timeout)
         for target in config.postgres

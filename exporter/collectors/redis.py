@@ -64,7 +64,10 @@ class RedisCollector(Collector):
 def build(config: Config) -> list[Collector]:
     """One health collector per standalone or sentinel Redis target whose `collect.health`
     is on (cluster targets: redis_cluster.build)."""
-    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    interval, timeout = (
+        config.collection.health.interval_seconds,
+        config.collection.health.timeout_seconds,
+    )
     return [
         RedisCollector(target, interval, timeout)
         for target in config.redis

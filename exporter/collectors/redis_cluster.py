@@ -264,7 +264,10 @@ class RedisClusterCollector(Collector):
 def build(config: Config) -> list[Collector]:
     """One collector per cluster target, with that target's queues."""
     refs = queues_by_target(config, "redis")
-    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    interval, timeout = (
+        config.collection.queues.interval_seconds,
+        config.collection.queues.timeout_seconds,
+    )
     return [
         RedisClusterCollector(t, refs.get(t.name, []), interval, timeout)
         for t in config.redis

@@ -69,6 +69,7 @@ from exporter.config.settings import (
     KubernetesAccess,
     Listen,
     PrometheusSource,
+    Schedule,
     parse_host_port,
 )
 from exporter.config.targets import Target
@@ -87,6 +88,7 @@ __all__ = [
     "Autoscaling",
     "BasicAuth",
     "Collection",
+    "Schedule",
     "ComponentClass",
     "MetricsEndpoint",
     "Config",

@@ -36,6 +36,13 @@ class AlertThresholds(Strict):
     # IngressHigh5xxRate / IngressHigh4xxRate: share of an ingress's requests over 5 minutes.
     ingress_5xx_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
     ingress_4xx_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    # SSE (LLM token streams), per component class over 5 minutes: time to first event p95
+    # (StreamFirstEventSlow), gap between consecutive events p95 (StreamInterEventSlow)
+    # and the share of streams that failed after their headers (StreamsFailingMidway;
+    # those requests are status="stream_error" and spend the error budget too).
+    sse_first_event_p95_seconds: Annotated[float, Field(gt=0)] = 2.0
+    sse_inter_event_p95_seconds: Annotated[float, Field(gt=0)] = 0.5
+    sse_stream_error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
 
 
 class PagerDutyReceiver(Strict):

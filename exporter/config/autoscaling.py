@@ -26,6 +26,20 @@ class KedaScaler(Strict):
     plaintext: bool = False
     # scalerAddress in generated ScaledObjects; None: <deployment.name>.<namespace>.svc:<port>.
     scaler_address: str | None = None
+    # Who may reach the scaler's port (the generated NetworkPolicy): KEDA's operator pods.
+    operator_namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = "keda"
+    operator_pod_labels: dict[str, str] = {"app": "keda-operator"}
+    # The gRPC listener's discipline. KEDA's operator holds one or two connections and sends
+    # requests of a few hundred bytes, so the caps are small (see README, "KEDA scaler").
+    max_connections: Annotated[int, Field(ge=1, le=10000)] = 64
+    # A connection with no RPC for this long is closed (KEDA polls every polling interval,
+    # 30 s by default, and reconnects transparently).
+    idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    # Every connection is drained and closed after this long (streams end; KEDA reconnects).
+    max_connection_age_seconds: Annotated[float, Field(gt=0, le=86400)] = 1800.0
+    max_message_bytes: Annotated[int, Field(ge=1024, le=4 * 1024 * 1024)] = 16384
+    max_metadata_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 8192
+    max_metadata_keys: Annotated[int, Field(ge=2, le=10000)] = 32
 
     _ca_readable = field_validator("client_ca_file")(ca_file_readable)
 

@@ -55,14 +55,54 @@ class Listen(Strict):
         return [str(ipaddress.ip_network(c, strict=False)) for c in v]
 
 
-class Collection(Strict):
-    interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
-    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
+class Schedule(Strict):
+    """How often one kind of collection runs, and how long one run may take."""
+
+    interval_seconds: Annotated[float, Field(gt=0, le=3600)]
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)]
 
     @model_validator(mode="after")
-    def _timeout_within_interval(self) -> Collection:
+    def _timeout_within_interval(self) -> Schedule:
         if self.timeout_seconds > self.interval_seconds:
             raise ValueError("timeout_seconds must not exceed interval_seconds")
+        return self
+
+
+# The single interval (and timeout) every collector shared before `queues`/`health` existed.
+LEGACY_INTERVAL_SECONDS = 5.0
+LEGACY_TIMEOUT_SECONDS = 2.0
+
+
+class Collection(Strict):
+    """Collection schedules per kind of work.
+
+    `queues`: queue depth and age (and GPU utilisation), what the autoscalers consume: every
+    second by default, so a job pushed to an empty queue reaches the metrics APIs and KEDA
+    within about a second. `health`: PostgreSQL/Redis health probes (heavier views, remote
+    databases), the APIService and HPA reads: every 15 s with a 5 s timeout.
+
+    A config written for one shared interval (`interval_seconds` and/or `timeout_seconds`,
+    defaults 5 s and 2 s as before) keeps meaning what it meant: both kinds run on it,
+    unless a kind sets its own.
+    """
+
+    interval_seconds: Annotated[float, Field(gt=0, le=3600)] | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = None
+    queues: Schedule = Schedule(interval_seconds=1.0, timeout_seconds=0.8)
+    health: Schedule = Schedule(interval_seconds=15.0, timeout_seconds=5.0)
+
+    @model_validator(mode="after")
+    def _single_interval(self) -> Collection:
+        if self.interval_seconds is None and self.timeout_seconds is None:
+            return self
+        interval = self.interval_seconds or LEGACY_INTERVAL_SECONDS
+        timeout = self.timeout_seconds or LEGACY_TIMEOUT_SECONDS
+        if timeout > interval:
+            raise ValueError("timeout_seconds must not exceed interval_seconds")
+        shared = Schedule(interval_seconds=interval, timeout_seconds=timeout)
+        for kind in ("queues", "health"):
+            if kind not in self.model_fields_set:  # a kind's own schedule wins
+                object.__setattr__(self, kind, shared)
         return self
 
 

@@ -1,6 +1,13 @@
 """The config file's bytes as plain data: UTF-8, YAML, a mapping, no duplicate keys, bounded
-nesting. Every failure is one `ConfigError` line naming the source and, for YAML, the line
-and column; never a traceback (binary garbage, latin-1 bytes, 10 000 nested brackets)."""
+nesting, bounded size. Every failure is one `ConfigError` line naming the source and, for
+YAML, the line and column; never a traceback (binary garbage, latin-1 bytes, 10 000 nested
+brackets).
+
+Cost is linear in the document: the checks walk each composed node once, however many
+aliases point at it (an alias is a shared node, not a copy), and a document whose expanded
+size (every alias counted where it is used) exceeds `MAX_NODES` is refused before anything
+walks the expansion -- a 306-byte "billion laughs" expands to 9^9 nodes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,10 @@ import yaml
 from exporter.config.base import ConfigError
 
 MAX_DEPTH = 32  # the schema nests 6 deep; anything far deeper is not a config
+MAX_BYTES = 4 * 1024 * 1024  # the embedded default is ~3 KB; a real platform's well under 1 MB
+# Nodes after alias expansion (what validation and overrides walk): a config with a thousand
+# classes is ~50 000; a billion-laughs bomb is hundreds of millions.
+MAX_NODES = 1_000_000
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -35,19 +46,40 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _depth(node: yaml.Node) -> int:
-    """Nesting depth of a composed node, without recursion."""
-    deepest, todo = 0, [(node, 1)]
+def _measure(root: yaml.Node) -> tuple[int, int]:
+    """(nesting depth, expanded node count) of a composed document, each node visited once.
+
+    Iterative post-order with memos keyed by node identity: an alias is the same node object
+    in several places, so it is measured once and its figures reused (walking it at every use
+    is exponential in the alias nesting). Stops early once depth passes MAX_DEPTH.
+    """
+    depth: dict[int, int] = {}
+    size: dict[int, int] = {}
+    todo: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
     while todo:
-        current, depth = todo.pop()
-        deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
-            return depth
-        if isinstance(current, yaml.SequenceNode):
-            todo += [(child, depth + 1) for child in current.value]
-        elif isinstance(current, yaml.MappingNode):
-            todo += [(child, depth + 1) for pair in current.value for child in pair]
-    return deepest
+        node, children_done = todo.pop()
+        key = id(node)
+        if key in depth:
+            continue
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            depth[key], size[key] = 1, 1
+            continue
+        if children_done:
+            on_path.discard(key)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            continue
+        if key in on_path or len(on_path) > MAX_DEPTH:  # a recursive alias, or too deep
+            return MAX_DEPTH + 1, 0
+        on_path.add(key)
+        todo.append((node, True))
+        todo += [(c, False) for c in children if id(c) not in depth]
+    return depth[id(root)], size[id(root)]
 
 
 def yaml_error_line(exc: yaml.YAMLError) -> str:
@@ -66,8 +98,14 @@ def parse_yaml(text: str, source: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if _depth(node) > MAX_DEPTH:
+        deepest, nodes = _measure(node)
+        if deepest > MAX_DEPTH:
             raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels")
+        if nodes > MAX_NODES:
+            raise ConfigError(
+                f"{source}: expands to more than {MAX_NODES} values through aliases "
+                f"(an alias bomb?)"
+            )
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {yaml_error_line(exc)}") from None
@@ -80,6 +118,8 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def load_mapping(raw: bytes, source: str) -> dict[str, Any]:
     """The file's bytes as the top-level mapping ({} for an empty file)."""
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"{source}: {len(raw)} bytes, over the {MAX_BYTES}-byte limit")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,10 @@ class ListenerStats:
     connections: int = 0
     peak: int = 0  # most connections open at once since `selfmetrics` last looked
     rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
-    _last_log: float = 0.0
+    # None, not 0.0: the first rejection logs at once however small the monotonic clock is
+    # (a node booted under a minute ago); `clock` is injectable for tests.
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _last_log: float | None = None
     _unlogged: int = 0
 
     def reject(self, reason: str) -> None:
@@ -50,8 +54,8 @@ class ListenerStats:
         flood of bad clients cannot flood the log."""
         self.rejected[reason] += 1
         self._unlogged += 1
-        now = time.monotonic()
-        if now - self._last_log >= 60.0:
+        now = self.clock()
+        if self._last_log is None or now - self._last_log >= 60.0:
             log.warning(
                 "%s listener: %d connection(s) rejected in the last minute (latest: %s); "
                 "see exporter_http_connections_rejected_total",

@@ -10,20 +10,22 @@ listener (/metrics and the probes), so existing Prometheus scrape configs work u
     basic_auth_users:
       prometheus: $2b$12$...                  # bcrypt hashes (htpasswd -nBC 12 prometheus)
 
-Failure semantics: a bad file is a config error (exit 2, one line naming the key). The TLS
-files are reloaded when they change. Basic auth covers every path except /healthz and
-/readyz (they reveal nothing and kubelet probes carry no credentials); a wrong or missing
-password is 401 with `WWW-Authenticate`, and never logged with the password.
+Failure semantics: a bad file is a config error at start (exit 2, one line naming the key).
+The TLS files are reloaded when they change. The file itself is re-read when it changes
+(checked at most once a second, and at SIGHUP), as the toolkit does: `basic_auth_users`
+take effect at once; a file that has become bad is logged (one line) and the last good
+users are kept; a changed `tls_server_config` section is logged as needing a restart. Basic
+auth (`basic_auth.BasicAuth`) covers every path except /healthz and /readyz; a wrong or
+missing password is 401 with `WWW-Authenticate`, and never logged with the password.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import hashlib
+import logging
+import os
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,12 @@ import yaml
 
 from exporter.config import ConfigError
 
+from .basic_auth import OPEN_PATHS, BasicAuth
 from .tlsio import ReloadingContext
+
+__all__ = ["OPEN_PATHS", "BasicAuth", "WebConfig", "WebConfigFile", "load_web_config"]
+
+log = logging.getLogger(__name__)
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -41,13 +48,13 @@ CLIENT_AUTH = {
 }
 VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"}
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 @dataclass
 class WebConfig:
     tls: ReloadingContext | None = None
     users: dict[str, bytes] = field(default_factory=dict)
+    tls_settings: Any = None  # the tls_server_config section as written (to see it change)
 
 
 def _fail(path: str, key: str, why: str) -> ConfigError:
@@ -67,7 +74,7 @@ def load_web_config(path: str) -> WebConfig:
     for key in data:
         if key not in ("tls_server_config", "basic_auth_users", "http_server_config"):
             raise _fail(path, str(key), "unknown key")
-    out = WebConfig()
+    out = WebConfig(tls_settings=data.get("tls_server_config"))
     if data.get("tls_server_config"):
         out.tls = _tls(path, data["tls_server_config"])
     users = data.get("basic_auth_users") or {}
@@ -117,58 +124,61 @@ def _tls(path: str, tls: Any) -> ReloadingContext:
         raise _fail(path, "tls_server_config", f"cannot load: {exc}") from None
 
 
-class BasicAuth:
-    """ASGI middleware checking HTTP basic auth against bcrypt hashes.
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
-    bcrypt is slow on purpose (tens of ms), so it runs in a thread, and a successful
-    (user, password) is remembered as a salted digest so a scrape every few seconds costs
-    one hash lookup, not one bcrypt run.
-    """
 
-    MAX_REMEMBERED = 64
+class WebConfigFile:
+    """The web-config file, re-read when it changes: `users()` is what `BasicAuth` asks for
+    on each request (a stat at most every `check_every` seconds); `reload()` re-reads now
+    (SIGHUP). A bad file keeps the last good users and logs one line."""
 
-    def __init__(self, app: Callable, users: dict[str, bytes]) -> None:
-        self.app = app
-        self.users = users
-        self._ok: set[bytes] = set()
-        self._salt = hashlib.sha256(b"".join(users.values())).digest()
+    def __init__(
+        self,
+        path: str,
+        current: WebConfig,
+        check_every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path, self.current = path, current
+        self.check_every, self.clock = check_every, clock
+        self._stamp = _stamp(path)
+        self._checked: float | None = None  # None: the first request checks at once
+        self.reloads = 0
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
-            await self.app(scope, receive, send)
-            return
-        if await self._allowed(scope):
-            await self.app(scope, receive, send)
-            return
-        body = b"Unauthorized\n"
-        headers = [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"www-authenticate", b'Basic realm="exporter"'),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    def users(self) -> Mapping[str, bytes]:
+        now = self.clock()
+        if self._checked is None or now - self._checked >= self.check_every:
+            self._checked = now
+            if _stamp(self.path) != self._stamp:
+                self.reload()
+        return self.current.users
 
-    async def _allowed(self, scope) -> bool:
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-        scheme, _, encoded = header.partition(b" ")
-        if scheme.lower() != b"basic":
-            return False
+    def reload(self) -> str:
+        """Re-read the file now; a one-line account of what happened."""
+        self._stamp = _stamp(self.path)
         try:
-            user, sep, password = base64.b64decode(encoded.strip(), validate=True).partition(b":")
-        except (binascii.Error, ValueError):
-            return False
-        hashed = self.users.get(user.decode("utf-8", "replace"))
-        if not sep or hashed is None:
-            return False
-        digest = hashlib.sha256(self._salt + user + b"\0" + password).digest()
-        if digest in self._ok:
-            return True
-        import bcrypt
-
-        if not await asyncio.to_thread(bcrypt.checkpw, password, hashed):
-            return False
-        if len(self._ok) >= self.MAX_REMEMBERED:
-            self._ok.clear()
-        self._ok.add(digest)
-        return True
+            fresh = load_web_config(self.path)
+        except ConfigError as exc:
+            log.warning("%s; keeping the previous basic-auth users", exc)
+            return f"web-config not reloaded ({exc})"
+        if fresh.tls_settings != self.current.tls_settings:
+            log.warning(
+                "listen.web_config_file %s: tls_server_config changed; restart to apply it "
+                "(its certificate files reload by themselves)",
+                self.path,
+            )
+        changed = fresh.users != self.current.users
+        if changed:  # a new mapping object: BasicAuth forgets its remembered successes
+            self.current.users = fresh.users
+            self.reloads += 1
+            log.info(
+                "listen.web_config_file %s reloaded: %d basic-auth user(s)",
+                self.path,
+                len(fresh.users),
+            )
+        return f"web-config {'reloaded' if changed else 'unchanged'} ({len(fresh.users)} users)"

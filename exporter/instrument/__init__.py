@@ -27,6 +27,7 @@ from exporter.instrument.routes import UNMATCHED
 
 __all__ = [
     "DEFAULT_EXCLUDE_PATHS",
+    "METRICS_ROUTE_NAME",
     "UNMATCHED",
     "InstrumentMiddleware",
     "ServiceMetrics",
@@ -58,7 +59,12 @@ def instrument(
     exclude_paths: request paths (below root_path) that are not measured at all; by default
         the health-probe paths and /metrics (`DEFAULT_EXCLUDE_PATHS`). Passing a list
         replaces the default (extend it with `(*DEFAULT_EXCLUDE_PATHS, "/ping")`).
-    metrics_path: where the app serves its own metrics (None: add no route).
+    metrics_path: where the app serves its own metrics (None: add no route). The route is
+        named `METRICS_ROUTE_NAME`, which no Python function name can be, so `url_for`
+        of a user's own `def metrics()` still finds the user's route. Where the app
+        already routes `metrics_path` (a route or mount matching GET on it), instrument()
+        raises ValueError rather than shadow it or be shadowed; a route the user adds for
+        it later wins over ours (their body, not Prometheus text).
     registry: prometheus_client registry (default: the global REGISTRY).
     tracer_provider: for tracing; default the global SDK provider, else a fresh one.
     """
@@ -81,6 +87,7 @@ def instrument(
         if not metrics_path.startswith("/"):
             raise ValueError(f"instrument(): metrics_path {metrics_path!r} must start with '/'")
         excluded.append(metrics_path)
+        _refuse_routed(app, metrics_path)
 
     exemplar = None
     if tracing:
@@ -117,15 +124,66 @@ def instrument(
     return app
 
 
+METRICS_ROUTE_NAME = "exporter.instrument:metrics"
+
+
+def _probe_scope(app: Any, path: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+        "app": app,
+    }
+
+
+def _refuse_routed(app: Any, path: str) -> None:
+    from starlette.routing import Match
+
+    scope = _probe_scope(app, path)
+    for route in app.routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            what = getattr(route, "path", None) or type(route).__name__
+            name = getattr(route, "name", None)
+            raise ValueError(
+                f"instrument(): the app already routes GET {path} ({what!r}"
+                f"{f', name {name!r}' if name else ''}); pass metrics_path=None to keep "
+                f"yours, or another metrics_path"
+            )
+
+
 def _add_metrics_route(app: Any, path: str, registry: CollectorRegistry | None) -> None:
     from starlette.requests import Request
     from starlette.responses import Response
+    from starlette.routing import Host, Match, Mount, Route
 
     async def metrics(request: Request) -> Response:
         body, content_type = render(registry, request.headers.get("accept"))
         return Response(body, headers={"content-type": content_type})
 
-    app.add_route(path, metrics, methods=["GET"], include_in_schema=False)
+    class MetricsRoute(Route):
+        """Ours, but yielding to a route the user adds for the same path afterwards (Starlette
+        tries routes in order, so theirs would otherwise be silently shadowed). Mounts are
+        not counted: a catch-all mount added later does not mean "serve my /metrics"."""
+
+        def matches(self, scope: Any) -> tuple[Match, dict[str, Any]]:
+            match, child = super().matches(scope)
+            if match == Match.NONE:
+                return match, child
+            routes = app.router.routes
+            for route in routes[routes.index(self) + 1 :] if self in routes else ():
+                if not isinstance(route, Mount | Host) and route.matches(scope)[0] == Match.FULL:
+                    return Match.NONE, {}
+            return match, child
+
+    app.router.routes.append(
+        MetricsRoute(
+            path, metrics, methods=["GET"], name=METRICS_ROUTE_NAME, include_in_schema=False
+        )
+    )
 
 
 def observe_batch(

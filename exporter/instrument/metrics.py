@@ -57,6 +57,8 @@ class ServiceMetrics:
         self.sse_events = build_metric(catalog.SSE_EVENTS, registry)
         self.sse_stream_events = build_metric(catalog.SSE_STREAM_EVENTS, registry)
         self.sse_first_event = build_metric(catalog.SSE_FIRST_EVENT, registry)
+        self.sse_inter_event = build_metric(catalog.SSE_INTER_EVENT, registry)
+        self.sse_streams = build_metric(catalog.SSE_STREAMS, registry)
         self.sse_duration = build_metric(catalog.SSE_STREAM_DURATION, registry)
         self.sse_disconnects = build_metric(catalog.SSE_CLIENT_DISCONNECTS, registry)
         self.batch_size = build_metric(catalog.BATCH_SIZE, registry)

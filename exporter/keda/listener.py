@@ -5,16 +5,29 @@ generated at start), so one Secret serves both. With `autoscaling.keda.client_ca
 client must present a certificate that CA signed (KEDA's `tlsClientCert`). Plaintext
 (`autoscaling.keda.plaintext`) is refused in production and logged loudly elsewhere.
 Start-up problems raise OSError (one line, exit 1, like a busy port).
+
+Connection discipline (`grpc_options`), as the HTTP listeners have it: a handshake deadline
+(TLS and the HTTP/2 preface: a bare TCP connection or a held-open preface is closed after
+`listen.tls_handshake_timeout_seconds`), an idle timeout and a maximum age (GOAWAY, then
+closed after a short grace), keepalive pings that drop dead peers, a connection cap
+(connections beyond it are closed at once), and small message and header limits (KEDA's
+requests are a few hundred bytes): a bigger message is RESOURCE_EXHAUSTED after its 5-byte
+length prefix, never buffered, and HTTP/2 flow control (no BDP window growth) bounds what a
+client can push before that.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 from pathlib import Path
 
 import grpc
 
 from exporter.config import Config, parse_host_port
+from exporter.http.memory import malloc_trim
 from exporter.metrics_api.listener import SelfSigned, serving_files
 from exporter.metrics_api.providers.base import MetricsProvider
 from exporter.metrics_api.providers.routing import build_provider
@@ -68,6 +81,34 @@ async def credentials(
     )
 
 
+TRIM_CHECK_SECONDS = 5.0
+TRIM_GROWTH_BYTES = 8 << 20
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+async def _trim_after_growth() -> None:
+    """gRPC's core frees what refused requests made it hold (an oversized header block is
+    read to keep HPACK in sync), but glibc keeps the freed pages; the HTTP listeners' trim
+    runs after their own bursts only. Every few seconds: RSS grown by 8 MB since the last
+    look -> malloc_trim, so a burst's memory goes back within seconds, not a minute."""
+    baseline = _rss_bytes()
+    while True:
+        await asyncio.sleep(TRIM_CHECK_SECONDS)
+        now = _rss_bytes()
+        if now - baseline >= TRIM_GROWTH_BYTES:
+            malloc_trim()
+            baseline = _rss_bytes()  # what is still held is in use: grow 8 MB more first
+        else:
+            baseline = min(baseline, now)
+
+
 class ScalerListener:
     """The running server; `stop()` ends streams (clients see UNAVAILABLE and reconnect)."""
 
@@ -82,12 +123,56 @@ class ScalerListener:
         self.scaler = scaler
         self.changes = changes
         self._own_provider = own_provider  # closed here; a shared one by its owner
+        self._trim = asyncio.create_task(_trim_after_growth())
 
     async def stop(self, grace: float = 1.0) -> None:
+        self._trim.cancel()
         await self.server.stop(grace)
         self.changes.close()
         if self._own_provider is not None:
             await self._own_provider.aclose()
+
+
+# Grace after GOAWAY for a max-age close: in-flight unary calls finish, streams end (KEDA
+# reopens them on a new connection).
+AGE_GRACE_MS = 5000
+KEEPALIVE_MS = 60_000  # ping an idle-but-streaming client every minute ...
+KEEPALIVE_TIMEOUT_MS = 20_000  # ... and drop it when the ack does not come
+
+
+def grpc_options(config: Config) -> list[tuple[str, int]]:
+    """The server's channel arguments for `config` (see the module docstring)."""
+    keda = config.autoscaling.keda
+    handshake_ms = int(config.listen.tls_handshake_timeout_seconds * 1000)
+    return [
+        ("grpc.so_reuseport", 0),
+        ("grpc.server_handshake_timeout_ms", handshake_ms),
+        ("grpc.max_connection_idle_ms", int(keda.idle_timeout_seconds * 1000)),
+        ("grpc.max_connection_age_ms", int(keda.max_connection_age_seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", AGE_GRACE_MS),
+        ("grpc.max_allowed_incoming_connections", keda.max_connections),
+        ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.http2.max_ping_strikes", 2),  # a client pinging too often is dropped
+        ("grpc.max_receive_message_length", keda.max_message_bytes),
+        ("grpc.max_send_message_length", 1 << 20),
+        ("grpc.max_metadata_size", keda.max_metadata_bytes),
+        ("grpc.absolute_max_metadata_size", keda.max_metadata_bytes),
+        ("grpc.http2.hpack_table_size.decoder", 4096),
+        ("grpc.http2.max_frame_size", 16384),
+        ("grpc.http2.bdp_probe", 0),  # windows stay at their small initial size
+        ("grpc.http2.lookahead_bytes", keda.max_message_bytes),
+        ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION),
+        # reads in chunks of at most 64 KB (gRPC grows them to 4 MB for a fast sender)
+        ("grpc.experimental.tcp_read_chunk_size", 16384),
+        ("grpc.experimental.tcp_max_read_chunk_size", 65536),
+    ]
+
+
+# Streams one connection may hold (KEDA opens one StreamIsActive per ScaledObject); RPCs in
+# flight over all connections beyond MAX_RPCS are RESOURCE_EXHAUSTED at once.
+MAX_STREAMS_PER_CONNECTION = 1000
+MAX_RPCS = 2000
 
 
 async def start(
@@ -96,15 +181,17 @@ async def start(
     runtime: Runtime,
     self_signed: SelfSigned | None = None,
     provider: MetricsProvider | None = None,
+    reserved: socket.socket | None = None,
 ) -> ScalerListener | None:
     """Serve the scaler on `config.listen.grpc` (None when it is off). `provider`: the
     process's one metrics provider (shared with the metrics API and the status board);
-    None builds one for the scaler alone."""
+    None builds one for the scaler alone. `reserved`, the port held since before any
+    listener served (`serving.reserve`), is released just before gRPC binds it."""
     if not config.listen.grpc:
         return None
     creds = await credentials(config, self_signed)
     changes = Changes(snapshot)
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(options=grpc_options(config), maximum_concurrent_rpcs=MAX_RPCS)
     own = None
     if provider is None:
         provider = own = build_provider(config, snapshot, runtime.ready.is_set)
@@ -112,6 +199,8 @@ async def start(
     externalscaler_pb2_grpc.add_ExternalScalerServicer_to_server(scaler, server)
     host, port = parse_host_port(config.listen.grpc)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if reserved is not None:
+        reserved.close()
     try:
         bound = (
             server.add_insecure_port(address)

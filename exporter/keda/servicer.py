@@ -45,6 +45,10 @@ CODES = {
 }
 
 
+MAX_DETAILS = 512  # status details sent back: no client string at length
+MAX_METRIC_NAME = 256  # KEDA's are "s<index>-<metric>"; GetMetrics answers with it
+
+
 def status_code(exc: Exception) -> grpc.StatusCode:
     for kind, code in CODES.items():
         if isinstance(exc, kind):
@@ -68,7 +72,7 @@ class Scaler:
         self.snapshot = snapshot
         self.changes = changes
         self.pb = messages
-        self.interval = config.collection.interval_seconds
+        self.interval = config.collection.queues.interval_seconds
         self.streams = 0
         self._count_streams(0)
 
@@ -89,10 +93,13 @@ class Scaler:
         code = status_code(exc)
         self._count(method, code)
         message = exc.message if isinstance(exc, ProviderError) else str(exc)
+        if len(message) > MAX_DETAILS:  # whatever a provider error quoted from the request
+            message = message[:MAX_DETAILS] + "..."
         await context.abort(code, message)
 
     def _target(self, ref: Any) -> Target:
-        return resolve(self.config, ref.namespace, dict(ref.scalerMetadata))
+        # the protobuf map itself: resolve() counts its keys before reading any
+        return resolve(self.config, ref.namespace, ref.scalerMetadata)
 
     async def _active(self, target: Target) -> bool:
         return await read_total(self.provider, target) > target.activation_threshold
@@ -143,6 +150,8 @@ class Scaler:
 
     async def GetMetrics(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         try:
+            if len(request.metricName) > MAX_METRIC_NAME:  # echoed back in the answer
+                raise BadMetadata(f"metricName is longer than {MAX_METRIC_NAME} characters")
             target = self._target(request.scaledObjectRef)
             total = await read_total(self.provider, target)
         except (BadMetadata, UnknownTarget, ProviderError) as exc:

@@ -19,6 +19,16 @@ from exporter.config import Config
 from exporter.metrics_api.providers.base import MetricsProvider, Unavailable
 from exporter.metrics_api.selectors import Selector, parse
 
+ECHO_CHARS = 64  # the most of any client string an error message repeats
+
+
+def short(text: str) -> str:
+    """`text` quoted for an error message, cut to ECHO_CHARS: a client's 3 MB name must not
+    come back (or sit in a log) at length."""
+    if len(text) <= ECHO_CHARS:
+        return repr(text)
+    return f"{text[:ECHO_CHARS]!r}... ({len(text)} characters)"
+
 
 class BadMetadata(ValueError):
     """The metadata is malformed or incomplete (gRPC INVALID_ARGUMENT)."""
@@ -45,15 +55,22 @@ def _number(metadata: Mapping[str, str], key: str, minimum: float, strict: bool)
     try:
         value = float(raw)
     except ValueError:
-        raise BadMetadata(f"scalerMetadata.{key} must be a number, got {raw!r}") from None
+        raise BadMetadata(f"scalerMetadata.{key} must be a number, got {short(raw)}") from None
     if not math.isfinite(value) or value < minimum or (strict and value == minimum):
         bound = ">" if strict else ">="
-        raise BadMetadata(f"scalerMetadata.{key} must be {bound} {minimum:g}, got {raw!r}")
+        raise BadMetadata(f"scalerMetadata.{key} must be {bound} {minimum:g}, got {short(raw)}")
     return value
 
 
 def resolve(config: Config, namespace: str, metadata: Mapping[str, str]) -> Target:
-    """The target a ref names; BadMetadata or UnknownTarget say why not."""
+    """The target a ref names; BadMetadata or UnknownTarget say why not. A ref with more
+    than `autoscaling.keda.max_metadata_keys` keys is refused before any is read (KEDA
+    passes the trigger's few metadata keys; 100 000 of them are not a trigger)."""
+    if len(metadata) > config.autoscaling.keda.max_metadata_keys:
+        raise BadMetadata(
+            f"scalerMetadata has {len(metadata)} keys, over the "
+            f"{config.autoscaling.keda.max_metadata_keys} allowed"
+        )
     missing = [k for k in ("componentClass", "metric") if not metadata.get(k)]
     if missing:
         raise BadMetadata(f"scalerMetadata needs {' and '.join(missing)}")
@@ -62,7 +79,7 @@ def resolve(config: Config, namespace: str, metadata: Mapping[str, str]) -> Targ
         cls = config.component_class(name)
     except KeyError:
         known = sorted(c.name for c in config.component_classes)
-        raise UnknownTarget(f"no component class {name!r} (have {known})") from None
+        raise UnknownTarget(f"no component class {short(name)} (have {known})") from None
     target = _number(metadata, "targetValue", 0.0, strict=True)
     activation = _number(metadata, "activationThreshold", 0.0, strict=False)
     entry = next((s for s in cls.scale_on if s.metric == metric), None)
@@ -75,10 +92,11 @@ def resolve(config: Config, namespace: str, metadata: Mapping[str, str]) -> Targ
     elif metric in {m.name for m in config.metrics_api.custom}:
         kind = "pods"
     else:
-        raise UnknownTarget(f"metric {metric!r} is served by neither metrics API")
+        raise UnknownTarget(f"metric {short(metric)} is served by neither metrics API")
     if target is None:
         raise BadMetadata(
-            f"scalerMetadata.targetValue is needed: class {name!r} does not scale on {metric!r}"
+            f"scalerMetadata.targetValue is needed: class {name!r} does not scale on "
+            f"{short(metric)}"
         )
     return Target(namespace or config.namespace, name, metric, kind, target, activation or 0.0)
 

@@ -95,7 +95,7 @@ class StatusBoard:
             provider = build_provider(config, snapshot, runtime.ready.is_set, clock)
         self.provider = provider
         self.clock = clock
-        self.sync_seconds = sync_seconds or config.collection.interval_seconds
+        self.sync_seconds = sync_seconds or config.collection.queues.interval_seconds
         self.classes = [_class_state(c) for c in config.component_classes]
         self.synced_at: float | None = None
         self._task: asyncio.Task[None] | None = None

@@ -138,14 +138,16 @@ async def test_unreadable_view_degrades_alone_and_logs_once(own_pg, caplog):
     dsn = own_pg.extra["dsn"].replace("postgres@", "limited@")
     target = PostgresTarget(name="main", dsn=dsn)
     c = PostgresCollector(target, interval=5.0, timeout=5.0)
+    # an injected clock starting at 0: the retry is due by the schedule, not by uptime
+    now = [0.0]
+    c.clock = lambda: now[0]
     with caplog.at_level(logging.INFO, logger="exporter.collectors.postgres"):
         try:
             first = await c.collect()
-            second = await c.collect()
+            now[0] += 1.0
+            second = await c.collect()  # not yet due: still degraded, no second warning
             psql(own_pg, "GRANT SELECT ON pg_catalog.pg_locks TO PUBLIC")
-            # due for its retry now (an old timestamp relative to now, not 0.0: the monotonic
-            # clock starts near 0 at boot, so 0.0 is not old on a fresh machine)
-            c._degraded = dict.fromkeys(c._degraded, time.monotonic() - RETRY_DEGRADED_SECONDS)
+            now[0] += RETRY_DEGRADED_SECONDS  # due for its retry now
             third = await c.collect()
         finally:
             await c.close()

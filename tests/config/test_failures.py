@@ -208,3 +208,50 @@ def test_subprocess_check_config_is_one_line_exit_2(tmp_path, content, env):
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+# --- alias bombs: cost linear in the document ------------------------------------------------
+def _laughs(levels: int) -> bytes:
+    """The classic "billion laughs": each level a list of nine aliases of the one before."""
+    lines = ["a0: &a0 [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("levels", [7, 9, 30])
+def test_alias_bomb_exits_2_at_once(tmp_path, levels):
+    """9 levels (306 bytes on the issue) took ~7 min of check-config; the expansion is now
+    measured with each shared node once, and a document that expands past the budget is one
+    line and exit 2. 30 levels would be 9^30 values: still the same one line."""
+    import time
+
+    started = time.perf_counter()
+    line = _one_line_failure(_check(tmp_path, _laughs(levels)), "through aliases")
+    assert time.perf_counter() - started < 2.0
+    assert "lol" not in line
+
+
+def test_shared_aliases_in_a_real_config_are_fine(tmp_path):
+    """Aliases used the ordinary way (one anchored block reused by every class) still load,
+    and a node shared along many paths is not counted as deeper than it is."""
+    classes = "\n".join(
+        f"  - {{name: c{i}, workload: {{name: w{i}}}, scale_on: *scale}}" for i in range(1, 40)
+    )
+    text = (
+        "component_classes:\n"
+        "  - {name: c0, workload: {name: w0}, scale_on: &scale [{metric: queue_depth, target_average_value: 5}]}\n"
+        f"{classes}\n"
+    )
+    result = _check(tmp_path, text)
+    assert result.code == 0, result.stderr
+
+
+def test_oversized_document_is_refused_before_parsing(tmp_path):
+    from exporter.config.yaml_source import MAX_BYTES
+
+    _one_line_failure(_check(tmp_path, b"#" * (MAX_BYTES + 1)), "byte limit")
+
+
+def test_recursive_alias_is_one_line(tmp_path):
+    _one_line_failure(_check(tmp_path, b"a: &a [*a]\n"), "nested deeper than")

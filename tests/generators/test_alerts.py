@@ -295,7 +295,9 @@ def test_burn_rate_windows_come_from_config(tmp_path):
     slow = {**BURN, "note": "Worth a ticket."}
     config = config_for("dev", burn_rates=[*default, slow])
     groups = alerts.rule_groups(config)
-    records = [r["record"] for r in groups[0]["rules"] if "ratio_rate" in r["record"]]
+    records = [
+        r["record"] for r in groups[0]["rules"] if "http_requests_errors:ratio_rate" in r["record"]
+    ]
     assert [r.rsplit("rate", 1)[1] for r in records] == ["5m", "30m", "1h", "6h", "3d"]
     burns = [r for r in alert_rules(groups) if r["alert"] == "ErrorBudgetBurn"]
     assert [(r["labels"]["window"], r["labels"]["severity"], r["for"]) for r in burns] == [

@@ -76,7 +76,9 @@ def test_dashboard_loads_in_the_sdk_without_nulls_or_unknown_keys(path):
     assert theirs["uid"] == model["uid"] and len(theirs["panels"]) == len(model["panels"])
     for panel in model["panels"]:
         legend = panel.get("options", {}).get("legend")
-        if legend is not None:
+        if legend is not None and panel["type"] == "heatmap":  # the heatmap schema's legend
+            assert legend == {"show": True}, panel["title"]
+        elif legend is not None:
             assert legend["showLegend"] is True, panel["title"]
         if panel["type"] == "stat":
             for key in ("wideLayout", "showPercentChange", "percentChangeColorMode"):

@@ -92,7 +92,13 @@ def test_scaler_port_on_service_deployment_and_network_policy():
     (container,) = docs["deployment.yaml"][0]["spec"]["template"]["spec"]["containers"]
     assert {"name": "grpc", "containerPort": 9465, "protocol": "TCP"} in container["ports"]
     ingress = docs["networkpolicy.yaml"][0]["spec"]["ingress"]
-    assert {"ports": [{"protocol": "TCP", "port": 9465}]} in ingress
+    (scaler,) = [rule for rule in ingress if rule["ports"] == [{"protocol": "TCP", "port": 9465}]]
+    assert scaler["from"] == [  # only KEDA's operator pods reach the scaler
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+            "podSelector": {"matchLabels": {"app": "keda-operator"}},
+        }
+    ]
     off = documents(config(EXPORTER_LISTEN__GRPC="null"))
     assert all(p["name"] != "grpc" for p in off["service.yaml"][0]["spec"]["ports"])
 

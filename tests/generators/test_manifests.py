@@ -373,12 +373,36 @@ def test_rbac(objects):
 def test_network_policy(objects):
     spec = objects[("NetworkPolicy", "exporter")]["spec"]
     monitoring, api_server, keda_scaler = spec["ingress"]
-    assert keda_scaler == {"ports": [{"protocol": "TCP", "port": 9465}]}
+    # one peer: namespace AND pod selector (the KEDA operator's pods, not all of `keda`)
+    assert keda_scaler == {
+        "from": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+                "podSelector": {"matchLabels": {"app": "keda-operator"}},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": 9465}],
+    }
     assert monitoring["ports"] == [{"protocol": "TCP", "port": 9464}]
     assert monitoring["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     ]
     assert api_server == {"ports": [{"protocol": "TCP", "port": 6443}]}
+
+
+def test_network_policy_keda_operator_is_configurable():
+    config = config_from(
+        "listen: {grpc: '0.0.0.0:9465'}\n"
+        "autoscaling: {keda: {operator_namespace: autoscalers,"
+        " operator_pod_labels: {app.kubernetes.io/name: keda-operator}}}"
+    )
+    policy = network.network_policy(config)
+    kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+    (peer,) = policy["spec"]["ingress"][2]["from"]
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "autoscalers"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}},
+    }
 
 
 def test_network_policy_api_server_cidrs():

@@ -132,7 +132,8 @@ def test_demo_status_page_in_chromium_shows_a_burst(demo, browser, tmp_path):
     assert "exporter status" in browser.title
     assert browser.find_elements(By.CSS_SELECTOR, 'section[data-class="gpu"] svg.spark')
     before = _desired(browser, "gpu")
-    assert before is not None and before <= 2  # 5 demo jobs at 2 per replica, drained
+    # 5 demo jobs at 2 per replica: 3 if the 1 s queue read saw them before they drained
+    assert before is not None and before <= 3
 
     pushed = subprocess.run(
         [sys.executable, "-m", "demo.burst", "--class", "gpu", "--jobs", "200",

@@ -43,6 +43,15 @@ TRICKY_EVENTS = 6
 
 FIRST_EVENT_DELAY = 0.4
 
+# Sleeps between consecutive events of the /sse/gaps* streams (the inter-event histogram's
+# expected gaps), and the event after which /sse/gaps-fail raises.
+GAPS: tuple[float, ...] = (0.05, 0.15, 0.3, 0.02, 0.1)
+FAIL_AFTER = 3
+
+
+class StreamBroke(RuntimeError):
+    """Raised by /sse/gaps-fail after FAIL_AFTER events: a server error after the headers."""
+
 
 class Gate:
     """Holds requests open until the test releases them (the server runs in our process)."""
@@ -112,6 +121,50 @@ def build_app(registry: CollectorRegistry, gate: Gate, raised: list[BaseExceptio
         async def events():
             for i in range(n):
                 yield {"event": "token", "data": f"tok{i}"}
+
+        return EventSourceResponse(events())
+
+    @app.get("/sse/gaps")
+    async def gaps() -> StreamingResponse:
+        async def chunks():
+            yield b"data: 0\n\n"
+            for i, gap in enumerate(GAPS, 1):
+                await asyncio.sleep(gap)
+                yield f"data: {i}\n\n".encode()
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/sse/gaps-sse")
+    async def gaps_sse() -> EventSourceResponse:
+        async def events():
+            yield {"data": "0"}
+            for i, gap in enumerate(GAPS, 1):
+                await asyncio.sleep(gap)
+                yield {"event": "token", "data": str(i)}
+
+        return EventSourceResponse(events())
+
+    @app.get("/sse/gaps-fail")
+    async def gaps_fail() -> StreamingResponse:
+        async def chunks():
+            yield b"data: 0\n\n"
+            for i, gap in enumerate(GAPS[: FAIL_AFTER - 1], 1):
+                await asyncio.sleep(gap)
+                yield f"data: {i}\n\n".encode()
+            await asyncio.sleep(0.01)
+            raise StreamBroke("the model crashed mid-stream")
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/sse/gaps-fail-sse")
+    async def gaps_fail_sse() -> EventSourceResponse:
+        async def events():
+            yield {"data": "0"}
+            for i, gap in enumerate(GAPS[: FAIL_AFTER - 1], 1):
+                await asyncio.sleep(gap)
+                yield {"data": str(i)}
+            await asyncio.sleep(0.01)
+            raise StreamBroke("the model crashed mid-stream")
 
         return EventSourceResponse(events())
 

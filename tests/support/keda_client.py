@@ -75,10 +75,14 @@ class ScalerClient:
         self.channel.close()
 
 
-def connect(address: str, ca_pem: bytes | None = None, **creds: bytes) -> ScalerClient:
+def connect(
+    address: str, ca_pem: bytes | None = None, own_connection: bool = False, **creds: bytes
+) -> ScalerClient:
     """Plaintext without `ca_pem`; TLS verifying the server against `ca_pem` otherwise
-    (`private_key`/`certificate_chain` for a client certificate)."""
+    (`private_key`/`certificate_chain` for a client certificate). `own_connection`: a TCP
+    connection of its own (gRPC otherwise shares one between channels to the same address)."""
+    options = [("grpc.use_local_subchannel_pool", 1)] if own_connection else []
     if ca_pem is None:
-        return ScalerClient(grpc.insecure_channel(address))
+        return ScalerClient(grpc.insecure_channel(address, options=options))
     credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem, **creds)
-    return ScalerClient(grpc.secure_channel(address, credentials))
+    return ScalerClient(grpc.secure_channel(address, credentials, options=options))

@@ -33,14 +33,14 @@ class Scaler:
     workdir: Path
     server: Server
 
-    def client(self, cert: Pair | None = None) -> ScalerClient:
+    def client(self, cert: Pair | None = None, own_connection: bool = False) -> ScalerClient:
         creds = {}
         if cert is not None:
             creds = {
                 "private_key": cert.key_path.read_bytes(),
                 "certificate_chain": cert.cert_path.read_bytes(),
             }
-        return connect(self.grpc, self.ca.pem.encode(), **creds)
+        return connect(self.grpc, self.ca.pem.encode(), own_connection, **creds)
 
     def metrics(self) -> str:
         return scrape(f"{self.http}/metrics")

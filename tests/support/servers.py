@@ -179,6 +179,12 @@ def redis_server(port: int | None = None) -> Iterator[Server]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def pythonpath() -> str:
+    """PYTHONPATH for a Python the tests start: the repo, then whatever the tests run with
+    (`--fresh-boot-clock` puts its sitecustomize there)."""
+    return os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
 @contextlib.contextmanager
 def exporter_process(
     config_text: str | None, env: dict[str, str] | None = None, python: str | None = None
@@ -195,7 +201,7 @@ def exporter_process(
     proc = subprocess.Popen(
         args,
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        env={**os.environ, "PYTHONPATH": pythonpath(), **(env or {})},
     )  # fmt: skip
     server = Server("exporter", 0, proc=proc, workdir=workdir)
     server.extra["log"] = workdir / "log"

@@ -25,7 +25,10 @@ def queues_by_target(config: Config, target_kind: str) -> dict[str, list[QueueRe
 
 def build(config: Config) -> list[Collector]:
     """One queue collector per target that holds queues, Redis targets first."""
-    interval, timeout = config.collection.interval_seconds, config.collection.timeout_seconds
+    interval, timeout = (
+        config.collection.queues.interval_seconds,
+        config.collection.queues.timeout_seconds,
+    )
     collectors: list[Collector] = []
     for kind, targets, collector in (
         ("redis", config.redis, RedisQueuesCollector),

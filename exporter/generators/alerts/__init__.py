@@ -30,6 +30,7 @@ from exporter.generators.alerts.recording import recording_rules
 from exporter.generators.alerts.replication import replication_alerts
 from exporter.generators.alerts.rule import Alert
 from exporter.generators.alerts.self_health import exporter_alerts
+from exporter.generators.alerts.streaming import streaming_alerts
 from exporter.generators.alerts.work import work_alerts
 from exporter.generators.output import write_files, yaml_text
 
@@ -41,6 +42,7 @@ HEADER = (
 )
 GROUPS: dict[str, Callable[[Config], list[Alert]]] = {
     "exporter.http": http_alerts,
+    "exporter.streaming": streaming_alerts,
     "exporter.dependencies": dependency_alerts,
     "exporter.replication": replication_alerts,
     "exporter.work": work_alerts,

@@ -14,7 +14,8 @@ from exporter.generators.promql import agg, sel, sum_rate
 
 def build(config: Config) -> Dashboard:
     ct = ("collector", "target")
-    interval = config.collection.interval_seconds
+    # the freshness bound of what the autoscalers read: queue-schedule collectors
+    stale = config.metrics_api.stale_after_intervals * config.collection.queues.interval_seconds
     panels = [
         PanelSpec(
             "Scrape up",
@@ -46,15 +47,16 @@ def build(config: Config) -> Dashboard:
         ),
         PanelSpec(
             "Collector duration",
-            "How long each collector's last run took. The red line is the collection "
-            "timeout: a run that reaches it is cancelled and counted as an error.",
+            "How long each collector's last run took. The red line is the health-probe "
+            "timeout (queue reads have a shorter one): a run that reaches its timeout is "
+            "cancelled and counted as an error.",
             kit.UNIT["seconds"],
             [
                 Query(
                     agg("max", catalog.EXPORTER_COLLECTOR_DURATION, ct), "{{collector}} {{target}}"
                 )
             ],
-            limit=config.collection.timeout_seconds,
+            limit=config.collection.health.timeout_seconds,
         ),
         PanelSpec(
             "Collector errors per second",
@@ -71,8 +73,10 @@ def build(config: Config) -> Dashboard:
         ),
         PanelSpec(
             "Seconds since last success",
-            f"Age of each collector's freshest good data. The red line is three collection "
-            f"intervals ({3 * interval:g} s): past it the values served are stale.",
+            f"Age of each collector's freshest good data. The red line is the freshness bound "
+            f"of the values served to autoscalers ({stale:g} s, stale_after_intervals queue "
+            f"intervals): a queue or GPU collector past it serves nothing. Health probes run "
+            f"every {config.collection.health.interval_seconds:g} s.",
             kit.UNIT["seconds"],
             [
                 Query(
@@ -80,7 +84,7 @@ def build(config: Config) -> Dashboard:
                     "{{collector}} {{target}}",
                 )
             ],
-            limit=3 * interval,
+            limit=stale,
         ),
         PanelSpec(
             "Metrics API requests per second",

@@ -57,7 +57,7 @@ class PanelSpec:
     unit: str
     queries: list[Query]
     limit: float | None = None  # drawn as a red threshold line/colour
-    kind: str = "timeseries"  # or "stat"
+    kind: str = "timeseries"  # or "stat", or "heatmap" (one query of bucket rates by le)
     width: int = 12
     max_value: float | None = None
     up_down: bool = False  # a 0/1 health state: shown as DOWN (red) / UP (green)
@@ -93,6 +93,45 @@ def _targets(queries: list[Query]) -> list[grafana.Target]:
     ]
 
 
+class _Heatmap(grafana.Panel):
+    """Grafana's current heatmap panel on pre-bucketed histogram rates (grafanalib only
+    writes the legacy one): one cell row per bucket, `calculate` off."""
+
+    unit: str = ""
+
+    def to_json_data(self) -> dict[str, Any]:
+        return self.panel_json(
+            {
+                "type": "heatmap",
+                "fieldConfig": {"defaults": {"unit": self.unit}, "overrides": []},
+                "options": {
+                    "calculate": False,
+                    "yAxis": {"unit": self.unit, "axisPlacement": "left"},
+                    "rowsFrame": {"layout": "auto"},
+                    "color": {
+                        "mode": "scheme",
+                        "scheme": "Oranges",
+                        "fill": "dark",
+                        "scale": "exponential",
+                        "exponent": 0.5,
+                        "steps": 64,
+                        "reverse": False,
+                    },
+                    "cellGap": 1,
+                    "filterValues": {"le": 1e-09},
+                    "tooltip": {"mode": "single", "yHistogram": True},
+                    "legend": {"show": True},
+                    "exemplars": {"color": "rgba(255,0,255,0.7)"},
+                },
+            }
+        )
+
+
+def heatmap_query(spec: catalog.MetricSpec, **matchers: str) -> Query:
+    """Bucket rates of a histogram by `le`, as a heatmap panel reads them."""
+    return Query(sum_rate(spec, ("le",), RATE_INTERVAL, "_bucket", **matchers), "{{le}}")
+
+
 def _panel(p: PanelSpec, panel_id: int, pos: dict[str, int]) -> grafana.Panel:
     common = dict(
         title=p.title,
@@ -102,7 +141,12 @@ def _panel(p: PanelSpec, panel_id: int, pos: dict[str, int]) -> grafana.Panel:
         id=panel_id,
         gridPos=grafana.GridPos(h=pos["h"], w=pos["w"], x=pos["x"], y=pos["y"]),
     )
-    if p.kind == "stat":
+    if p.kind == "heatmap":
+        panel = _Heatmap(**common)
+        panel.unit = p.unit
+        for target in panel.targets:
+            target.format = "heatmap"
+    elif p.kind == "stat":
         panel = grafana.Stat(
             **common,
             format=p.unit,
@@ -276,5 +320,5 @@ def probe_duration_panel(duration: catalog.MetricSpec, config: Config) -> PanelS
         "reaches it fails.",
         UNIT["seconds"],
         [Query(dedup(duration, target=TARGET), "{{target}} {{instance}}")],
-        limit=config.collection.timeout_seconds,
+        limit=config.collection.health.timeout_seconds,
     )

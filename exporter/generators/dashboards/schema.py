@@ -46,7 +46,7 @@ def _panel(panel: dict[str, Any]) -> None:
     for target in panel.get("targets", []):
         _drop(target, "target")
     options = panel.setdefault("options", {})
-    if "legend" in options:
+    if "legend" in options and panel.get("type") != "heatmap":  # a heatmap's is {show}
         options["legend"] = {**LEGEND_DEFAULTS, **options["legend"]}
     if panel.get("type") == "stat":
         panel["options"] = {**STAT_DEFAULTS, **options}

@@ -103,8 +103,23 @@ def network_policy(config: Config) -> Manifest:
                     "ports": [{"protocol": "TCP", "port": http}],
                 },
                 api_server,
-                # the KEDA scaler's port, from anywhere (KEDA's namespace)
-                *([{"ports": [{"protocol": "TCP", "port": grpc}]}] if grpc is not None else []),
+                *([keda_operator(config, grpc)] if grpc is not None else []),
             ],
         },
+    }
+
+
+def keda_operator(config: Config, port: int) -> Manifest:
+    """The KEDA scaler's port, from KEDA's operator pods only (the only gRPC client)."""
+    keda = config.autoscaling.keda
+    return {
+        "from": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": keda.operator_namespace}
+                },
+                "podSelector": {"matchLabels": dict(keda.operator_pod_labels)},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": port}],
     }

@@ -73,7 +73,7 @@ def gpu_agent_config(config: Config) -> dict[str, Any]:
         "environment": config.environment,
         "namespace": config.namespace,
         "listen": {"http": config.listen.http},
-        "collection": config.collection.model_dump(mode="json"),
+        "collection": config.collection.model_dump(mode="json", exclude_none=True),
         "gpu": "on",
         "metrics_api": {"enabled": False},
         "kubernetes": {"enabled": "auto" if attribution["enabled"] else "off"},

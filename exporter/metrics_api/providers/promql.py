@@ -19,6 +19,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,18 @@ log = logging.getLogger(__name__)
 # How each row's value starts in Prometheus' compact JSON. A label value cannot hold an
 # unescaped quote and a labels object holds no arrays, so it marks rows and nothing else.
 ROW_MARK = b'"value":['
+
+# Answers are decoded in threads of their own: asyncio's default executor is shared with
+# other work (collectors' blocking calls), and nothing queued there may delay an HPA's value.
+_DECODE: ThreadPoolExecutor | None = None
+
+
+def decode_executor() -> ThreadPoolExecutor:
+    global _DECODE
+    if _DECODE is None:
+        _DECODE = ThreadPoolExecutor(2, thread_name_prefix="promql-decode")
+    return _DECODE
+
 
 if TYPE_CHECKING:  # httpx (and the click it pulls in) loads on the first query, not at start
     import httpx
@@ -124,7 +137,9 @@ class PromqlSource:
             async with asyncio.timeout(self.timeout):
                 body = await self._body(query)
             # decoded off the event loop, one row at a time (see promql_answer)
-            values = await asyncio.to_thread(parse_answer, body, self.max_series)
+            values = await asyncio.get_running_loop().run_in_executor(
+                decode_executor(), parse_answer, body, self.max_series
+            )
         except (TimeoutError, httpx.TimeoutException):
             raise Unavailable(f"Prometheus did not answer within {self.timeout:g}s") from None
         except AnswerError as exc:

@@ -116,7 +116,7 @@ def _envelope(text: str) -> dict:
 def parse_answer(body: bytes, max_series: int) -> list[MetricValue]:
     """The values of a successful instant-query answer; AnswerError for any other shape.
 
-    CPU-bound: call it in a worker thread (`asyncio.to_thread`)."""
+    CPU-bound: call it in a worker thread (`promql.decode_executor()`)."""
     try:
         text = body.decode()
     except UnicodeDecodeError:

@@ -121,7 +121,9 @@ class SnapshotProvider(ConfiguredProvider):
         super().__init__(config, snapshot, clock)
         self.ready = ready
         self.config = config
-        self.max_age = config.metrics_api.stale_after_intervals * config.collection.interval_seconds
+        self.max_age = (
+            config.metrics_api.stale_after_intervals * config.collection.queues.interval_seconds
+        )
 
     def source(self, metric: ApiMetric) -> SnapshotSource:
         expected = expected_series(self.config, metric.metric or metric.name)
