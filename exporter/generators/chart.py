@@ -33,6 +33,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from exporter.config import Config, ScalingBehavior
 from exporter.config.loading import default_config_text
+from exporter.config import settings
 from exporter.config.queues import QUEUE_KINDS, QueueBase
 from exporter.generators import chart_rules
 from exporter.generators.k8s import names, pod_config, workloads
@@ -218,6 +219,11 @@ def constants() -> dict[str, Any]:
         # which target list a queue's `target` names, per queue kind, and its default
         "queue_targets": {kind: m.target_kind for kind, m in QUEUE_KINDS.items()},
         "queue_default_target": QueueBase.model_fields["target"].default,
+        # collection.interval/timeout_seconds alone: the schedule queues and health share
+        "legacy_schedule": {
+            "interval_seconds": settings.LEGACY_INTERVAL_SECONDS,
+            "timeout_seconds": settings.LEGACY_TIMEOUT_SECONDS,
+        },
     }
 
 

@@ -167,7 +167,11 @@ def _gpu_attribution() -> dict[str, Any]:
             "pod_resources_socket": "/var/lib/kubelet/pod-resources/kubelet.sock",
             "class_label": "platform.example.com/class",
         },
-        "collection": {"interval_seconds": 10},
+        # one shared interval, health on its own schedule (queues take the shared one)
+        "collection": {
+            "interval_seconds": 10,
+            "health": {"interval_seconds": 30, "timeout_seconds": 10},
+        },
         "deployment": {
             "gpu_agent": {
                 "node_selector": {"accelerator": "nvidia-h100"},

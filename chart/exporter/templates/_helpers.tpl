@@ -65,6 +65,15 @@ Args: models (files/models.json), model (a model name), value (a map). */}}
 {{- $raw := include "exporter.rawConfig" . | fromJson -}}
 {{- $c := include "exporter.fill" (dict "models" $models "model" "Config" "value" $raw) | fromJson -}}
 {{- $_ := set $c "gpu" (include "exporter.onOff" $c.gpu) -}}
+{{- /* collection.interval_seconds/timeout_seconds alone: queues and health share them
+(unless a kind sets its own), as Collection._single_interval does */ -}}
+{{- $k := .Files.Get "files/constants.json" | fromJson -}}
+{{- $col := $c.collection -}}
+{{- if or (not (kindIs "invalid" $col.interval_seconds)) (not (kindIs "invalid" $col.timeout_seconds)) -}}
+{{- $shared := dict "interval_seconds" ($col.interval_seconds | default $k.legacy_schedule.interval_seconds) "timeout_seconds" ($col.timeout_seconds | default $k.legacy_schedule.timeout_seconds) -}}
+{{- $given := get $raw "collection" | default dict -}}
+{{- range $kind := list "queues" "health" }}{{ if not (hasKey $given $kind) }}{{ $_ := set $col $kind $shared }}{{ end }}{{ end -}}
+{{- end -}}
 {{- $_ := set $c.kubernetes "enabled" (include "exporter.onOff" $c.kubernetes.enabled) -}}
 {{- $d := $c.deployment -}}
 {{- $v := .Values -}}
@@ -190,7 +199,9 @@ only to label GPU holders (pod_config.gpu_agent_config). Arg: the effective conf
 {{- $c := .c -}}
 {{- $attribution := deepCopy $c.gpu_attribution -}}
 {{- $_ := set $attribution "proc_root" $k.agent_proc_root -}}
-{{- $data := dict "environment" $c.environment "namespace" $c.namespace "listen" (dict "http" $c.listen.http) "collection" $c.collection "gpu" "on" "metrics_api" (dict "enabled" false) "kubernetes" (dict "enabled" (ternary "auto" "off" $attribution.enabled)) "gpu_attribution" $attribution -}}
+{{- $collection := dict -}}
+{{- range $key, $value := $c.collection }}{{ if not (kindIs "invalid" $value) }}{{ $_ := set $collection $key $value }}{{ end }}{{ end -}}
+{{- $data := dict "environment" $c.environment "namespace" $c.namespace "listen" (dict "http" $c.listen.http) "collection" $collection "gpu" "on" "metrics_api" (dict "enabled" false) "kubernetes" (dict "enabled" (ternary "auto" "off" $attribution.enabled)) "gpu_attribution" $attribution -}}
 {{- toYaml $data -}}
 {{- end -}}
 
