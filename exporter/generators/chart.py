@@ -31,9 +31,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from exporter.config import Config, ScalingBehavior
+from exporter.config import Config, ScalingBehavior, settings
 from exporter.config.loading import default_config_text
-from exporter.config import settings
 from exporter.config.queues import QUEUE_KINDS, QueueBase
 from exporter.generators import chart_rules
 from exporter.generators.k8s import names, pod_config, workloads
