@@ -236,9 +236,22 @@ only to label GPU holders (pod_config.gpu_agent_config). Arg: the effective conf
 {{- dict "scaleUp" (include "exporter.scalingRules" .behavior.scale_up | fromJson) "scaleDown" (include "exporter.scalingRules" .behavior.scale_down | fromJson) | toJson -}}
 {{- end -}}
 
-{{/* metadata of a class's autoscaler (JSON), named after its workload. Args: c, root, cls. */}}
+{{/* The namespace a class lives in: its own `namespace`, else the top-level one. */}}
+{{- define "exporter.classNamespace" -}}
+{{- .cls.namespace | default .c.namespace -}}
+{{- end -}}
+
+{{/* The top-level namespace, then every other one a class names, in config order (JSON). */}}
+{{- define "exporter.namespaces" -}}
+{{- $out := list .namespace -}}
+{{- range .component_classes }}{{ $ns := .namespace | default $.namespace }}{{ if not (has $ns $out) }}{{ $out = append $out $ns }}{{ end }}{{ end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* metadata of a class's autoscaler (JSON), named after its workload, in the class's
+namespace (next to the workload it scales). Args: c, root, cls. */}}
 {{- define "exporter.autoscalerMeta" -}}
-{{- $m := include "exporter.meta" (dict "c" .c "root" .root "name" .cls.workload.name "component" "autoscaling") | fromJson -}}
+{{- $m := include "exporter.meta" (dict "c" .c "root" .root "name" .cls.workload.name "component" "autoscaling" "namespace" (include "exporter.classNamespace" .)) | fromJson -}}
 {{- $_ := set $m.labels "component_class" .cls.name -}}
 {{- toJson $m -}}
 {{- end -}}
