@@ -94,6 +94,7 @@ bench: deps bench-deps venv ## every benchmark, each printing its figures next t
 	$(PY) bench/queues.py
 	$(PY) bench/metrics_api.py
 	$(PY) bench/health.py
+	$(PY) bench/scale.py
 	$(PY) bench/serving.py
 	$(PY) bench/soak.py --minutes 5
 

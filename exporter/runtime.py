@@ -104,7 +104,7 @@ class Runtime:
             Sample(catalog.EXPORTER_COLLECTOR_DURATION, labels, duration),
         ]
         if error is None:
-            self.snapshot.replace(collector.owner, samples, now)
+            await self.snapshot.areplace(collector.owner, samples, now)
             self_metrics.append(Sample(catalog.EXPORTER_COLLECTOR_LAST_SUCCESS, labels, now))
         else:
             self.snapshot.update(collector.owner, collector.failure_samples(), now)

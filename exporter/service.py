@@ -78,6 +78,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     runtime.start()
     board.start()
     loop.call_later(1.0, settle_after_start)  # after the listeners are up, not before
+    settled = asyncio.create_task(_settle_when_ready(runtime))
     self_task = asyncio.create_task(self_metrics.run())
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
@@ -104,6 +105,7 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
         server.should_exit = True
     results = await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
+    settled.cancel()
     await board.stop()
     self_task.cancel()
     scaler_task.cancel()
@@ -119,6 +121,15 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     for result in [*results, scaler_result]:
         if isinstance(result, Exception):
             raise result
+
+
+async def _settle_when_ready(runtime: Runtime) -> None:
+    """Settle again once the first collection filled the snapshot: its series live as long
+    as the process, and a full collection scanning 10,000 queues' worth of them would hold
+    the loop for hundreds of milliseconds."""
+    await runtime.ready.wait()
+    await asyncio.sleep(1.0)  # the status board's first sync, too
+    settle_after_start()
 
 
 def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> None:

@@ -7,10 +7,15 @@ never slows a scrape. Each series belongs to an *owner* (one collector run for o
 
 Rendering is cached per metric family: a scrape after a change re-renders only the families
 that changed, and its text lines are pre-formatted when a value is written.
+
+Each family also indexes its series by label pair (`component_class="gpu"` -> the series
+that carry it), so a read for one class (`select`) costs what it returns, not a scan of every
+series: the status board and the HPAs read every class every interval.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LabelKey = tuple[tuple[str, str], ...]
 
+SLICE_SECONDS = 0.002  # the longest a sliced write holds the event loop between yields
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
@@ -76,13 +82,51 @@ def _format_line(name: str, key: LabelKey, value: float) -> str:
 
 
 class _Family:
-    __slots__ = ("spec", "series", "text_cache", "om_cache")
+    __slots__ = ("spec", "series", "by_label", "text_cache", "om_cache")
 
     def __init__(self, spec: MetricSpec) -> None:
         self.spec = spec
         self.series: dict[LabelKey, Series] = {}
+        # (label, value) -> the keys carrying it, in insertion order (a dict as ordered set)
+        self.by_label: dict[tuple[str, str], dict[LabelKey, None]] = {}
         self.text_cache: str | None = None
         self.om_cache: str | None = None
+
+    def add(self, key: LabelKey, series: Series) -> None:
+        if key not in self.series:
+            for pair in key:
+                self.by_label.setdefault(pair, {})[key] = None
+        self.series[key] = series
+
+    def remove(self, key: LabelKey) -> None:
+        if self.series.pop(key, None) is None:
+            return
+        for pair in key:
+            bucket = self.by_label.get(pair)
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self.by_label[pair]
+
+    def select(self, pinned: Mapping[str, str]) -> list[Series]:
+        """The series carrying every pinned label value, from the smallest index bucket."""
+        if not pinned:
+            return list(self.series.values())
+        buckets = []
+        for pair in pinned.items():
+            bucket = self.by_label.get(pair)
+            if bucket is None:
+                return []
+            buckets.append(bucket)
+        smallest = min(buckets, key=len)
+        if len(buckets) == 1:
+            return [self.series[key] for key in smallest]
+        out = []
+        for key in smallest:
+            labels = dict(key)
+            if all(labels.get(k) == v for k, v in pinned.items()):
+                out.append(self.series[key])
+        return out
 
     def dirty(self) -> None:
         self.text_cache = None
@@ -149,7 +193,7 @@ class Snapshot:
                 self._invalid.add((sample.spec.name, key))
             current = fam.series.get(key)
             if current is not None and current.owner == owner:
-                del fam.series[key]  # the value is unknown now, not the last good one
+                fam.remove(key)  # the value is unknown now, not the last good one
                 fam.dirty()
             return None
         self._invalid.discard((sample.spec.name, key))
@@ -161,9 +205,7 @@ class Snapshot:
                 current.line = _format_line(sample.spec.name, key, value)
                 fam.dirty()
         else:
-            fam.series[key] = Series(
-                key, value, now, owner, _format_line(sample.spec.name, key, value)
-            )
+            fam.add(key, Series(key, value, now, owner, _format_line(sample.spec.name, key, value)))
             fam.dirty()
         return (sample.spec.name, key)
 
@@ -180,10 +222,33 @@ class Snapshot:
         """Make these the owner's only series: the ones it no longer reports are dropped."""
         now = time.time() if now is None else now
         fresh = {put for sample in samples if (put := self._put(owner, sample, now))}
+        self._replaced(owner, fresh)
+
+    async def areplace(
+        self, owner: str, samples: Iterable[Sample], now: float | None = None
+    ) -> None:
+        """`replace`, giving the loop back every `SLICE_SECONDS` (10,000 queues are 30,000
+        samples: written in one step they would hold every listener for a third of a second).
+
+        A reader between slices sees some series of this write and the rest from the last,
+        each with its own timestamp, so a value's freshness check still holds per series;
+        the series the owner no longer reports are dropped at the end, as `replace` does."""
+        now = time.time() if now is None else now
+        fresh: set[tuple[str, LabelKey]] = set()
+        started = time.perf_counter()
+        for i, sample in enumerate(samples):
+            if (put := self._put(owner, sample, now)) is not None:
+                fresh.add(put)
+            if i % 256 == 255 and time.perf_counter() - started > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
+        self._replaced(owner, fresh)
+
+    def _replaced(self, owner: str, fresh: set[tuple[str, LabelKey]]) -> None:
         for name, key in self._owned.get(owner, set()) - fresh:
             fam = self._families[name]
             if fam.series.get(key) is not None and fam.series[key].owner == owner:
-                del fam.series[key]
+                fam.remove(key)
                 fam.dirty()
         self._owned[owner] = fresh
         self._changed(owner)
@@ -196,6 +261,12 @@ class Snapshot:
     def series(self, name: str) -> list[Series]:
         fam = self._families.get(name)
         return list(fam.series.values()) if fam else []
+
+    def select(self, name: str, pinned: Mapping[str, str] | None = None) -> list[Series]:
+        """The series of `name` whose labels include every pair in `pinned` (all when empty),
+        in write order; found through the label index, so it costs what it returns."""
+        fam = self._families.get(name)
+        return fam.select(pinned or {}) if fam else []
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         """The value of one series (labels must match exactly), or None."""

@@ -128,3 +128,78 @@ def test_empty_label_values_are_left_out():
 )
 def test_content_negotiation(accept, expected):
     assert wants_openmetrics(accept) is expected
+
+
+def _queue(cls: str, queue: str, depth: float) -> Sample:
+    return Sample(catalog.QUEUE_DEPTH, {"component_class": cls, "queue": queue}, depth)
+
+
+def _selected(snap: Snapshot, **pinned: str) -> list[tuple[tuple[str, str], ...]]:
+    return [s.labels for s in snap.select(catalog.QUEUE_DEPTH.name, pinned)]
+
+
+def test_select_finds_what_a_scan_would_through_removals_and_owners():
+    """The label index agrees with a full scan after writes, drops, invalid values and a
+    series taken over by another owner."""
+    snap = Snapshot()
+    snap.replace("a", [_queue("gpu", "q1", 1), _queue("gpu", "q2", 2), _queue("cpu", "q1", 3)])
+    snap.replace("b", [_queue("memory", "q9", 4)])
+    assert _selected(snap, component_class="gpu") == [
+        (("component_class", "gpu"), ("queue", "q1")),
+        (("component_class", "gpu"), ("queue", "q2")),
+    ]
+    assert _selected(snap, component_class="gpu", queue="q2") == [
+        (("component_class", "gpu"), ("queue", "q2"))
+    ]
+    assert _selected(snap, queue="q1") == [
+        (("component_class", "gpu"), ("queue", "q1")),
+        (("component_class", "cpu"), ("queue", "q1")),
+    ]
+    assert _selected(snap, component_class="tpu") == []
+    assert len(_selected(snap)) == 4
+    snap.replace("a", [_queue("gpu", "q2", 2), _queue("cpu", "q1", float("inf"))])  # q1 gone
+    assert _selected(snap, component_class="gpu") == [(("component_class", "gpu"), ("queue", "q2"))]
+    assert _selected(snap, component_class="cpu") == []  # an invalid value is left out
+    snap.update("b", [_queue("gpu", "q2", 7)])  # another owner writes the same series
+    [series] = snap.select(catalog.QUEUE_DEPTH.name, {"component_class": "gpu"})
+    assert (series.owner, series.value) == ("b", 7)
+    snap.drop_owner("b")
+    assert _selected(snap, component_class="memory") == []
+    for pinned in ({}, {"component_class": "gpu"}, {"queue": "q2"}):
+        scan = [
+            s.labels
+            for s in snap.series(catalog.QUEUE_DEPTH.name)
+            if all(dict(s.labels).get(k) == v for k, v in pinned.items())
+        ]
+        assert _selected(snap, **pinned) == scan
+
+
+async def test_areplace_gives_the_loop_back_and_ends_as_replace(monkeypatch):
+    """A sliced write lets other tasks run between slices; the result is replace's."""
+    import asyncio
+
+    from exporter import snapshot as snapshot_module
+
+    monkeypatch.setattr(snapshot_module, "SLICE_SECONDS", 0.0)  # yield at every check
+    sliced, plain = Snapshot(), Snapshot()
+    for snap in (sliced, plain):
+        snap.replace("q", [_queue("old", "x", 1)])
+    samples = [_queue(f"c{i}", "q", i) for i in range(2000)]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    await sliced.areplace("q", samples, now=1.0)
+    ran = ticks - before
+    task.cancel()
+    plain.replace("q", samples, now=1.0)
+    assert ran >= 2000 // 256 - 1  # one slice per 256 samples at least
+    assert sliced.render() == plain.render()
+    assert _selected(sliced, component_class="old") == []

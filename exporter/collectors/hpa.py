@@ -99,15 +99,17 @@ class HpaCollector(Collector):
 
 
 def build(config: Config) -> list[Collector]:
-    """The HPA collector when Kubernetes is reachable and there are classes to watch."""
+    """An HPA collector per namespace holding classes, when Kubernetes is reachable."""
     if not config.component_classes or not kube.enabled(config.kubernetes):
         return []
     return [
         HpaCollector(
-            config.namespace,
-            config.component_classes,
+            namespace,
+            [c for c in config.component_classes if config.class_namespace(c) == namespace],
             config.kubernetes,
             config.collection.health.interval_seconds,
             config.collection.health.timeout_seconds,
         )
+        for namespace in config.namespaces
+        if any(config.class_namespace(c) == namespace for c in config.component_classes)
     ]

@@ -83,6 +83,9 @@ class MetricsEndpoint(Strict):
 
 class ComponentClass(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    # Where the workload, its HPA or ScaledObject and its PodMonitor live; None: the top-level
+    # `namespace` (see Config.class_namespace).
+    namespace: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     workload: Workload
     metrics: MetricsEndpoint = MetricsEndpoint()
     min_replicas: Annotated[int, Field(ge=0, le=INT32_MAX)] = 1  # 0 only with engine keda

@@ -200,6 +200,19 @@ class Config(Strict):
         """The Prometheus `job` of the exporter's own scrape, named once."""
         return self.alerting.exporter_job or self.deployment.name
 
+    def class_namespace(self, cls: ComponentClass) -> str:
+        """The namespace a class lives in: its own `namespace`, else the top-level one."""
+        return cls.namespace or self.namespace
+
+    @property
+    def namespaces(self) -> list[str]:
+        """The top-level namespace, then every other one a class names, in config order."""
+        out = [self.namespace]
+        for cls in self.component_classes:
+            if (ns := self.class_namespace(cls)) not in out:
+                out.append(ns)
+        return out
+
     def component_class(self, name: str) -> ComponentClass:
         for cls in self.component_classes:
             if cls.name == name:

@@ -98,7 +98,8 @@ def resolve(config: Config, namespace: str, metadata: Mapping[str, str]) -> Targ
             f"scalerMetadata.targetValue is needed: class {name!r} does not scale on "
             f"{short(metric)}"
         )
-    return Target(namespace or config.namespace, name, metric, kind, target, activation or 0.0)
+    namespace = namespace or config.class_namespace(cls)  # the provider 404s another one
+    return Target(namespace, name, metric, kind, target, activation or 0.0)
 
 
 def class_selector(component_class: str) -> Selector:

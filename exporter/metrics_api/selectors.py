@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -346,6 +346,14 @@ def _parse(text: str) -> Selector:
     except SelectorError as exc:
         raise SelectorError(f"unable to parse requirement: {exc}") from None
     return Selector(tuple(sorted(reqs, key=lambda r: r.key)))
+
+
+def equals(pairs: Iterable[tuple[str, str]]) -> Selector:
+    """`k1=v1,k2=v2` without parsing, for selectors built from validated config names (the
+    status board asks one per class every sync: 2000 classes' selectors would cycle through
+    the parse cache's budget and miss every time)."""
+    reqs = sorted((Requirement(k, "=", (v,)) for k, v in pairs), key=lambda r: r.key)
+    return Selector(tuple(reqs))
 
 
 def to_label_selector(selector: Selector) -> dict:

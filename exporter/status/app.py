@@ -7,7 +7,6 @@ dependency.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from exporter.status.board import StatusBoard
@@ -27,7 +26,7 @@ class StatusApp:
 
     def respond(self, path: str) -> tuple[int, str, bytes]:
         if path == "/status.json":
-            return 200, JSON, json.dumps(self.board.document()).encode()
+            return 200, JSON, self.board.document_json()
         if path == "/":
             return 200, HTML, render(self.board.document()).encode()
         return 404, "text/plain; charset=utf-8", b"not found\n"
@@ -38,6 +37,8 @@ class StatusApp:
         if scope["method"] not in ("GET", "HEAD"):
             status, ctype, body = 405, "text/plain; charset=utf-8", b"method not allowed\n"
         else:
+            if scope["path"] in self.paths:
+                await self.board.prepare()  # rows built in slices, not inside respond()
             status, ctype, body = self.respond(scope["path"])
         headers = [
             (b"content-type", ctype.encode()),

@@ -1,6 +1,7 @@
 """The status board: per component class, what the HPA reads and what it would decide.
 
-Every `sync_seconds` (the collection interval: values change no faster) the board reads each
+Every `sync_seconds` (the queue collection interval: values change no faster) while someone
+reads the page, and every HPA controller period (15 s) while nobody does, the board reads each
 class's scaling signals through the metrics-API provider (`signals.read_signal`) and runs one
 sync of the Kubernetes HPA algorithm (`exporter.autoscaling.desired_replicas`) with a
 `History` kept per class, so stabilisation windows and rate policies act as the controller's
@@ -16,12 +17,17 @@ metrics-server and are listed as such, not computed. The provider is the process
 (`exporter.service.serve` builds it), shared with the metrics API and the KEDA scaler, so
 the board adds no queries and no fallback flags of its own. Nothing here raises into a
 request: a failed read is a signal without a value and the reason.
+
+Cost: a sync is linear in classes (each class's read goes through the snapshot's label
+index) and gives the loop back every `SLICE_SECONDS`; the page's rows (and their JSON) are
+built only while someone reads the page, so a sync nobody looks at keeps just the history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -46,6 +52,25 @@ log = logging.getLogger(__name__)
 # The metric kinds the exporter serves (Resource metrics come from metrics-server).
 EVALUATED = ("External", "Pods")
 
+# A sync step gives the loop back after this long (the HPA's request and the scrape wait at
+# most about this); the document is "watched" for this long after a read.
+SLICE_SECONDS = 0.002
+WATCH_SECONDS = 60.0
+# kube-controller-manager's --horizontal-pod-autoscaler-sync-period default (and `exporter
+# simulate --sync-period`): how often the board syncs while nobody looks.
+HPA_SYNC_SECONDS = 15.0
+
+
+@dataclass
+class _Sync:
+    """What one sync of a class saw and decided: enough to build its row later."""
+
+    live: list[dict[str, Any]]
+    readings: dict[str, Reading] = field(default_factory=dict)
+    decision: Decision | None = None
+    current: int = 0
+    source: str = ""
+
 
 @dataclass
 class ClassState:
@@ -58,7 +83,10 @@ class ClassState:
     last_live: int | None = None  # the live HPA's current replicas at the last sync
     rings: dict[str, Ring] = field(default_factory=dict)
     replicas: Ring = field(default_factory=Ring)
-    row: dict[str, Any] = field(default_factory=dict)
+    row: dict[str, Any] = field(default_factory=dict)  # {}: not built since the last sync
+    row_json: str = ""
+    last: _Sync | None = None
+    namespace: str = ""
 
 
 def _class_state(cls: ComponentClass) -> ClassState:
@@ -96,44 +124,48 @@ class StatusBoard:
         self.provider = provider
         self.clock = clock
         self.sync_seconds = sync_seconds or config.collection.queues.interval_seconds
+        self.idle_sync_seconds = max(self.sync_seconds, HPA_SYNC_SECONDS)
         self.classes = [_class_state(c) for c in config.component_classes]
+        for state in self.classes:
+            state.namespace = config.class_namespace(state.cls)
         self.synced_at: float | None = None
+        self.looked_at: float | None = None  # when the document was last read
         self._task: asyncio.Task[None] | None = None
 
     # --- the periodic sync ------------------------------------------------------------------
     async def sync(self) -> None:
-        """One HPA sync for every class."""
+        """One HPA sync for every class, in slices: the loop gets control back at least every
+        `SLICE_SECONDS`, so a thousand classes never hold a scrape or an HPA's request."""
         now = self.clock()
+        watched = self.watched(now)
+        started = time.perf_counter()
         for state in self.classes:
             try:
-                await self._sync_class(state, now)
+                await self._sync_class(state, now, watched)
             except Exception:  # one class's bug must not blank the others
                 log.exception("status: evaluating class %s failed", state.cls.name)
+            if time.perf_counter() - started > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
         self.synced_at = now
 
-    async def _sync_class(self, state: ClassState, now: float) -> None:
+    def watched(self, now: float) -> bool:
+        """Whether someone read the document lately: only then does a sync build the rows
+        (otherwise it keeps what the controller history needs, and a look builds them)."""
+        return self.looked_at is not None and now - self.looked_at < WATCH_SECONDS
+
+    async def _sync_class(self, state: ClassState, now: float, watched: bool = True) -> None:
         cls = state.cls
         live = target_rows.live_hpas(self.snapshot, cls.name, now)
-        workload = f"{cls.workload.kind}/{cls.workload.name}"
-        row: dict[str, Any] = {
-            "name": cls.name,
-            "workload": workload,
-            "min_replicas": cls.min_replicas,
-            "max_replicas": cls.max_replicas,
-            "other_metrics": state.others,
-            "behavior": behavior_rows(cls),
-            "live": live,
-            "live_note": target_rows.kube_note(self.runtime, workload, bool(live)),
-        }
         if state.spec is None:
-            row.update(signals=[], decision=None, tolerance=None)
-            state.row = row
+            state.last = _Sync(live)
+            self._set_row(state, watched)
             return
         current, source, is_live = self._current(state, live)
         readings: dict[str, Reading] = {}
         for m in state.spec.metrics:
             readings[m.name] = await read_signal(
-                self.provider, self.config, state.model, m, self.clock
+                self.provider, self.config, state.model, m, self.clock, state.namespace
             )
             state.rings[m.name].add(now, readings[m.name].value)
         observations = {k: r.observation(current, is_live) for k, r in readings.items()}
@@ -150,20 +182,50 @@ class StatusBoard:
         state.history, state.last_live = history, current if is_live else None
         state.simulated = decision.replicas
         state.replicas.add(now, float(decision.replicas))
+        state.last = _Sync(live, readings, decision, current, source)
+        self._set_row(state, watched)
+
+    def _set_row(self, state: ClassState, build: bool) -> None:
+        """The row and its JSON text (so `/status.json` joins texts instead of encoding a
+        thousand rows in one step), or neither until someone looks."""
+        state.row = self._row(state) if build else {}
+        state.row_json = json.dumps(state.row) if build else ""
+
+    def _row(self, state: ClassState) -> dict[str, Any]:
+        """The class's row from its last sync (built when someone looks, not every sync)."""
+        cls, last = state.cls, state.last
+        assert last is not None
+        workload = f"{cls.workload.kind}/{cls.workload.name}"
+        row: dict[str, Any] = {
+            "name": cls.name,
+            "workload": workload,
+            "min_replicas": cls.min_replicas,
+            "max_replicas": cls.max_replicas,
+            "other_metrics": state.others,
+            "behavior": behavior_rows(cls),
+            "live": last.live,
+            "live_note": target_rows.kube_note(self.runtime, workload, bool(last.live)),
+        }
+        if state.namespace != self.config.namespace:
+            row["namespace"] = state.namespace
+        if state.spec is None or last.decision is None:
+            row.update(signals=[], decision=None, tolerance=None)
+            return row
+        decision = last.decision
         row["tolerance"] = state.spec.tolerance
         row["signals"] = [
             signal_row(
                 m,
-                readings[m.name],
+                last.readings[m.name],
                 _proposal(decision, m.name),
                 state.spec.tolerance,
-                current,
+                last.current,
                 state.rings[m.name].values(),
             )  # fmt: skip
             for m in state.spec.metrics
         ]
-        row["decision"] = decision_row(decision, source, state.replicas.values())
-        state.row = row
+        row["decision"] = decision_row(decision, last.source, state.replicas.values())
+        return row
 
     def _current(self, state: ClassState, live: list[dict[str, Any]]) -> tuple[int, str, bool]:
         """The live HPA's current replicas when there is one, else the board's last answer."""
@@ -176,7 +238,13 @@ class StatusBoard:
     async def _loop(self) -> None:
         while True:
             await self.sync()
-            await asyncio.sleep(self.sync_seconds)
+            # Nobody looking: a sync per HPA controller period is all the history needs
+            # (1000 classes every second would cost more than collecting their queues).
+            while True:
+                await asyncio.sleep(self.sync_seconds)
+                now = self.clock()
+                if self.watched(now) or now - (self.synced_at or 0.0) >= self.idle_sync_seconds:
+                    break
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="status-board")
@@ -194,6 +262,7 @@ class StatusBoard:
     def document(self) -> dict[str, Any]:
         """The `/status.json` document: the last sync's classes, targets as of now."""
         now = self.clock()
+        self.looked_at = now
         rows = target_rows.targets(self.runtime, now)
         return {
             "environment": self.config.environment,
@@ -204,10 +273,38 @@ class StatusBoard:
             else round(now - self.synced_at, 3),
             "sync_seconds": self.sync_seconds,
             "ready": self.runtime.ready.is_set(),
-            "classes": [s.row or {"name": s.cls.name, "pending": True} for s in self.classes],
+            "classes": [self._document_row(s) for s in self.classes],
             "targets": rows,
             "collectors": target_rows.collectors_health(rows),
         }
+
+    async def prepare(self) -> None:
+        """Build the rows the last sync left unbuilt, giving the loop back between slices
+        (a first look at a thousand classes must not hold the HPA's requests either)."""
+        self.looked_at = self.clock()
+        started = time.perf_counter()
+        for state in self.classes:
+            self._document_row(state)
+            if time.perf_counter() - started > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
+
+    def _document_row(self, state: ClassState) -> dict[str, Any]:
+        if state.last is None:
+            return {"name": state.cls.name, "pending": True}
+        if not state.row:  # synced while nobody looked: built now, once per sync
+            self._set_row(state, True)
+        return state.row
+
+    def document_json(self) -> bytes:
+        """`document()` as JSON, the class rows spliced in from their cached texts."""
+        doc = self.document()
+        rows = [
+            s.row_json or json.dumps(row)
+            for s, row in zip(self.classes, doc.pop("classes"), strict=True)
+        ]
+        head = json.dumps(doc)
+        return f'{head[:-1]}, "classes": [{", ".join(rows)}]}}'.encode()
 
 
 def _proposal(decision: Decision, metric: str):

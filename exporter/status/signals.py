@@ -17,8 +17,7 @@ from exporter.autoscaling import MetricSpec, PodSample
 from exporter.autoscaling.model import ClassAutoscaler
 from exporter.config import Config
 from exporter.metrics_api.providers import NotFound, ProviderError, RoutingProvider
-from exporter.metrics_api.selectors import Selector
-from exporter.metrics_api.selectors import parse as parse_selector
+from exporter.metrics_api.selectors import Selector, equals
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ NO_POD_METRICS = "no metrics returned from custom metrics API"  # the controller
 
 
 def _selector(pairs: tuple[tuple[str, str], ...]) -> Selector:
-    return parse_selector(",".join(f"{k}={v}" for k, v in pairs))
+    return equals(pairs)
 
 
 async def read_signal(
@@ -83,26 +82,27 @@ async def read_signal(
     model: ClassAutoscaler,
     spec: MetricSpec,
     clock=time.time,
+    namespace: str | None = None,
 ) -> Reading:
     """The signal `spec` of the class's HPA model, as the controller's API call returns it.
 
     Never raises for a provider failure: an unavailable or unknown metric is a `Reading`
-    with `value=None` and the reason. `provider=None`: the metrics API is off.
+    with `value=None` and the reason. `provider=None`: the metrics API is off. `namespace`:
+    the class's (its HPA asks from there); None: the top-level one.
     """
     api = "custom" if spec.kind == "Pods" else "external"
     source = metric_source(config, spec.name, api)
     empty = Reading(spec.name, source, None, None, 0, kind=spec.kind)
+    ns = namespace or config.namespace
     if provider is None:
         return _unavailable(empty, DISABLED)
     try:
         if spec.kind == "Pods":
             points = await provider.pods_metric(
-                config.namespace, None, spec.name, _selector(model.pod_selector), Selector()
+                ns, None, spec.name, _selector(model.pod_selector), Selector()
             )
         else:
-            points = await provider.external_metric(
-                config.namespace, spec.name, _selector(spec.selector)
-            )
+            points = await provider.external_metric(ns, spec.name, _selector(spec.selector))
     except NotFound as exc:
         reason = exc.message if source else f"not served by this exporter: {exc.message}"
         return _unavailable(empty, reason)

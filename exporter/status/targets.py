@@ -67,10 +67,8 @@ def live_hpas(snapshot: Snapshot, component_class: str, now: float) -> list[dict
     """The HPAs the HPA collector found for this class (empty without Kubernetes access)."""
     found: dict[str, dict[str, Any]] = {}
     for field, name in _HPA_FIELDS.items():
-        for series in snapshot.series(name):
+        for series in snapshot.select(name, {"component_class": component_class}):
             labels = dict(series.labels)
-            if labels.get("component_class") != component_class:
-                continue
             row = found.setdefault(labels["hpa"], {"hpa": labels["hpa"]})
             value = series.value
             row[field] = bool(value) if field in ("able_to_scale", "scaling_active") else int(value)

@@ -22,6 +22,7 @@ leaves the queue values stale (`queue_up 0`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ from exporter.collectors.redis_endpoint import Endpoint
 from exporter.config import RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
+
+# Queues per pipeline: a round trip each, and the loop runs between them (see `_read`).
+READ_CHUNK = 256
 
 
 def script_for(ref: QueueRef) -> str | None:
@@ -91,7 +95,12 @@ class RedisQueuesCollector(Collector):
             await self._endpoint.drop(exc)
             self._sha.clear()
             raise
-        return self.samples(self.queues, now, results)
+        out: list[Sample] = []
+        for start in range(0, len(self.queues), READ_CHUNK):  # parsed a chunk per loop step
+            refs = self.queues[start : start + READ_CHUNK]
+            out += self.queue_samples(refs, now, results[start : start + READ_CHUNK])
+            await asyncio.sleep(0)
+        return out + self.health.skew_samples(self.queues)
 
     def assume_scripts_loaded(self) -> None:
         """Use the scripts' SHA1s without SCRIPT LOAD: the caller loads them on each node
@@ -113,14 +122,20 @@ class RedisQueuesCollector(Collector):
         return refused
 
     async def _read(self, client: aioredis.Redis) -> tuple[float, list[Any]]:
-        """One reply per queue: the command's reply, an error reply, or a QueueError."""
+        """One reply per queue: the command's reply, an error reply, or a QueueError.
+
+        One pipeline per `READ_CHUNK` queues: a round trip more per chunk, and the loop
+        gets control back between them instead of packing and parsing 10,000 at once."""
         refused = await self.load_scripts(client)
         now = time.time()
-        pipe = client.pipeline(transaction=False)
-        self.add_reads(pipe, self.queues, now, refused)
-        return now, self.match_replies(
-            self.queues, await pipe.execute(raise_on_error=False), refused
-        )
+        out: list[Any] = []
+        for start in range(0, len(self.queues), READ_CHUNK):
+            refs = self.queues[start : start + READ_CHUNK]
+            pipe = client.pipeline(transaction=False)
+            self.add_reads(pipe, refs, now, refused)
+            replies = await pipe.execute(raise_on_error=False) if len(pipe) else []
+            out += self.match_replies(refs, replies, refused)
+        return now, out
 
     def add_reads(
         self, pipe: Any, refs: Sequence[QueueRef], now: float, refused: dict[str, QueueError]
@@ -156,6 +171,12 @@ class RedisQueuesCollector(Collector):
 
     def samples(self, refs: Sequence[QueueRef], now: float, results: list[Any]) -> list[Sample]:
         """Series of the queues `refs` (their results in the same order)."""
+        return self.queue_samples(refs, now, results) + self.health.skew_samples(self.queues)
+
+    def queue_samples(
+        self, refs: Sequence[QueueRef], now: float, results: Sequence[Any]
+    ) -> list[Sample]:
+        """`samples` without the target-wide clock-skew series."""
         out: list[Sample] = []
         for ref, reply in zip(refs, results, strict=True):
             labels = ref.labels
@@ -171,7 +192,7 @@ class RedisQueuesCollector(Collector):
                 continue
             self.health.ok(ref)
             out.append(Sample(catalog.QUEUE_UP, labels, 1))
-        return out + self.health.skew_samples(self.queues)
+        return out
 
     def failure_samples(self) -> Sequence[Sample]:
         return failure_samples(self.queues)

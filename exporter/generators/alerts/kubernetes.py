@@ -10,7 +10,8 @@ from exporter.generators.promql import agg, max_rate, sum_rate
 
 def kubernetes_alerts(config: Config) -> list[Alert]:
     t = config.alerting.thresholds
-    ns = config.namespace
+    # every namespace the platform's pods live in (one: an exact match, as before)
+    ns = config.namespace if len(config.namespaces) == 1 else f'=~"{"|".join(config.namespaces)}"'
     pod = ("namespace", "pod")
     ctr = ("namespace", "pod", "container")
     limits = peer_metrics.KUBE_POD_CONTAINER_LIMITS

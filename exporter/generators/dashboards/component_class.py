@@ -142,5 +142,5 @@ def build(config: Config) -> Dashboard:
         "One component class: traffic, errors, latency quantiles, in-flight work, batch "
         "sizes, replicas and its queues.",
         panels,
-        [kit.class_var(config, multi=False)],
+        kit.class_vars(config, multi=False),
     )

@@ -223,5 +223,5 @@ def build(config: Config) -> Dashboard:
         "GPU",
         "NVIDIA GPUs read through NVML: per device, per component class and pod, and health.",
         panels,
-        [kit.class_var(config)],
+        kit.class_vars(config),
     )

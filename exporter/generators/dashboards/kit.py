@@ -248,6 +248,18 @@ def class_var(config: Config, multi: bool = True) -> dict[str, Any]:
     )
 
 
+def class_vars(config: Config, multi: bool = True) -> list[dict[str, Any]]:
+    """The class variable; with classes in several namespaces a `namespace` variable first
+    (the pods' namespace, as their scrape labels it), and the class list follows it."""
+    classes = class_var(config, multi)
+    namespaces = list(dict.fromkeys(config.class_namespace(c) for c in config.component_classes))
+    if len(namespaces) < 2:
+        return [classes]
+    spec = catalog.HTTP_REQUESTS
+    classes["query"] = f'label_values({spec.name}{{namespace=~"$namespace"}}, component_class)'
+    return [label_var("namespace", "Namespace", namespaces, True, spec), classes]
+
+
 def dashboard(
     uid: str,
     title: str,

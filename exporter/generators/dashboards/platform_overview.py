@@ -113,5 +113,5 @@ def build(config: Config) -> Dashboard:
         "Platform overview",
         "Golden signals (traffic, errors, latency, saturation) per component class.",
         panels,
-        [kit.class_var(config)],
+        kit.class_vars(config),
     )

@@ -123,5 +123,5 @@ def build(config: Config) -> Dashboard:
         "Queues and autoscaling",
         "Work waiting per component class and what each class's HPA does about it.",
         panels,
-        [kit.class_var(config)],
+        kit.class_vars(config),
     )

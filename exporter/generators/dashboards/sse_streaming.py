@@ -162,5 +162,5 @@ def build(config: Config) -> Dashboard:
         "Server-Sent-Events streams: how many, how fast the first event comes, the gaps "
         "between events, how long they last and how they end.",
         panels,
-        [kit.class_var(config)],
+        kit.class_vars(config),
     )

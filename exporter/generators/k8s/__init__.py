@@ -75,7 +75,9 @@ def documents(config: Config) -> dict[str, list[Manifest]]:
         files["daemonset-gpu.yaml"] = [gpu_daemon_set(config, cms[1])]
     if config.autoscaling.engine == "keda":
         if not config.autoscaling.keda.plaintext:
-            files["keda-triggerauthentication.yaml"] = [trigger_authentication(config)]
+            files["keda-triggerauthentication.yaml"] = [
+                trigger_authentication(config, ns) for ns in config.namespaces
+            ]
         for cls in config.component_classes:
             files[f"scaledobject-{cls.name}.yaml"] = [scaled_object(config, cls)]
     else:

@@ -41,8 +41,9 @@ def scaling_behavior(model: ClassAutoscaler) -> Manifest:
 
 
 def autoscaler_meta(config: Config, cls: ComponentClass) -> Manifest:
-    """Metadata of the class's autoscaler (HPA or KEDA ScaledObject), named after its workload."""
-    metadata = meta(config, hpa_name(cls), "autoscaling")
+    """Metadata of the class's autoscaler (HPA or KEDA ScaledObject), named after its workload,
+    in the class's namespace (next to the workload it scales)."""
+    metadata = meta(config, hpa_name(cls), "autoscaling", config.class_namespace(cls))
     metadata["labels"]["component_class"] = cls.name
     return metadata
 

@@ -39,12 +39,16 @@ def scaler_address(config: Config) -> str:
     return f"{config.deployment.name}.{config.namespace}.svc:{grpc_port(config)}"
 
 
-def trigger_authentication(config: Config) -> Manifest:
-    """The scaler's CA for KEDA's TLS connection (from the serving-certificate Secret)."""
+def trigger_authentication(config: Config, namespace: str = "") -> Manifest:
+    """The scaler's CA for KEDA's TLS connection (from the serving-certificate Secret).
+
+    A ScaledObject refers to a TriggerAuthentication in its own namespace, so there is one
+    per namespace that holds a class; outside the exporter's own namespace the Secret (its
+    `ca.crt`) must be copied there (e.g. by trust-manager or reflector)."""
     return {
         "apiVersion": KEDA_API,
         "kind": "TriggerAuthentication",
-        "metadata": meta(config, trigger_authentication_name(config), "autoscaling"),
+        "metadata": meta(config, trigger_authentication_name(config), "autoscaling", namespace),
         "spec": {
             "secretTargetRef": [
                 {

@@ -28,13 +28,17 @@ def pod_monitor_name(cls: ComponentClass) -> str:
 
 
 def pod_monitor(config: Config, cls: ComponentClass) -> Manifest:
+    """In the class's namespace, selecting its pods there."""
+    namespace = config.class_namespace(cls)
+    metadata = operator_meta(config, pod_monitor_name(cls))
+    metadata["namespace"] = namespace
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
-        "metadata": operator_meta(config, pod_monitor_name(cls)),
+        "metadata": metadata,
         "spec": {
             "selector": {"matchLabels": pod_labels(cls)},
-            "namespaceSelector": {"matchNames": [config.namespace]},
+            "namespaceSelector": {"matchNames": [namespace]},
             "podMetricsEndpoints": [
                 {
                     "port": cls.metrics.port,
@@ -54,15 +58,16 @@ def pod_monitors(config: Config) -> list[Manifest]:
 def _scrape_job(config: Config, cls: ComponentClass) -> dict[str, Any]:
     selector = ",".join(f"{k}={v}" for k, v in pod_labels(cls).items())
     meta_label = "__meta_kubernetes_"
+    namespace = config.class_namespace(cls)
     return {
-        "job_name": f"{config.namespace}/{pod_monitor_name(cls)}",
+        "job_name": f"{namespace}/{pod_monitor_name(cls)}",
         "scrape_interval": config.deployment.scrape_interval,
         "metrics_path": cls.metrics.path,
         "scheme": "http",
         "kubernetes_sd_configs": [
             {
                 "role": "pod",
-                "namespaces": {"names": [config.namespace]},
+                "namespaces": {"names": [namespace]},
                 "selectors": [{"role": "pod", "label": selector}],
             }
         ],

@@ -136,12 +136,16 @@ class ConfiguredProvider:
         self, config: Config, snapshot: Snapshot, clock: Callable[[], float] = time.time
     ) -> None:
         self.namespace = config.namespace
+        self.namespaces = config.namespaces  # the top-level one and every class's
         self.snapshot = snapshot
         self.clock = clock
         self.readers: dict[tuple[str, str], Reader] = {}
+        # (namespace, kind, name) -> class; a workload name may recur in another namespace
         self.workloads = {
-            (c.workload.kind, c.workload.name): c.name for c in config.component_classes
+            (config.class_namespace(c), c.workload.kind, c.workload.name): c.name
+            for c in config.component_classes
         }
+        self._anywhere = {(kind, name): c for (_, kind, name), c in self.workloads.items()}
 
     # --- what a subclass provides -------------------------------------------------------------
     def source(self, metric: ApiMetric) -> Source:
@@ -152,6 +156,14 @@ class ConfiguredProvider:
 
     def object_match(self, component_class: str) -> dict[str, str]:
         return {}
+
+    def workload_class(self, namespace: str, kind: str, name: str) -> str | None:
+        """The class running that workload in `namespace`; None: none this provider serves.
+        A provider serving every namespace also finds the workload by kind and name alone."""
+        found = self.workloads.get((namespace, kind, name))
+        if found is None and self.serves_namespace(namespace):
+            found = self._anywhere.get((kind, name))
+        return found
 
     def placeholders(self, namespace: str, selector: Selector, **extra: str) -> dict[str, str]:
         """Values for the source's query; a selector it cannot express is a BadRequest."""
@@ -174,7 +186,7 @@ class ConfiguredProvider:
         return None if reader is None else reader.fallback_reason
 
     def list_metrics(self) -> list[MetricInfo]:
-        kinds = {kind for kind, _ in self.workloads}
+        kinds = {kind for kind, _ in self._anywhere}
         pods = () if self.pods_unsupported_reason else ("pods",)
         workloads = tuple(
             resource
@@ -198,8 +210,10 @@ class ConfiguredProvider:
 
     def _check_namespace(self, metric: str, namespace: str) -> None:
         if not self.serves_namespace(namespace):
+            served = ", ".join(f'"{ns}"' for ns in self.namespaces)
+            plural = "s" if len(self.namespaces) > 1 else ""
             raise NotFound(
-                f'metric "{metric}" is served for namespace "{self.namespace}" only, '
+                f'metric "{metric}" is served for namespace{plural} {served} only, '
                 f'not "{namespace}"',
                 {"name": metric, "kind": "namespaces"},
             )
@@ -260,8 +274,8 @@ class ConfiguredProvider:
             raise unknown_metric("custom", metric, resource)
         reader = self._reader("custom", metric, resource)
         kind, _ = WORKLOAD_RESOURCES[resource]
-        component_class = self.workloads.get((kind, name))
-        if component_class is None or not self.serves_namespace(namespace):
+        component_class = self.workload_class(namespace, kind, name)
+        if component_class is None:
             raise NotFound(
                 f'the server could not find the metric "{metric}" for {resource} "{name}": '
                 f"no component class in namespace {namespace!r} runs that {kind}",
