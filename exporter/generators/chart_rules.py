@@ -8,7 +8,10 @@ The rules are rendered once, here, from the embedded default config with these s
   with it (`x * 100`, `1 - x`) and writes `@@nN@@` when formatted (`num()`'s `.10g`);
   the chart redoes that arithmetic on the config's value (sprig's `mulf`/`subf`...) and
   formats it with the same printf verb (Go's `%.10g` is C's, as Python's is);
-- the registered metrics groups' regex as `@@apiservices@@`.
+- the registered metrics groups' regex as `@@apiservices@@`, and how the pod alerts match
+  the platform's namespaces (`="ns"`, or `=~"a|b"` with classes elsewhere) as
+  `@@namespace_match@@` (a second render, with a class in a namespace of its own, must
+  differ only there).
 
 Groups that an alerting switch adds (`ingress_controller: nginx`) are rendered with it on
 and kept by the chart only when the config has it. `burn_rates` (the rule set's shape:
@@ -143,6 +146,36 @@ def apiservice_regex(config: Config) -> str:
     return "|".join(g.replace(".", "\\\\.") for g in registered_groups(config))
 
 
+def namespace_match(namespaces: list[str]) -> str:
+    """How the pod alerts match the platform's namespaces: one exactly, several by regex."""
+    if len(namespaces) == 1:
+        return f'="{namespaces[0]}"'
+    return f'=~"{"|".join(namespaces)}"'
+
+
+_OTHER_NAMESPACE = "@@other_namespace@@"  # a class's own namespace, in the stand-in render
+
+
+def _with_class_namespace(config: Config) -> Config:
+    """`config` with one more class, in a namespace of its own (another namespace to match)."""
+    extra = config.component_classes[0].model_copy(
+        update={"name": "other", "namespace": _OTHER_NAMESPACE}
+    )
+    return config.model_copy(update={"component_classes": [*config.component_classes, extra]})
+
+
+def _render(config: Config, tokens: _Tokens, base: Config) -> str:
+    """The rule groups of the stand-ins for `config`, as JSON text with the placeholders."""
+    marked = _stand_ins(config, tokens)
+    text = json.dumps(alerts.rule_groups(marked))
+    # the regex of the registered metrics groups (exporter.apiservices; the chart leaves
+    # the group out when none is registered)
+    text = text.replace(json.dumps(apiservice_regex(base))[1:-1], placeholder("apiservices"))
+    # the namespaces the pod alerts match: `="ns"`, or `=~"a|b"` once classes live elsewhere
+    match = namespace_match(marked.namespaces)
+    return text.replace(json.dumps(match)[1:-1], placeholder("namespace_match"))
+
+
 def rule_strings(config: Config) -> dict[str, str]:
     """The config strings the rule groups quote, by placeholder (the chart computes the same)."""
     t = config.alerting.thresholds
@@ -153,6 +186,7 @@ def rule_strings(config: Config) -> dict[str, str]:
         "grafana_url": config.alerting.grafana_url,
         "runbook_base_url": config.alerting.runbook_base_url,
         "apiservices": apiservice_regex(config),
+        "namespace_match": namespace_match(config.namespaces),
     }
     for field in type(t).model_fields:
         if isinstance(getattr(t, field), str):
@@ -216,11 +250,10 @@ def rule_template() -> dict[str, Any]:
     field values that keep it)."""
     base = load_config(None, environ={})
     switched = _with(base, **GROUP_SWITCHES)
-    tokens = _Tokens()
-    text = json.dumps(alerts.rule_groups(_stand_ins(switched, tokens)))
-    # the regex of the registered metrics groups (exporter.apiservices; the chart leaves
-    # the group out when none is registered)
-    text = text.replace(json.dumps(apiservice_regex(base))[1:-1], placeholder("apiservices"))
+    tokens, other = _Tokens(), _Tokens()
+    text = _render(switched, tokens, base)
+    if _render(_with_class_namespace(switched), other, base) != text:
+        raise AssertionError("the rules depend on the classes' namespaces beyond their match")
     groups = json.loads(text)
     plain = {g["name"] for g in alerts.rule_groups(base)}
     switches = {

@@ -261,9 +261,19 @@ def _quantities() -> dict[str, Any]:
     return {**data, "gpu": "off"}
 
 
+def _namespaces() -> dict[str, Any]:
+    """Classes in several namespaces under KEDA: ScaledObjects and PodMonitors beside their
+    workloads, a TriggerAuthentication per namespace, pod alerts over every namespace."""
+    data = _keda()
+    data["component_classes"][0]["namespace"] = "batch"
+    extra = {**data["component_classes"][1], "name": "web", "namespace": "frontend"}
+    data["component_classes"].append(extra)  # same workload name, another namespace
+    return data
+
+
 CONFIGS = [
     "default", "keda", "production", "pods", "gpu", "keda-plaintext", "api-off", "thresholds",
-    "quantities",
+    "quantities", "namespaces",
 ]  # fmt: skip
 
 
@@ -279,6 +289,7 @@ def config_data(name: str, tmp: Path) -> dict[str, Any] | None:
         "api-off": _api_off,
         "thresholds": _thresholds,
         "quantities": _quantities,
+        "namespaces": _namespaces,
     }
     return _production(tmp) if name == "production" else builders[name]()
 
@@ -331,7 +342,11 @@ def test_helm_renders_what_generate_manifests_writes(case):
         "api-off": {"NetworkPolicy"},
         "thresholds": {"PrometheusRule"},
         "quantities": {"HorizontalPodAutoscaler"},
+        "namespaces": {"ScaledObject", "TriggerAuthentication", "PodMonitor"},
     }[name]
+    if name == "namespaces":
+        spaces = {k[1] for k in want_by if k[0] in ("ScaledObject", "TriggerAuthentication")}
+        assert spaces == {"jobs", "batch", "frontend"}
     if name == "keda-plaintext":
         assert "TriggerAuthentication" not in kinds
     if name == "api-off":

@@ -121,8 +121,13 @@ def test_rule_template_filled_with_a_config_is_the_generators_rules(tmp_path):
         "environment: production\nnamespace: prod\nmetrics_api: {register: [external]}\n"
         "alerting: {exporter_job: ex, thresholds: {slo_availability: 0.995, "
         "error_rate_ratio: 0.07, pod_restarts_per_hour: 9, metrics_api_fallback_for: 3m}}\n"
+        "component_classes:\n"
+        "- {name: a, namespace: web, workload: {name: a}}\n"
+        "- {name: b, workload: {name: b}}\n"
+        "- {name: c, namespace: jobs, workload: {name: c}}\n"
     )
     config = load_config(path, environ={})
+    assert config.namespaces == ["prod", "web", "jobs"]
     files = chart_rules.rule_template()
     text = json.dumps(files["rule-groups.json"])
     filled = json.loads(chart_rules.fill(text, config, files["rule-numbers.json"]))
