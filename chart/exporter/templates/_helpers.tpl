@@ -68,6 +68,10 @@ Args: models (files/models.json), model (a model name), value (a map). */}}
 {{- /* collection.interval_seconds/timeout_seconds alone: queues and health share them
 (unless a kind sets its own), as Collection._single_interval does */ -}}
 {{- $k := .Files.Get "files/constants.json" | fromJson -}}
+{{- /* engine keda with listen.grpc left out: the scaler's default address */ -}}
+{{- if and (eq $c.autoscaling.engine "keda") $k.default_grpc (not (hasKey (get $raw "listen" | default dict) "grpc")) -}}
+{{- $_ := set $c.listen "grpc" $k.default_grpc -}}
+{{- end -}}
 {{- $col := $c.collection -}}
 {{- if or (not (kindIs "invalid" $col.interval_seconds)) (not (kindIs "invalid" $col.timeout_seconds)) -}}
 {{- $shared := dict "interval_seconds" ($col.interval_seconds | default $k.legacy_schedule.interval_seconds) "timeout_seconds" ($col.timeout_seconds | default $k.legacy_schedule.timeout_seconds) -}}
