@@ -194,6 +194,8 @@ def default_config_text(http: int, https: int, grpc: int | None) -> str:
     data = yaml.safe_load(resources.files("exporter").joinpath("default_config.yaml").read_text())
     grpc_address = f"127.0.0.1:{grpc}" if grpc else None
     data["listen"].update(http=f"127.0.0.1:{http}", https=f"127.0.0.1:{https}", grpc=grpc_address)
+    # the 1000 idle connections per listener all come from 127.0.0.1: give it the whole cap
+    data["listen"]["max_connections_per_client"] = data["listen"].get("max_connections", 1000)
     return yaml.safe_dump(data)
 
 

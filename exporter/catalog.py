@@ -396,8 +396,10 @@ EXPORTER_HTTP_CONNECTIONS = _metric(
 EXPORTER_HTTP_CONNECTIONS_REJECTED = _metric(
     "exporter_http_connections_rejected_total",
     "counter",
-    "Connections refused or closed by the server: connection_cap, drain_timeout, fd_exhausted, "
-    "handshake_timeout, handshake_failed, head_timeout, head_too_large, malformed.",
+    "Connections refused or closed by the server: app_error, bad_response_header (an app's "
+    "header with CR, LF or NUL), body_refused, body_too_large, buffer_budget, client_cap, "
+    "connection_cap, drain_timeout, fd_exhausted, handshake_timeout, handshake_failed, "
+    "head_timeout, head_too_large, malformed.",
     ("listener", "reason"),
 )
 EXPORTER_EVENT_LOOP_LAG = _metric(

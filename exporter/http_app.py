@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable
 
+from exporter.asgi import GET_HEAD, respond
 from exporter.runtime import Runtime
 from exporter.snapshot import (
     OPENMETRICS_CONTENT_TYPE,
@@ -41,12 +42,6 @@ def _header(scope: dict, name: bytes) -> str | None:
     return None
 
 
-async def _answer(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 def create_app(
     snapshot: Snapshot,
     runtime: Runtime,
@@ -65,36 +60,36 @@ def create_app(
         if scope["type"] != "http":
             return
         path = scope["path"]
+        head = scope["method"] == "HEAD"
         if path in status_paths:
             await status(scope, receive, send)
             return
         if path not in ("/metrics", "/healthz", "/readyz"):
-            await _answer(send, 404, b"not found\n", [(b"content-type", _TEXT)])
+            await respond(send, 404, b"not found\n", _TEXT, head=head)
             return
         if scope["method"] not in ("GET", "HEAD"):
-            allow = [(b"content-type", _TEXT), (b"allow", b"GET, HEAD")]
-            await _answer(send, 405, b"method not allowed\n", allow)
+            await respond(send, 405, b"method not allowed\n", _TEXT, [(b"allow", GET_HEAD)])
             return
         if path == "/healthz":
-            await _answer(send, 200, b"ok\n", [(b"content-type", _TEXT)])
+            await respond(send, 200, b"ok\n", _TEXT, head=head)
         elif path == "/readyz":
             if not runtime.ready.is_set():
                 body = b"first collection not finished\n"
-                await _answer(send, 503, body, [(b"content-type", _TEXT)])
+                await respond(send, 503, body, _TEXT, head=head)
             elif listeners_up is not None and not listeners_up():
-                await _answer(send, 503, b"listeners starting\n", [(b"content-type", _TEXT)])
+                await respond(send, 503, b"listeners starting\n", _TEXT, head=head)
             else:
-                await _answer(send, 200, b"ready\n", [(b"content-type", _TEXT)])
+                await respond(send, 200, b"ready\n", _TEXT, head=head)
         else:
             if before_render is not None:
                 before_render()
             om = wants_openmetrics(_header(scope, b"accept"))
             body = snapshot.render(openmetrics=om)
             ctype = OPENMETRICS_CONTENT_TYPE if om else TEXT_CONTENT_TYPE
-            headers = [(b"content-type", ctype.encode()), (b"vary", b"Accept-Encoding")]
+            headers = [(b"vary", b"Accept-Encoding")]
             if len(body) >= GZIP_MIN_BYTES and accepts_gzip(_header(scope, b"accept-encoding")):
                 body = gzip.compress(body, GZIP_LEVEL, mtime=0)
                 headers.append((b"content-encoding", b"gzip"))
-            await _answer(send, 200, body, headers)
+            await respond(send, 200, body, ctype, headers, head=head)
 
     return app

@@ -7,20 +7,23 @@ import importlib
 import logging
 import platform
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 
 from exporter import __version__, catalog, collectors
 from exporter.config import Config
 from exporter.http.memory import settle_after_start
 from exporter.http.selfmetrics import SelfMetrics
+from exporter.http.server import HttpServer
 from exporter.http.webconfig import BasicAuth, WebConfigFile, load_web_config
 from exporter.http_app import create_app
-from exporter.metrics_api.listener import SelfSigned, https_listeners
+from exporter.metrics_api.listener import https_listeners
 from exporter.metrics_api.providers import RoutingProvider, build_provider
 from exporter.runtime import Collector, Runtime
-from exporter.serving import bind, limits_for, make_server, reserve
+from exporter.serving import ListenerSpec, bind, declare, reserve
 from exporter.snapshot import Sample, Snapshot
 from exporter.status import StatusApp, StatusBoard
+from exporter.tls import SelfSigned, own_pair, reloading_context
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +62,16 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     web_file = WebConfigFile(config.listen.web_config_file, web) if web else None
     if web_file is not None:  # users may appear in the file later: it is re-read on change
         app = BasicAuth(app, web_file.users)
-    http = make_server(app, "http", limits_for(config.listen), web.tls if web else None)
-    listeners = [(http, bind(config.listen.http))]
+    specs = {spec.name: spec for spec in declare(config, web.tls if web else None)}
+    http = _http_server(app, specs["http"])
+    listeners = [(http, bind(specs["http"].address))]
     self_signed = SelfSigned(config.namespace)  # shared by the metrics API and the KEDA scaler
-    # Kubernetes metrics APIs
-    listeners += https_listeners(config, snapshot, runtime, self_signed, provider)
+    if "https" in specs:  # the Kubernetes metrics APIs
+        listeners += https_listeners(
+            config, snapshot, runtime, self_signed, provider, spec=specs["https"]
+        )
     # every port is ours before any listener serves: a clash (gRPC's too) exits 1 at once
-    grpc_port = reserve(config.listen.grpc) if config.listen.grpc else None
+    grpc_port = reserve(specs["grpc"].address) if "grpc" in specs else None
     self_metrics.servers = [server for server, _ in listeners]
     self_metrics.refresh()
 
@@ -84,7 +90,9 @@ async def serve(config: Config, started: Callable[[], Awaitable[None]] | None = 
     # KEDA external scaler (gRPC, listen.grpc): started once the HTTP listeners serve (its TLS
     # may wait for the self-signed certificate); a start-up failure stops the exporter.
     scaler_task = asyncio.create_task(
-        _start_scaler(config, snapshot, runtime, self_signed, provider, grpc_port)
+        _start_scaler(
+            config, snapshot, runtime, self_signed, provider, grpc_port, specs.get("grpc")
+        )
     )
     scaler_task.add_done_callback(lambda t: _scaler_done(t, scaler_up, stop))
     log.info(
@@ -132,6 +140,13 @@ async def _settle_when_ready(runtime: Runtime) -> None:
     settle_after_start()
 
 
+def _http_server(app, spec: ListenerSpec) -> HttpServer:
+    """The plain-HTTP listener (TLS only from the web-config file, whose files it proved)."""
+    files = own_pair(spec.tls) if spec.tls is not None else None
+    context = reloading_context(spec.tls, *files) if spec.tls is not None and files else None
+    return HttpServer(app, spec.name, spec.limits, context)
+
+
 def _scaler_done(task: asyncio.Task, up: asyncio.Event, stop: asyncio.Event) -> None:
     """Started (or none configured): ready as far as the scaler goes; failed: stop serving."""
     if task.cancelled():
@@ -165,7 +180,13 @@ def metrics_provider(
 
 
 async def _start_scaler(
-    config: Config, snapshot: Snapshot, runtime: Runtime, self_signed, provider=None, reserved=None
+    config: Config,
+    snapshot: Snapshot,
+    runtime: Runtime,
+    self_signed: SelfSigned,
+    provider: RoutingProvider | None = None,
+    reserved: socket.socket | None = None,
+    spec: ListenerSpec | None = None,
 ):
     """The KEDA scaler's listener, or None when `listen.grpc` is off. grpc (~17 MB resident,
     ~40 ms to import) is imported only when it is on, in a worker thread, so the listeners
@@ -175,7 +196,7 @@ async def _start_scaler(
     try:
         keda_listener = await asyncio.to_thread(importlib.import_module, "exporter.keda.listener")
         return await keda_listener.start(
-            config, snapshot, runtime, self_signed, provider, reserved=reserved
+            config, snapshot, runtime, self_signed, provider, reserved=reserved, spec=spec
         )
     finally:
         if reserved is not None:

@@ -1,4 +1,14 @@
-"""Listening sockets and the server objects every listener runs on."""
+"""Every listener the exporter runs, declared in one place (`declare`): its name, address,
+limits and TLS source; and the listening sockets.
+
+    http   listen.http   /metrics, probes, status page  TLS: the web-config file (or none)
+    https  listen.https  the Kubernetes metrics APIs    TLS: metrics_api.tls or self-signed
+    grpc   listen.grpc   KEDA's external scaler         TLS: as https, or plaintext
+
+The file-descriptor budget is shared by the listeners that actually run. The HTTP ones run
+on `exporter.http.HttpServer`, built by their feature (`service`, `metrics_api.listener`);
+the gRPC one by `keda.listener`. Each reads its own `ListenerSpec` from here.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +16,69 @@ import logging
 import resource
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from exporter.config import Listen, parse_host_port
+from exporter.config import Config, Listen, parse_host_port
 from exporter.http.limits import Limits
-from exporter.http.server import ASGIApp, HttpServer
-from exporter.http.tlsio import ReloadingContext
+from exporter.tls import TlsSource
 
 log = logging.getLogger(__name__)
 
 # fds kept free for everything but client connections: collectors' pools, files, logging.
 FD_RESERVE = 256
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    """One listener: `name` labels its metrics (`exporter_http_connections*{listener}`)."""
+
+    name: str
+    address: str
+    limits: Limits
+    tls: TlsSource | None  # None: plaintext
+
+
+def metrics_api_tls(config: Config) -> TlsSource:
+    """The metrics API's serving files (or the self-signed pair); its client CA, the
+    front-proxy CA, is resolved at start (`metrics_api.listener.resolve_auth`)."""
+    tls = config.metrics_api.tls
+    return TlsSource("metrics API", tls.cert_file, tls.key_file, verify=ssl.CERT_OPTIONAL)
+
+
+def scaler_tls(config: Config) -> TlsSource | None:
+    """The KEDA scaler shares the metrics API's serving pair (one Secret); with
+    `autoscaling.keda.client_ca_file` a client certificate is required. None: plaintext."""
+    keda = config.autoscaling.keda
+    if keda.plaintext:
+        return None
+    tls = config.metrics_api.tls
+    return TlsSource(
+        "KEDA scaler",
+        tls.cert_file,
+        tls.key_file,
+        client_ca_file=keda.client_ca_file,
+        verify=ssl.CERT_REQUIRED,
+    )
+
+
+def declare(config: Config, web_tls: TlsSource | None = None) -> list[ListenerSpec]:
+    """The listeners `config` runs, in start order; `web_tls` is the web-config file's."""
+    listen = config.listen
+    wanted: list[tuple[str, str, TlsSource | None]] = [("http", listen.http, web_tls)]
+    if config.metrics_api.enabled:
+        wanted.append(("https", listen.https, metrics_api_tls(config)))
+    if listen.grpc:
+        wanted.append(("grpc", listen.grpc, scaler_tls(config)))
+    limits = limits_for(listen, len(wanted))
+    return [ListenerSpec(name, address, limits, tls) for name, address, tls in wanted]
+
+
+def spec_for(config: Config, name: str) -> ListenerSpec:
+    """One declared listener by name (KeyError when the config runs none of that name)."""
+    for spec in declare(config):
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
 
 
 def bind(address: str) -> socket.socket:
@@ -55,9 +117,10 @@ def reserve(address: str) -> socket.socket:
     return sock
 
 
-def limits_for(listen: Listen, listeners: int = 2) -> Limits:
+def limits_for(listen: Listen, listeners: int) -> Limits:
     """The config's limits, with the connection cap kept below the fd limit (raised first to
-    its hard limit) so that the cap, not EMFILE, is what a flood of clients meets."""
+    its hard limit) shared by `listeners`, so that the cap, not EMFILE, is what a flood of
+    clients meets."""
     fds = raise_fd_limit()
     cap = listen.max_connections
     room = max(16, (fds - FD_RESERVE) // listeners)
@@ -74,7 +137,10 @@ def limits_for(listen: Listen, listeners: int = 2) -> Limits:
         handshake_timeout=listen.tls_handshake_timeout_seconds,
         idle_timeout=listen.idle_timeout_seconds,
         max_head_bytes=listen.max_head_bytes,
+        max_body_bytes=listen.max_body_bytes,
+        max_buffered_bytes=listen.max_buffered_bytes,
         max_connections=cap,
+        max_connections_per_client=listen.max_connections_per_client or max(1, cap // 4),
     )
 
 
@@ -90,16 +156,3 @@ def raise_fd_limit() -> int:
         except (ValueError, OSError):
             pass
     return soft
-
-
-def make_server(
-    app: ASGIApp,
-    name: str,
-    limits: Limits | None = None,
-    tls: ssl.SSLContext | ReloadingContext | None = None,
-    tls_extension: Callable[[ssl.SSLObject], dict] | None = None,
-    prepare: Callable[[HttpServer], Awaitable[None]] | None = None,
-) -> HttpServer:
-    """An `HttpServer` for `app`; `name` labels its connection metrics (`http`, `https`);
-    `prepare` runs once before it accepts (e.g. making its certificate)."""
-    return HttpServer(app, name, limits, tls, tls_extension, prepare)

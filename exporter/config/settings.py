@@ -33,8 +33,17 @@ class Listen(Strict):
     tls_handshake_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
     # Longer than Go http.Transport's 90 s IdleConnTimeout, so clients close idle ones first.
     idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
-    max_head_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 65536
+    max_head_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 65536  # request line + headers
+    # A request body on a route that takes one (none of the exporter's routes do: a body
+    # anywhere is refused before it is read); and what all of a listener's connections may
+    # hold of unfinished heads and bodies together (then 503), so memory before
+    # authentication stays bounded whatever the clients send.
+    max_body_bytes: Annotated[int, Field(ge=0, le=64 << 20)] = 16384
+    max_buffered_bytes: Annotated[int, Field(ge=1 << 16, le=1 << 30)] = 8 << 20
     max_connections: Annotated[int, Field(ge=1, le=100000)] = 1000  # per listener
+    # One client address's share of a listener's connections (default a quarter of
+    # max_connections), so one client cannot lock out the scraper and the probes.
+    max_connections_per_client: Annotated[int, Field(ge=1, le=100000)] | None = None
     # Sources the generated NetworkPolicy lets reach `https` (the API servers); [] = any.
     https_allowed_cidrs: list[str] = []
     # KEDA's external scaler (gRPC). The embedded default (and so `make manifests` from it)
@@ -48,6 +57,13 @@ class Listen(Strict):
         if v is not None:
             parse_host_port(v)
         return v
+
+    @model_validator(mode="after")
+    def _share_within_cap(self) -> Listen:
+        share = self.max_connections_per_client
+        if share is not None and share > self.max_connections:
+            raise ValueError("max_connections_per_client must not exceed max_connections")
+        return self
 
     @field_validator("https_allowed_cidrs")
     @classmethod

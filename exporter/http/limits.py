@@ -12,6 +12,12 @@ log = logging.getLogger(__name__)
 # Reasons for `exporter_http_connections_rejected_total{reason}`: connections the server
 # closed or refused because of the client or of resources, never a normal close.
 REASONS = (
+    "app_error",
+    "bad_response_header",
+    "body_refused",
+    "body_too_large",
+    "buffer_budget",
+    "client_cap",
     "connection_cap",
     "drain_timeout",
     "fd_exhausted",
@@ -30,9 +36,19 @@ class Limits:
     head_timeout: float = 10.0  # first byte of a head -> its end (slowloris)
     handshake_timeout: float = 10.0
     idle_timeout: float = 120.0  # > Go http.Transport's 90 s idle timeout: clients close first
-    max_head_bytes: int = 65536
-    max_body_bytes: int = 1 << 20
+    max_head_bytes: int = 65536  # the request line and the headers
+    # a body is read only on a route that takes one (HttpServer.body_routes), up to this
+    max_body_bytes: int = 16384
+    # what all connections together may hold of unfinished heads and unanswered bodies
+    max_buffered_bytes: int = 8 << 20
     max_connections: int = 1000
+    # one client address's share, so one client cannot take the whole cap (None: the cap)
+    max_connections_per_client: int | None = 250
+
+    @property
+    def per_client(self) -> int:
+        share = self.max_connections_per_client
+        return self.max_connections if share is None else min(share, self.max_connections)
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""The accept loop of one listener: the connection cap, accept-error backoff, the timeout
-sweep and graceful shutdown.
+"""The accept loop of one listener: the connection cap and each client address's share of it,
+accept-error backoff, the timeout sweep and graceful shutdown.
 
 The object has the shape `exporter.service.serve` drives (`serve(sockets)`, `started`,
 `should_exit`), so a listener is (server, socket) whatever runs it.
@@ -13,18 +13,21 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
+
+from exporter.tls import ReloadingContext
 
 from .connection import HttpConnection
 from .limits import Limits, ListenerStats
-from .tlsio import ReloadingContext
+from .wire import ErrorBody, plain_error
 
 log = logging.getLogger(__name__)
 
 ASGIApp = Callable[..., Any]
 SWEEP_EVERY = 0.25  # seconds between timeout sweeps (timeouts are honoured to this much)
 ACCEPT_BATCH = 64
+READ_BUFFER = 16384  # one TLS record; requests here are small (heads, no bodies)
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}: close with RST
 
@@ -39,6 +42,9 @@ class HttpServer:
     `tls` is a context, a `ReloadingContext` (rotating certificates) or None for plain HTTP;
     `tls_extension(ssl_object)` builds the ASGI `tls` scope extension per connection (None: `{}`).
     `prepare(server)` runs once in `serve` before accepting; what it raises ends `serve`.
+    `body_routes` are the (method, raw path) pairs that take a request body: a body sent
+    anywhere else is refused (413) before it is read. `error_body` words the errors the
+    server answers itself (text by default; the metrics API's are `Status` JSON).
     """
 
     def __init__(
@@ -49,8 +55,16 @@ class HttpServer:
         tls: ssl.SSLContext | ReloadingContext | None = None,
         tls_extension: Callable[[ssl.SSLObject], dict] | None = None,
         prepare: Callable[[HttpServer], Awaitable[None]] | None = None,
+        body_routes: Collection[tuple[str, bytes]] = (),
+        error_body: ErrorBody = plain_error,
     ) -> None:
         self.app = app
+        self.body_routes = frozenset(body_routes)
+        self.error_body = error_body
+        self.buffered = 0  # request bytes all connections hold (HttpConnection._hold)
+        self.per_client: dict[str, int] = {}
+        # every connection reads into this, one at a time (HttpConnection.get_buffer)
+        self.scratch = memoryview(bytearray(READ_BUFFER))
         self.name = name
         self.limits = limits or Limits()
         self.tls = tls
@@ -64,17 +78,22 @@ class HttpServer:
         self._sock: socket.socket | None = None
         self._backoff = 0.0
         self._reading = False
+        self._attaching: set[asyncio.Task] = set()
 
     def now(self) -> float:
         return time.monotonic()
 
-    # -- connection bookkeeping (called by HttpConnection) -------------------------------
-    def opened(self, conn: HttpConnection) -> None:
-        """Counted at accept already (so one accept batch cannot overshoot the cap)."""
-
+    # -- connection bookkeeping (counted at accept, so one batch cannot overshoot a cap) --
     def closed(self, conn: HttpConnection) -> None:
+        if conn not in self.connections:
+            return
         self.connections.discard(conn)
         self.stats.connections = len(self.connections)
+        left = self.per_client.get(conn.source, 1) - 1
+        if left > 0:
+            self.per_client[conn.source] = left
+        else:
+            self.per_client.pop(conn.source, None)
 
     # -- accepting ------------------------------------------------------------------------
     def _context(self) -> ssl.SSLContext | None:
@@ -86,7 +105,7 @@ class HttpServer:
         assert self._sock is not None and self._loop is not None
         for _ in range(ACCEPT_BATCH):
             try:
-                conn, _addr = self._sock.accept()
+                conn, addr = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionAbortedError:
@@ -100,14 +119,28 @@ class HttpServer:
             if len(self.connections) >= self.limits.max_connections or self.should_exit:
                 self._refuse(conn, "connection_cap")
                 continue
+            source = addr[0] if isinstance(addr, tuple) else ""
+            if self.per_client.get(source, 0) >= self.limits.per_client:
+                self._refuse(conn, "client_cap")
+                continue
             conn.setblocking(False)
-            protocol = HttpConnection(self, self._context())
+            protocol = HttpConnection(self, self._context(), source)
             self.connections.add(protocol)
+            self.per_client[source] = self.per_client.get(source, 0) + 1
             self.stats.connections = len(self.connections)
             self.stats.peak = max(self.stats.peak, self.stats.connections)
-            # _make_socket_transport is what loop.create_server uses for each accepted socket;
-            # the public connect_accepted_socket would cost a task and a future per connection.
-            self._loop._make_socket_transport(conn, protocol)  # type: ignore[attr-defined]
+            task = self._loop.create_task(self._attach(conn, protocol))
+            self._attaching.add(task)
+            task.add_done_callback(self._attaching.discard)
+
+    async def _attach(self, conn: socket.socket, protocol: HttpConnection) -> None:
+        """The public way to wrap an accepted socket in a transport (a short-lived task)."""
+        assert self._loop is not None
+        try:
+            await self._loop.connect_accepted_socket(lambda: protocol, conn)
+        except (OSError, RuntimeError):
+            conn.close()
+            self.closed(protocol)
 
     def _refuse(self, conn: socket.socket, reason: str) -> None:
         self.stats.reject(reason)

@@ -1,4 +1,4 @@
-"""TLS over memory BIOs for `connection`, and a server context that follows its files.
+"""TLS over memory BIOs for `connection` (where certificates come from: `exporter.tls`).
 
 `ssl.SSLObject` with two `MemoryBIO`s keeps only what is in flight: an idle TLS connection
 holds OpenSSL's own state (CPython sets SSL_MODE_RELEASE_BUFFERS, so its record buffers are
@@ -7,13 +7,7 @@ freed between reads) and no per-connection Python read buffer.
 
 from __future__ import annotations
 
-import logging
-import os
 import ssl
-import time
-from collections.abc import Callable, Sequence
-
-log = logging.getLogger(__name__)
 
 READ_CHUNK = 16384  # one TLS record at most
 
@@ -74,56 +68,3 @@ class TlsSession:
     def pending(self) -> bytes:
         """Ciphertext OpenSSL wants sent (handshake messages, session tickets, alerts)."""
         return self._out.read() if self._out.pending else b""
-
-
-def _stamp(paths: Sequence[str]) -> tuple:
-    out = []
-    for p in paths:
-        try:
-            st = os.stat(p)
-        except OSError:
-            out.append(None)
-            continue
-        out.append((st.st_ino, st.st_mtime_ns, st.st_size))
-    return tuple(out)
-
-
-class ReloadingContext:
-    """A server `SSLContext` rebuilt when any of its files changes (certificate rotation by
-    cert-manager or a mounted Secret's symlink swap).
-
-    The files are stat'ed at most once per `check_every` seconds, on a new connection. A
-    rebuild that fails (half-written files during a rotation) keeps the previous context and
-    logs one warning per distinct change; new connections keep being served.
-    """
-
-    def __init__(
-        self,
-        build: Callable[[], ssl.SSLContext],
-        files: Sequence[str],
-        name: str,
-        check_every: float = 1.0,
-    ) -> None:
-        self._build = build
-        self._files = [f for f in files if f]
-        self._name = name
-        self._check_every = check_every
-        self._context = build()  # a failure here is a start-up error, raised to the caller
-        self._stamp = _stamp(self._files)
-        self._checked = time.monotonic()
-        self.reloads = 0
-
-    def get(self) -> ssl.SSLContext:
-        now = time.monotonic()
-        if now - self._checked >= self._check_every:
-            self._checked = now
-            stamp = _stamp(self._files)
-            if stamp != self._stamp:
-                self._stamp = stamp
-                try:
-                    self._context = self._build()
-                    self.reloads += 1
-                    log.info("%s: TLS files changed, certificate reloaded", self._name)
-                except (OSError, ssl.SSLError, ValueError) as exc:
-                    log.warning("%s: TLS files changed but cannot be loaded: %s", self._name, exc)
-        return self._context

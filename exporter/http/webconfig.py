@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,26 +32,18 @@ from typing import Any
 import yaml
 
 from exporter.config import ConfigError
+from exporter.tls import TlsSource, web_config_source
 
 from .basic_auth import OPEN_PATHS, BasicAuth
-from .tlsio import ReloadingContext
 
 __all__ = ["OPEN_PATHS", "BasicAuth", "WebConfig", "WebConfigFile", "load_web_config"]
 
 log = logging.getLogger(__name__)
 
-CLIENT_AUTH = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
-VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
-TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"}
-
 
 @dataclass
 class WebConfig:
-    tls: ReloadingContext | None = None
+    tls: TlsSource | None = None  # exporter.tls turns it into the listener's context
     users: dict[str, bytes] = field(default_factory=dict)
     tls_settings: Any = None  # the tls_server_config section as written (to see it change)
 
@@ -76,7 +67,7 @@ def load_web_config(path: str) -> WebConfig:
             raise _fail(path, str(key), "unknown key")
     out = WebConfig(tls_settings=data.get("tls_server_config"))
     if data.get("tls_server_config"):
-        out.tls = _tls(path, data["tls_server_config"])
+        out.tls = web_config_source(path, data["tls_server_config"])
     users = data.get("basic_auth_users") or {}
     if not isinstance(users, dict):
         raise _fail(path, "basic_auth_users", "must map user names to bcrypt hashes")
@@ -87,41 +78,6 @@ def load_web_config(path: str) -> WebConfig:
     if out.users:
         import bcrypt  # noqa: F401  (fail at start, not at the first scrape)
     return out
-
-
-def _tls(path: str, tls: Any) -> ReloadingContext:
-    if not isinstance(tls, dict):
-        raise _fail(path, "tls_server_config", "must be a mapping")
-    for key in tls:
-        if key not in TLS_KEYS:
-            raise _fail(path, f"tls_server_config.{key}", "unknown or unsupported key")
-    cert, key = tls.get("cert_file"), tls.get("key_file")
-    if not cert or not key:
-        raise _fail(path, "tls_server_config", "cert_file and key_file are both required")
-    auth = tls.get("client_auth_type") or "NoClientCert"
-    if auth not in CLIENT_AUTH:
-        why = f"{auth!r} is not supported; use one of {', '.join(CLIENT_AUTH)}"
-        raise _fail(path, "tls_server_config.client_auth_type", why)
-    ca = tls.get("client_ca_file")
-    if CLIENT_AUTH[auth] != ssl.CERT_NONE and not ca:
-        raise _fail(path, "tls_server_config.client_ca_file", f"required by {auth}")
-    version = tls.get("min_version") or "TLS12"
-    if version not in VERSIONS:
-        raise _fail(path, "tls_server_config.min_version", "must be TLS12 or TLS13")
-
-    def build() -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = VERSIONS[version]
-        ctx.load_cert_chain(cert, key)
-        ctx.verify_mode = CLIENT_AUTH[auth]
-        if ca and ctx.verify_mode != ssl.CERT_NONE:
-            ctx.load_verify_locations(cafile=ca)
-        return ctx
-
-    try:
-        return ReloadingContext(build, [cert, key, ca or ""], "HTTP listener")
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        raise _fail(path, "tls_server_config", f"cannot load: {exc}") from None
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:

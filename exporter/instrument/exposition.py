@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from exporter.asgi import GET_HEAD, respond
 from exporter.instrument.multiprocess import multiprocess_dir, multiprocess_registry
 
 
@@ -26,22 +27,13 @@ def metrics_app(registry: CollectorRegistry | None = None) -> Any:
         if scope["type"] != "http":
             return
         if scope["method"] not in ("GET", "HEAD"):
-            await _reply(send, 405, b"method not allowed\n", "text/plain", [(b"allow", b"GET")])
+            await respond(send, 405, b"method not allowed\n", "text/plain", [(b"allow", GET_HEAD)])
             return
         accept = None
         for name, value in scope.get("headers", ()):
             if name == b"accept":
                 accept = value.decode("latin-1")
         body, content_type = render(registry, accept)
-        await _reply(send, 200, b"" if scope["method"] == "HEAD" else body, content_type)
+        await respond(send, 200, body, content_type, head=scope["method"] == "HEAD")
 
     return app
-
-
-async def _reply(
-    send: Any, status: int, body: bytes, content_type: str, extra: list | None = None
-) -> None:
-    headers = [(b"content-type", content_type.encode()), *(extra or [])]
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,8 @@
 """The gRPC listener for KEDA's external scaler on `listen.grpc`, on the serving event loop.
 
-TLS uses the metrics API's serving certificate (`metrics_api.tls`, or the self-signed one
-generated at start), so one Secret serves both. With `autoscaling.keda.client_ca_file` a
+TLS comes from the listener's declared `TlsSource` (`exporter.serving`, `exporter.tls`): the
+metrics API's serving certificate (`metrics_api.tls`, or the self-signed one generated at
+start), so one Secret serves both. With `autoscaling.keda.client_ca_file` a
 client must present a certificate that CA signed (KEDA's `tlsClientCert`). Plaintext
 (`autoscaling.keda.plaintext`) is refused in production and logged loudly elsewhere.
 Start-up problems raise OSError (one line, exit 1, like a busy port).
@@ -22,17 +23,17 @@ import asyncio
 import logging
 import os
 import socket
-from pathlib import Path
 
 import grpc
 
 from exporter.config import Config, parse_host_port
 from exporter.http.memory import malloc_trim
-from exporter.metrics_api.listener import SelfSigned, serving_files
 from exporter.metrics_api.providers.base import MetricsProvider
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
+from exporter.serving import ListenerSpec, spec_for
 from exporter.snapshot import Snapshot
+from exporter.tls import SelfSigned, TlsStartupError, pem_bytes, serving_pair
 
 from . import externalscaler_pb2, externalscaler_pb2_grpc
 from .changes import Changes
@@ -46,12 +47,13 @@ class ScalerStartupError(OSError):
 
 
 async def credentials(
-    config: Config, self_signed: SelfSigned | None = None
+    config: Config, self_signed: SelfSigned | None = None, spec: ListenerSpec | None = None
 ) -> grpc.ServerCredentials | None:
-    """TLS server credentials, or None for plaintext (never in production); without
-    configured files, the metrics API's self-signed pair (`self_signed`, shared)."""
-    keda = config.autoscaling.keda
-    if keda.plaintext:
+    """TLS server credentials from the listener's `TlsSource` (`exporter.serving`), or None
+    for plaintext (never in production); without configured files, the process's
+    self-signed pair (`self_signed`, shared with the metrics API)."""
+    source = (spec or spec_for(config, "grpc")).tls
+    if source is None:
         if config.environment == "production":
             raise ScalerStartupError(
                 "refusing to serve the KEDA scaler in plaintext in production: "
@@ -63,21 +65,20 @@ async def credentials(
             config.listen.grpc,
         )
         return None
-    cert, key = serving_files(config) or await (self_signed or SelfSigned(config.namespace)).files()
-    client_ca = None
-    if keda.client_ca_file:
-        client_ca = Path(keda.client_ca_file).read_bytes()
-    elif config.environment == "production":
+    if source.client_ca_file is None and config.environment == "production":
         log.warning(
             "KEDA scaler on %s accepts any TLS client: set autoscaling.keda.client_ca_file",
             config.listen.grpc,
         )
     try:
-        pair = (Path(key).read_bytes(), Path(cert).read_bytes())
-    except OSError as exc:
-        raise ScalerStartupError(f"KEDA scaler TLS files: {exc.strerror}") from None
+        cert, key = await serving_pair(source, self_signed or SelfSigned(config.namespace))
+        key_pem, cert_pem, client_ca = pem_bytes(cert, key, source.client_ca_file)
+    except TlsStartupError as exc:
+        raise ScalerStartupError(f"KEDA scaler TLS files: {exc}") from None
     return grpc.ssl_server_credentials(
-        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+        [(key_pem, cert_pem)],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
     )
 
 
@@ -182,6 +183,7 @@ async def start(
     self_signed: SelfSigned | None = None,
     provider: MetricsProvider | None = None,
     reserved: socket.socket | None = None,
+    spec: ListenerSpec | None = None,
 ) -> ScalerListener | None:
     """Serve the scaler on `config.listen.grpc` (None when it is off). `provider`: the
     process's one metrics provider (shared with the metrics API and the status board);
@@ -189,7 +191,7 @@ async def start(
     listener served (`serving.reserve`), is released just before gRPC binds it."""
     if not config.listen.grpc:
         return None
-    creds = await credentials(config, self_signed)
+    creds = await credentials(config, self_signed, spec)
     changes = Changes(snapshot)
     server = grpc.aio.server(options=grpc_options(config), maximum_concurrent_rpcs=MAX_RPCS)
     own = None

@@ -7,7 +7,7 @@ Modules, one job each:
                callers), the snapshot and PromQL providers, fallback and staleness
 - `discovery`  the served group/versions (`VERSIONS`) and the discovery documents
 - `app`        the ASGI app: routing, auth, bodies, metav1.Status errors, Accept negotiation
-- `request`    request checks before routing: sizes (414/431), the path decoded once, the query
+- `request`    request checks before routing: sizes (414), the path decoded once, the query
 - `auth`       front-proxy client-certificate authentication and X-Remote-* headers
 - `tls`        serving certificate (files or self-signed), client-cert request, ASGI TLS info
 - `listener`   the HTTPS listener `exporter serve` runs on `listen.https`

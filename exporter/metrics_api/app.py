@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 from exporter import catalog
+from exporter.asgi import GET_HEAD, respond
 from exporter.config import Config
 from exporter.snapshot import Sample, Snapshot
 
@@ -47,7 +48,8 @@ log = logging.getLogger(__name__)
 HEALTH_PATHS = {"/healthz", "/livez", "/readyz"}
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
-JSON = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private")]
+JSON_TYPE = b"application/json"
+NO_CACHE = [(b"cache-control", b"no-cache, private")]
 # The provider's typed errors as Status codes (the provider itself knows no HTTP); any
 # other ProviderError is a bug, answered 500.
 PROVIDER_ERROR_CODES: dict[type[ProviderError], int] = {
@@ -137,7 +139,7 @@ class MetricsApiApp:
             return
         path = path_of(scope)  # undecoded: segments are decoded once, in _route
         if path in HEALTH_PATHS:
-            await _send(send, 200, b"ok", [(b"content-type", b"text/plain")])
+            await respond(send, 200, b"ok", b"text/plain", head=scope["method"] == "HEAD")
             return
         api = _api_of(path)
         try:
@@ -164,7 +166,10 @@ class MetricsApiApp:
             code = 500
             body = json.dumps(ApiError(500, "internal error").body()).encode()
         self._count(api, code)
-        await _send(send, code, b"" if scope["method"] == "HEAD" else body, JSON)
+        extra = [(b"allow", GET_HEAD)] if code == 405 else []
+        await respond(
+            send, code, body, JSON_TYPE, [*NO_CACHE, *extra], head=scope["method"] == "HEAD"
+        )
 
     def _authenticate(self, scope) -> Identity:
         if self.auth is None:
@@ -319,17 +324,6 @@ def _api_of(path: str) -> str:
     if path.startswith(CUS):
         return discovery.CUSTOM_GROUP
     return "discovery"
-
-
-async def _send(send, code: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": code,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(

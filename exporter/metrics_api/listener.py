@@ -2,35 +2,38 @@
 
 It resolves front-proxy authentication (config files, or the cluster's
 `kube-system/extension-apiserver-authentication` ConfigMap through
-`exporter.kube.read_front_proxy_auth`), the serving certificate (files, or a self-signed
-one generated at start, reloaded when its files change), and returns an
-`exporter.http` server sharing the process's event loop.
+`exporter.kube.read_front_proxy_auth`), whose CA is the client CA of the listener's
+`TlsSource` (`exporter.serving`, certificates through `exporter.tls`), and returns an
+`exporter.http` server sharing the process's event loop; errors the server answers itself
+are `Status` bodies too.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import logging
 import socket
 from pathlib import Path
 
 from exporter.config import Config
 from exporter.http.server import HttpServer
-from exporter.http.tlsio import ReloadingContext
 from exporter.kube import core_v1, read_front_proxy_auth
 from exporter.runtime import Runtime
-from exporter.serving import bind, limits_for, make_server
+from exporter.serving import ListenerSpec, bind, spec_for
 from exporter.snapshot import Snapshot
+from exporter.tls import (
+    SelfSigned,
+    TlsStartupError,
+    certificate_fingerprint,
+    own_pair,
+    reloading_context,
+    tls_extension,
+)
 
 from .app import create_app
 from .auth import FrontProxyAuth
 from .providers import MetricsProvider
-from .tls import (
-    certificate_fingerprint,
-    self_signed_files_in_child,
-    server_context,
-    tls_extension,
-)
+from .status import status_error_body
 
 log = logging.getLogger(__name__)
 
@@ -109,56 +112,15 @@ def _auth_from_cluster(config: Config) -> FrontProxyAuth:
     )
 
 
-def serving_files(config: Config) -> tuple[str, str] | None:
-    """The configured serving cert/key, or None for a self-signed one (made in `prepare`)."""
-    tls = config.metrics_api.tls
-    if tls.cert_file and tls.key_file:
-        for f in (tls.cert_file, tls.key_file):
-            if not Path(f).is_file():
-                raise MetricsApiStartupError(f"metrics_api.tls: cannot read {f!r}")
-        return tls.cert_file, tls.key_file
-    return None
-
-
-class SelfSigned:
-    """The self-signed serving pair when none is configured: made once, on first need, in a
-    child process, and shared by the metrics API and the KEDA scaler (one certificate to
-    trust). `files()` raises MetricsApiStartupError when the child fails."""
-
-    def __init__(self, namespace: str):
-        self.namespace = namespace
-        self._task: asyncio.Future[tuple[str, str]] | None = None
-
-    async def files(self) -> tuple[str, str]:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self_signed_files_in_child(self.namespace))
-        try:
-            return await asyncio.shield(self._task)
-        except (RuntimeError, OSError) as exc:
-            raise MetricsApiStartupError(f"self-signed serving certificate: {exc}") from None
-
-
-def _context(cert: str, key: str, auth: FrontProxyAuth | None) -> ReloadingContext:
-    """The serving context, reloaded when cert/key change on disk (cert-manager rotation,
-    Secret updates)."""
-    try:
-        return ReloadingContext(
-            lambda: server_context(cert, key, auth.client_ca_pem if auth else None),
-            [cert, key],
-            "metrics API",
-        )
-    except Exception as exc:  # ssl.SSLError, ValueError: a bad PEM
-        raise MetricsApiStartupError(f"metrics API TLS setup failed: {exc}") from None
-
-
 def https_listeners(
     config: Config,
     snapshot: Snapshot,
     runtime: Runtime,
     self_signed: SelfSigned | None = None,
     provider: MetricsProvider | None = None,
+    spec: ListenerSpec | None = None,
 ) -> list[tuple[HttpServer, socket.socket]]:
-    """The metrics API on config.listen.https (none when disabled).
+    """The metrics API on its declared listener (`exporter.serving`; none when disabled).
 
     A self-signed certificate is generated while the HTTP listener already serves; the HTTPS
     socket is bound at once (a busy port is a start-up error) and queues connections until
@@ -166,24 +128,34 @@ def https_listeners(
     `provider` is the process's one metrics provider (None: the app builds its own)."""
     if not config.metrics_api.enabled:
         return []
+    spec = spec or spec_for(config, "https")
+    assert spec.tls is not None
     # httpx logs every Prometheus query at INFO: one line per API call is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     auth = resolve_auth(config)
-    files = serving_files(config)
-    context = _context(*files, auth) if files else None
-    prepare = None
-    if files is None:
-        made = self_signed or SelfSigned(config.namespace)
+    source = dataclasses.replace(spec.tls, client_ca_pem=auth.client_ca_pem if auth else None)
+    made = self_signed or SelfSigned(config.namespace)
+    try:  # the configured files are proven now; a self-signed pair is made in `prepare`
+        files = own_pair(source)
+        context = reloading_context(source, *files) if files else None
+    except TlsStartupError as exc:
+        raise MetricsApiStartupError(str(exc)) from None
 
-        async def prepare(server: HttpServer) -> None:
+    async def prepare(server: HttpServer) -> None:
+        if server.tls is not None:
+            return
+        try:
             cert, key = await made.files()
             log.info(
                 "metrics API serving certificate: self-signed, SHA-256 %s",
                 certificate_fingerprint(cert),
             )
-            server.tls = _context(cert, key, auth)
+            server.tls = reloading_context(source, cert, key)
+        except TlsStartupError as exc:
+            raise MetricsApiStartupError(str(exc)) from None
 
     app = create_app(config, snapshot, runtime.ready.is_set, auth, provider=provider)
-    limits = limits_for(config.listen)
-    server = make_server(app, "https", limits, context, tls_extension, prepare)
-    return [(server, bind(config.listen.https))]
+    server = HttpServer(
+        app, "https", spec.limits, context, tls_extension, prepare, error_body=status_error_body
+    )
+    return [(server, bind(spec.address))]

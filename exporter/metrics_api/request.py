@@ -2,9 +2,9 @@
 
 The path is taken raw (`raw_path`) and decoded once, segment by segment, so an encoded slash
 (`%2F`) stays inside its segment (and is then an invalid name) instead of splitting the path
-as a decoded `path` would. Sizes are checked here, at the app, whatever the server already
-limits: a path or query string longer than the API could need is 414, headers beyond their
-budget 431, each with a `Status` body.
+as a decoded `path` would. A path or query string longer than the API could need is 414 with
+a `Status` body; the head as a whole (request line and headers) is bounded by the server
+(`listen.max_head_bytes`: 431, also a `Status` on this listener), the one header limit.
 """
 
 from __future__ import annotations
@@ -15,18 +15,15 @@ from .status import ApiError
 
 MAX_PATH_BYTES = 2048  # namespace, resource, object and metric names are <= 253 each
 MAX_QUERY_BYTES = 8192  # two label selectors
-MAX_HEADER_BYTES = 32768
 
 
 def check_sizes(scope: dict) -> None:
-    """414 for a long path or query string, 431 for oversized headers."""
+    """414 for a long path or query string."""
     raw_path = scope.get("raw_path") or scope["path"].encode()
     if len(raw_path) > MAX_PATH_BYTES:
         raise ApiError(414, f"the request path is longer than {MAX_PATH_BYTES} bytes")
     if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
         raise ApiError(414, f"the query string is longer than {MAX_QUERY_BYTES} bytes")
-    if sum(len(k) + len(v) for k, v in scope.get("headers", ())) > MAX_HEADER_BYTES:
-        raise ApiError(431, f"the request headers are larger than {MAX_HEADER_BYTES} bytes")
 
 
 def path_of(scope: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 REASONS = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -9,6 +11,9 @@ REASONS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     406: "NotAcceptable",
+    413: "RequestEntityTooLarge",
+    417: "ExpectationFailed",
+    429: "TooManyRequests",
     # no metav1.StatusReason exists for these two; named after the HTTP status
     414: "RequestURITooLong",
     431: "RequestHeaderFieldsTooLarge",
@@ -33,9 +38,16 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": REASONS[self.code],
+            "reason": REASONS.get(self.code)
+            or ("InternalError" if self.code >= 500 else "BadRequest"),
             "code": self.code,
         }
         if self.details:
             out["details"] = self.details
         return out
+
+
+def status_error_body(code: int, message: str) -> tuple[bytes, bytes]:
+    """A `Status` for the errors the HTTP server answers before the app (400, 413, 431, ...):
+    the listener's `exporter.http.wire.ErrorBody`."""
+    return b"application/json", json.dumps(ApiError(code, message).body()).encode()

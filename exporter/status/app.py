@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exporter.asgi import GET_HEAD, respond
 from exporter.status.board import StatusBoard
 from exporter.status.page import render
 
@@ -34,18 +35,12 @@ class StatusApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
+        headers = [(b"cache-control", b"no-store")]
         if scope["method"] not in ("GET", "HEAD"):
             status, ctype, body = 405, "text/plain; charset=utf-8", b"method not allowed\n"
+            headers.append((b"allow", GET_HEAD))
         else:
             if scope["path"] in self.paths:
                 await self.board.prepare()  # rows built in slices, not inside respond()
             status, ctype, body = self.respond(scope["path"])
-        headers = [
-            (b"content-type", ctype.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+        await respond(send, status, body, ctype, headers, head=scope["method"] == "HEAD")

@@ -15,9 +15,8 @@ import time
 import pytest
 
 from exporter.http.limits import Limits
-from exporter.http.tlsio import ReloadingContext
-from exporter.metrics_api.tls import server_context
 from exporter.serving import bind
+from exporter.tls import ReloadingContext, server_context
 from tests.support.pki import CA, client_context
 from tests.support.servers import REPO
 from tests.support.serving_harness import closed_within, get, running

@@ -139,7 +139,8 @@ async def test_self_signed_certificate_covers_loopback():
 async def test_a_self_signed_certificate_that_cannot_be_made_fails_the_listener(monkeypatch):
     # made by a child Python (cryptography stays out of the exporter); its failure reaches
     # `serve` as a start-up error, and the listener never accepts
-    from exporter.metrics_api import listener, tls
+    from exporter import tls
+    from exporter.metrics_api import listener
 
     monkeypatch.setattr(tls, "_CHILD", "import sys; sys.exit('cannot write the temp dir')")
     [(server, sock)] = listener.https_listeners(

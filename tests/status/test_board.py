@@ -142,7 +142,8 @@ async def test_asgi_app_serves_json_html_and_404():
     status, headers, body = await call("/")
     assert headers[b"content-type"].startswith(b"text/html") and b"<svg" in body
     assert (await call("/nope"))[0] == 404
-    assert (await call("/", "POST"))[0] == 405
+    status, headers, _ = await call("/", "POST")
+    assert status == 405 and headers[b"allow"] == b"GET, HEAD"
 
 
 def test_ring_is_bounded_and_sparkline_breaks_at_gaps():
