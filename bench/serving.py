@@ -19,8 +19,8 @@ settings), all on loopback, then in one run:
    held; RSS 60 s after a 500-concurrent burst of fresh TLS requests. Start-up and idle RSS
    are also shown without `listen.grpc` (the KEDA scaler's gRPC cost) and on the test venv.
 
-Everything runs on the production install by default: a venv with `pip install .` (no
-extras, as the Dockerfile installs it; built once at `--venv` and reused while
+Everything runs on the production install by default: a venv with `pip install '.[server]'`
+(the server extra alone, as the Dockerfile installs it; built once at `--venv` and reused while
 pyproject.toml is unchanged), this worktree's code on PYTHONPATH. The load average is printed
 at the start and the end: the machine may be shared.
 
@@ -134,16 +134,16 @@ def many_connections(port: int, floor: int, req: bytes, tls: dict | None, args) 
 
 
 def production_python(venv: Path) -> str:
-    """The venv's python after `pip install .` without extras (what the Dockerfile installs);
+    """The venv's python after `pip install '.[server]'` (what the Dockerfile installs);
     built once, rebuilt when pyproject.toml changes. The worktree's code runs in it through
     PYTHONPATH, so only the installed third-party packages come from the venv."""
     stamp = venv / ".pyproject-sha256"
     want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
     python = venv / "bin" / "python"
     if not stamp.exists() or stamp.read_text() != want:
-        print(f"building {venv} (pip install . without extras) ...", file=sys.stderr)
+        print(f"building {venv} (pip install '.[server]') ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", str(REPO)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"{REPO}[server]"], check=True)
         stamp.write_text(want)
     return str(python)
 
@@ -342,7 +342,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1500.0, help="open-loop req/s, all connections")
     ap.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
     ap.add_argument("--venv", type=Path, default=Path("/tmp/bench-venv"),
-                    help="the production install (pip install . without extras)")  # fmt: skip
+                    help="the production install (pip install '.[server]')")  # fmt: skip
     ap.add_argument("--current-python", action="store_true",
                     help="run the exporter on this interpreter instead of --venv")  # fmt: skip
     ap.add_argument("--skip-latency", action="store_true")

@@ -116,7 +116,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--venv", type=Path, default=Path("/tmp/bench-venv"),
-                    help="the production install (pip install . without extras)")  # fmt: skip
+                    help="the production install (pip install '.[server]')")  # fmt: skip
     ap.add_argument("--current-python", action="store_true",
                     help="run the exporter on this interpreter instead of --venv")  # fmt: skip
     args = ap.parse_args()

@@ -14,12 +14,8 @@ import sys
 # exporter uses none. Set the variable to "" to let plugins load.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-import yaml  # noqa: E402
-
 from exporter import __version__  # noqa: E402
-from exporter.config import ConfigError, load_config, redacted_dump  # noqa: E402
-from exporter.config.loading import one_line  # noqa: E402
-from exporter.config.secrets import redact_url  # noqa: E402
+from exporter.extras import server_missing_line  # noqa: E402
 
 EXIT_CONFIG = 2
 GENERATORS = {
@@ -62,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Every command needs the `server` extra: on a bare install (the service library alone)
+    # one line naming the install command, before the first import that would fail.
+    missing = server_missing_line(args.command)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return EXIT_CONFIG
+    import yaml
+
+    from exporter.config import ConfigError, load_config, redacted_dump
+
     logging.basicConfig(
         level=getattr(args, "log_level", "info").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -124,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def config_failure(message: str) -> int:
     """Print a config problem as one masked line on stderr; the exit status for it."""
+    from exporter.config.loading import one_line
+    from exporter.config.secrets import redact_url
+
     print(f"exporter: {one_line(redact_url(message))}", file=sys.stderr)
     return EXIT_CONFIG
 

@@ -1,6 +1,6 @@
-"""`exporter serve` on the embedded default (listen ports moved): it serves, the KEDA scaler
-and the metrics API share one self-signed certificate, and start-up imports only what the
-configuration uses."""
+"""`exporter serve` on the embedded default (listen ports moved): it serves and opens no KEDA
+scaler (engine hpa); under engine keda the scaler and the metrics API share one self-signed
+certificate; start-up imports only what the configuration uses."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from exporter.config import Config
 from tests.support.servers import REPO, exporter_process, free_port, scrape, wait_for
 
 
-def _default_with_ports(http: int, https: int, grpc: int) -> str:
+def _default_with_ports(http: int, https: int, grpc: int | None = None, **extra) -> str:
     data = yaml.safe_load(resources.files("exporter").joinpath("default_config.yaml").read_text())
-    data["listen"].update(
-        http=f"127.0.0.1:{http}", https=f"127.0.0.1:{https}", grpc=f"127.0.0.1:{grpc}"
-    )
+    data["listen"].update(http=f"127.0.0.1:{http}", https=f"127.0.0.1:{https}")
+    if grpc is not None:
+        data["listen"]["grpc"] = f"127.0.0.1:{grpc}"
+    data.update(extra)
     return yaml.safe_dump(data)
 
 
@@ -38,26 +39,46 @@ def _peer_certificate(port: int, alpn: list[str] | None = None) -> bytes | None:
         return None
 
 
-def test_embedded_default_serves_and_shares_one_self_signed_certificate():
-    http, https, grpc = free_port(), free_port(), free_port()
-    with exporter_process(_default_with_ports(http, https, grpc)) as exporter:
+def test_embedded_default_serves_without_a_keda_scaler():
+    """Engine hpa: no gRPC listener, and grpc is never imported (bench/footprint.py measures
+    what that saves)."""
+    http, https = free_port(), free_port()
+    with exporter_process(_default_with_ports(http, https)) as exporter:
         try:
             text = wait_for(lambda: scrape(f"http://127.0.0.1:{http}/metrics"), what="/metrics")
+            wait_for(lambda: _peer_certificate(https), what="metrics API TLS")
+        except TimeoutError:
+            raise AssertionError(exporter.extra["log"].read_text()) from None
+        maps = open(f"/proc/{exporter.proc.pid}/maps").read()
+        assert exporter.proc.poll() is None, exporter.extra["log"].read_text()
+    assert "exporter_build_info" in text
+    assert "cygrpc" not in maps  # the gRPC core library was never loaded
+
+
+def test_keda_engine_serves_the_scaler_sharing_one_self_signed_certificate():
+    http, https, grpc = free_port(), free_port(), free_port()
+    config = _default_with_ports(http, https, grpc, autoscaling={"engine": "keda"})
+    with exporter_process(config) as exporter:
+        try:
+            wait_for(lambda: scrape(f"http://127.0.0.1:{http}/metrics"), what="/metrics")
             api_cert = wait_for(lambda: _peer_certificate(https), what="metrics API TLS")
             scaler_cert = wait_for(lambda: _peer_certificate(grpc, ["h2"]), what="KEDA TLS")
         except TimeoutError:
             raise AssertionError(exporter.extra["log"].read_text()) from None
         assert exporter.proc.poll() is None, exporter.extra["log"].read_text()
-    assert "exporter_build_info" in text
     assert api_cert == scaler_cert  # one certificate to trust for both
 
 
 def test_start_up_imports_only_what_the_default_uses():
-    """Importing the serving path loads no gRPC (KEDA starts it later, only with listen.grpc),
-    no NVML, no HTTP client, no Kubernetes client and no web framework."""
+    """Importing the serving path and building the collectors of a GPU agent's config loads no
+    gRPC (KEDA starts it later, only with listen.grpc), no NVML, no HTTP client, no Kubernetes
+    client, no web framework, and no PostgreSQL or Redis client (no such targets)."""
     code = (
         "import sys, exporter.cli, exporter.service\n"
-        "heavy = ('grpc', 'pynvml', 'httpx', 'kubernetes', 'fastapi', 'starlette', 'uvicorn')\n"
+        "from exporter.config import Config\n"
+        "exporter.service.build_collectors(Config.model_validate({'gpu': 'off'}))\n"
+        "heavy = ('grpc', 'pynvml', 'httpx', 'kubernetes', 'fastapi', 'starlette', 'uvicorn',\n"
+        "         'asyncpg', 'redis')\n"
         "print(' '.join(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run(

@@ -8,27 +8,38 @@ catalog entries, one line here and its test.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
-from exporter.collectors import (
-    apiservice,
-    gpu_gate,
-    hpa,
-    postgres,
-    queues,
-    redis,
-    redis_cluster,
-)
+from exporter.collectors import apiservice, gpu_gate, hpa
 from exporter.config import Config
 from exporter.runtime import Collector
 
 Factory = Callable[[Config], list[Collector]]
 
+
+def _when(wanted: Callable[[Config], bool], module: str) -> Factory:
+    """`exporter.collectors.<module>.build`, imported only for a config that `wanted`: a GPU
+    agent (no PostgreSQL or Redis target) never loads asyncpg or redis-py (~10 MB resident)."""
+
+    def build(config: Config) -> list[Collector]:
+        if not wanted(config):
+            return []
+        return importlib.import_module(f"exporter.collectors.{module}").build(config)
+
+    build.__qualname__ = f"{module}.build"
+    return build
+
+
+def _has_queues(config: Config) -> bool:
+    return any(cls.queues for cls in config.component_classes)
+
+
 REGISTRY: list[Factory] = [
-    postgres.build,
-    redis.build,
-    redis_cluster.build,
-    queues.build,
+    _when(lambda c: bool(c.postgres), "postgres"),
+    _when(lambda c: bool(c.redis), "redis"),
+    _when(lambda c: bool(c.redis), "redis_cluster"),
+    _when(_has_queues, "queues"),
     gpu_gate.build,  # imports the gpu module only when `gpu:` can use it
     hpa.build,
     apiservice.build,

@@ -21,4 +21,4 @@ class ConfigError(Exception):
 class Strict(BaseModel):
     """Unknown keys are errors, floats are finite and a loaded config never changes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)

@@ -26,6 +26,7 @@ from exporter.config.health import PostgresCollect, RedisCollect, RedisMode
 from exporter.config.metrics_api import MetricsApi
 from exporter.config.secrets import redact_url
 from exporter.config.settings import (
+    DEFAULT_GRPC,
     Collection,
     KubernetesAccess,
     Listen,
@@ -181,6 +182,17 @@ class Config(Strict):
                         f"component_classes[{ci}].scale_on[{si}].metric: {s.metric!r} is not "
                         f"served by metrics_api.external (have {sorted(api_metrics)})"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _keda_scaler_address(self) -> Config:
+        # KEDA needs our external scaler: under engine keda an unset listen.grpc means the
+        # default address (an explicit null stays off: the scaler runs elsewhere, see
+        # autoscaling.keda.scaler_address). Frozen model: set once, here, while validating.
+        if self.autoscaling.engine == "keda" and "grpc" not in self.listen.model_fields_set:
+            object.__setattr__(
+                self, "listen", self.listen.model_copy(update={"grpc": DEFAULT_GRPC})
+            )
         return self
 
     @model_validator(mode="after")

@@ -22,6 +22,9 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return (host.strip("[]") or "0.0.0.0", int(port))
 
 
+DEFAULT_GRPC = "0.0.0.0:9465"  # the KEDA scaler's address under engine keda, listen.grpc unset
+
+
 class Listen(Strict):
     """Addresses, and the connection discipline both listeners apply (see README)."""
 
@@ -46,9 +49,10 @@ class Listen(Strict):
     max_connections_per_client: Annotated[int, Field(ge=1, le=100000)] | None = None
     # Sources the generated NetworkPolicy lets reach `https` (the API servers); [] = any.
     https_allowed_cidrs: list[str] = []
-    # KEDA's external scaler (gRPC). The embedded default (and so `make manifests` from it)
-    # serves it on 0.0.0.0:9465; a config file that leaves it out, or says null, runs none,
-    # so GPU agents and extra replicas started from their own files claim no fixed port.
+    # KEDA's external scaler (gRPC). Left out, it is served on DEFAULT_GRPC under
+    # `autoscaling.engine: keda` and not at all under `hpa` (the embedded default): grpc is
+    # then never imported (~17 MB resident) and GPU agents and extra replicas started from
+    # their own files claim no fixed port. Set, it is served whatever the engine; null: none.
     grpc: str | None = None
 
     @field_validator("http", "https", "grpc")

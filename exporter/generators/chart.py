@@ -218,8 +218,8 @@ def constants() -> dict[str, Any]:
         # which target list a queue's `target` names, per queue kind, and its default
         "queue_targets": {kind: m.target_kind for kind, m in QUEUE_KINDS.items()},
         "queue_default_target": QueueBase.model_fields["target"].default,
-        # listen.grpc left out under engine keda: the scaler's address (None: stays off)
-        "default_grpc": getattr(settings, "DEFAULT_GRPC", None),
+        # listen.grpc left out under engine keda: its address (Config._keda_scaler_address)
+        "default_grpc": settings.DEFAULT_GRPC,
         # collection.interval/timeout_seconds alone: the schedule queues and health share
         "legacy_schedule": {
             "interval_seconds": settings.LEGACY_INTERVAL_SECONDS,

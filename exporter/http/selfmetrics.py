@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from exporter import catalog
 from exporter.snapshot import Sample, Snapshot
 
-from .memory import malloc_trim
+from .memory import release_after_burst
 from .server import HttpServer
 
 OWNER = "serving"
@@ -94,7 +94,7 @@ class SelfMetrics:
             s.stats.peak = s.stats.connections
         self._ticks += 1
         if self._peak - now >= TRIM_AFTER_DROP or self._ticks % TRIM_EVERY == 0:
-            malloc_trim()
+            release_after_burst()
             self._peak = now
 
     def refresh(self) -> None:

@@ -27,7 +27,7 @@ import socket
 import grpc
 
 from exporter.config import Config, parse_host_port
-from exporter.http.memory import malloc_trim
+from exporter.http.memory import release_after_burst
 from exporter.metrics_api.providers.base import MetricsProvider
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
@@ -104,7 +104,7 @@ async def _trim_after_growth() -> None:
         await asyncio.sleep(TRIM_CHECK_SECONDS)
         now = _rss_bytes()
         if now - baseline >= TRIM_GROWTH_BYTES:
-            malloc_trim()
+            release_after_burst()
             baseline = _rss_bytes()  # what is still held is in use: grow 8 MB more first
         else:
             baseline = min(baseline, now)

@@ -271,9 +271,16 @@ def _namespaces() -> dict[str, Any]:
     return data
 
 
+def _keda_default_grpc() -> dict[str, Any]:
+    """KEDA with listen.grpc left out: the scaler runs on its default address."""
+    data = _keda()
+    del data["listen"]
+    return data
+
+
 CONFIGS = [
     "default", "keda", "production", "pods", "gpu", "keda-plaintext", "api-off", "thresholds",
-    "quantities", "namespaces",
+    "quantities", "namespaces", "keda-default-grpc",
 ]  # fmt: skip
 
 
@@ -290,6 +297,7 @@ def config_data(name: str, tmp: Path) -> dict[str, Any] | None:
         "thresholds": _thresholds,
         "quantities": _quantities,
         "namespaces": _namespaces,
+        "keda-default-grpc": _keda_default_grpc,
     }
     return _production(tmp) if name == "production" else builders[name]()
 
@@ -343,6 +351,7 @@ def test_helm_renders_what_generate_manifests_writes(case):
         "thresholds": {"PrometheusRule"},
         "quantities": {"HorizontalPodAutoscaler"},
         "namespaces": {"ScaledObject", "TriggerAuthentication", "PodMonitor"},
+        "keda-default-grpc": {"ScaledObject", "TriggerAuthentication"},
     }[name]
     if name == "namespaces":
         spaces = {k[1] for k in want_by if k[0] in ("ScaledObject", "TriggerAuthentication")}

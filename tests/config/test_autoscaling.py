@@ -14,7 +14,7 @@ from tests.support.servers import REPO
 
 def test_defaults():
     config = load_config(None, environ={})
-    assert config.listen.grpc == "0.0.0.0:9465"
+    assert config.listen.grpc is None  # engine hpa: no KEDA scaler, gRPC never loads
     assert config.metrics_api.register == ["external", "custom"]
     assert config.autoscaling.engine == "hpa"
     keda = config.autoscaling.keda
@@ -25,6 +25,17 @@ def test_defaults():
     assert gpu.scale_to_zero and gpu.min_replicas == 1
     assert [(s.type, s.activation_threshold) for s in gpu.scale_on] == [("external", 0.0)]
     assert config.prometheus.headers == {} and config.prometheus.path_prefix == ""
+
+
+def test_keda_engine_serves_the_scaler_on_the_default_address_unless_told_otherwise():
+    keda = {"EXPORTER_AUTOSCALING__ENGINE": "keda"}
+    assert load_config(None, environ=keda).listen.grpc == "0.0.0.0:9465"
+    moved = {**keda, "EXPORTER_LISTEN__GRPC": "127.0.0.1:7000"}
+    assert load_config(None, environ=moved).listen.grpc == "127.0.0.1:7000"
+    # null: the scaler runs elsewhere (autoscaling.keda.scaler_address), none here
+    assert load_config(None, environ={**keda, "EXPORTER_LISTEN__GRPC": "null"}).listen.grpc is None
+    # set explicitly under hpa: served anyway
+    assert load_config(None, environ={"EXPORTER_LISTEN__GRPC": ":9465"}).listen.grpc == ":9465"
 
 
 @pytest.mark.parametrize(

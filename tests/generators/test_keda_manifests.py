@@ -84,7 +84,7 @@ def test_plaintext_scaler_has_no_trigger_authentication():
 
 
 def test_scaler_port_on_service_deployment_and_network_policy():
-    docs = documents(config())
+    docs = documents(config(**KEDA))
     (svc,) = docs["service.yaml"][:1]
     assert {"name": "grpc", "port": 9465, "targetPort": "grpc", "protocol": "TCP"} in svc["spec"][
         "ports"
@@ -99,8 +99,10 @@ def test_scaler_port_on_service_deployment_and_network_policy():
             "podSelector": {"matchLabels": {"app": "keda-operator"}},
         }
     ]
-    off = documents(config(EXPORTER_LISTEN__GRPC="null"))
-    assert all(p["name"] != "grpc" for p in off["service.yaml"][0]["spec"]["ports"])
+    for off in (config(), config(**KEDA, EXPORTER_LISTEN__GRPC="null")):  # engine hpa; null
+        assert all(p["name"] != "grpc" for p in documents(off)["service.yaml"][0]["spec"]["ports"])
+        rules = documents(off)["networkpolicy.yaml"][0]["spec"]["ingress"]
+        assert all(r["ports"] != [{"protocol": "TCP", "port": 9465}] for r in rules)
 
 
 @pytest.mark.parametrize(

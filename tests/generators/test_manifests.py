@@ -285,8 +285,7 @@ def test_deployment_is_locked_down(objects):
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
         "http": 9464,
         "https": 6443,
-        "grpc": 9465,
-    }
+    }  # no grpc: the embedded default's engine is hpa (tests/generators/test_keda_manifests.py)
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert set(c["resources"]) == {"requests", "limits"}
@@ -313,8 +312,7 @@ def test_names_agree_across_objects(objects):
     assert {(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]} == {
         ("http", 9464, "http"),
         ("https", 443, "https"),
-        ("grpc", 9465, "grpc"),  # KEDA external scaler
-    }
+    }  # no KEDA scaler port under engine hpa
     for api in ("v1beta1.external.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io"):
         spec = objects[("APIService", api)]["spec"]
         assert spec["service"] == {"name": "exporter", "namespace": "platform", "port": 443}
@@ -372,17 +370,8 @@ def test_rbac(objects):
 
 def test_network_policy(objects):
     spec = objects[("NetworkPolicy", "exporter")]["spec"]
-    monitoring, api_server, keda_scaler = spec["ingress"]
-    # one peer: namespace AND pod selector (the KEDA operator's pods, not all of `keda`)
-    assert keda_scaler == {
-        "from": [
-            {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
-                "podSelector": {"matchLabels": {"app": "keda-operator"}},
-            }
-        ],
-        "ports": [{"protocol": "TCP", "port": 9465}],
-    }
+    # no KEDA scaler rule under engine hpa (tests/generators/test_keda_manifests.py has it)
+    monitoring, api_server = spec["ingress"]
     assert monitoring["ports"] == [{"protocol": "TCP", "port": 9464}]
     assert monitoring["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
