@@ -29,13 +29,39 @@ FD_RESERVE = 256
 
 
 @dataclass(frozen=True)
+class GrpcLimits:
+    """The gRPC scaler's connection discipline (`autoscaling.keda.*`; KEDA's requests are
+    tiny): handshake deadline, idle and age limits, a connection cap, message and metadata
+    sizes. `keda.listener.grpc_options` turns it into the server's channel arguments."""
+
+    handshake_timeout: float
+    idle_timeout: float
+    max_age: float
+    max_connections: int
+    max_message_bytes: int
+    max_metadata_bytes: int
+
+
+@dataclass(frozen=True)
 class ListenerSpec:
     """One listener: `name` labels its metrics (`exporter_http_connections*{listener}`)."""
 
     name: str
     address: str
-    limits: Limits
+    limits: Limits | GrpcLimits  # GrpcLimits for the gRPC listener
     tls: TlsSource | None  # None: plaintext
+
+
+def grpc_limits(config: Config) -> GrpcLimits:
+    keda = config.autoscaling.keda
+    return GrpcLimits(
+        handshake_timeout=config.listen.tls_handshake_timeout_seconds,
+        idle_timeout=keda.idle_timeout_seconds,
+        max_age=keda.max_connection_age_seconds,
+        max_connections=keda.max_connections,
+        max_message_bytes=keda.max_message_bytes,
+        max_metadata_bytes=keda.max_metadata_bytes,
+    )
 
 
 def metrics_api_tls(config: Config) -> TlsSource:
@@ -69,8 +95,15 @@ def declare(config: Config, web_tls: TlsSource | None = None) -> list[ListenerSp
         wanted.append(("https", listen.https, metrics_api_tls(config)))
     if listen.grpc:
         wanted.append(("grpc", listen.grpc, scaler_tls(config)))
-    limits = limits_for(listen, len(wanted))
-    return [ListenerSpec(name, address, limits, tls) for name, address, tls in wanted]
+    # the gRPC listener's cap (autoscaling.keda.max_connections) comes off the fd budget
+    # first; the HTTP listeners share the rest
+    grpc = grpc_limits(config) if listen.grpc else None
+    http_count = len(wanted) - (grpc is not None)
+    limits = limits_for(listen, http_count, grpc.max_connections if grpc else 0)
+    return [
+        ListenerSpec(name, address, grpc if name == "grpc" else limits, tls)
+        for name, address, tls in wanted
+    ]
 
 
 def spec_for(config: Config, name: str) -> ListenerSpec:
@@ -117,13 +150,13 @@ def reserve(address: str) -> socket.socket:
     return sock
 
 
-def limits_for(listen: Listen, listeners: int) -> Limits:
+def limits_for(listen: Listen, listeners: int, reserved: int = 0) -> Limits:
     """The config's limits, with the connection cap kept below the fd limit (raised first to
-    its hard limit) shared by `listeners`, so that the cap, not EMFILE, is what a flood of
-    clients meets."""
+    its hard limit) shared by `listeners` HTTP listeners after `reserved` fds (the gRPC
+    listener's own cap), so that the cap, not EMFILE, is what a flood of clients meets."""
     fds = raise_fd_limit()
     cap = listen.max_connections
-    room = max(16, (fds - FD_RESERVE) // listeners)
+    room = max(16, (fds - FD_RESERVE - reserved) // max(1, listeners))
     if cap > room:
         log.warning(
             "listen.max_connections %d lowered to %d per listener: the fd limit is %d",

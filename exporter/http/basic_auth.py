@@ -35,6 +35,9 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from exporter.asgi import respond
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +52,22 @@ def _cost(hashed: bytes) -> int:
         return 12
 
 
-def _answer(status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> tuple[dict, dict]:
-    headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
-    return (
-        {"type": "http.response.start", "status": status, "headers": headers},
-        {"type": "http.response.body", "body": body},
-    )
+@dataclass(frozen=True)
+class Refusal:
+    """A refused request's answer, sent through the one responder (`exporter.asgi`)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+
+    async def send(self, send, head: bool) -> None:
+        await respond(send, self.status, self.body, TEXT, self.headers, head=head)
 
 
-UNAUTHORIZED = _answer(401, b"Unauthorized\n", [(b"www-authenticate", b'Basic realm="exporter"')])
-TOO_MANY = _answer(429, b"Too many failed logins\n", [(b"retry-after", b"10")])
-BUSY = _answer(503, b"Password checks are busy\n", [(b"retry-after", b"1")])
+TEXT = b"text/plain; charset=utf-8"
+UNAUTHORIZED = Refusal(401, b"Unauthorized\n", ((b"www-authenticate", b'Basic realm="exporter"'),))
+TOO_MANY = Refusal(429, b"Too many failed logins\n", ((b"retry-after", b"10"),))
+BUSY = Refusal(503, b"Password checks are busy\n", ((b"retry-after", b"1"),))
 
 
 class FailureLimiter:
@@ -148,11 +152,9 @@ class BasicAuth:
         if verdict is None:
             await self.app(scope, receive, send)
             return
-        start, body = verdict
-        await send(start)
-        await send(body)
+        await verdict.send(send, head=scope.get("method") == "HEAD")
 
-    async def _verdict(self, scope) -> tuple[dict, dict] | None:
+    async def _verdict(self, scope) -> Refusal | None:
         """None when allowed, else the answer to send."""
         header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         scheme, _, encoded = header.partition(b" ")

@@ -31,7 +31,7 @@ from exporter.http.memory import release_after_burst
 from exporter.metrics_api.providers.base import MetricsProvider
 from exporter.metrics_api.providers.routing import build_provider
 from exporter.runtime import Runtime
-from exporter.serving import ListenerSpec, spec_for
+from exporter.serving import GrpcLimits, ListenerSpec, spec_for
 from exporter.snapshot import Snapshot
 from exporter.tls import SelfSigned, TlsStartupError, pem_bytes, serving_pair
 
@@ -141,28 +141,27 @@ KEEPALIVE_MS = 60_000  # ping an idle-but-streaming client every minute ...
 KEEPALIVE_TIMEOUT_MS = 20_000  # ... and drop it when the ack does not come
 
 
-def grpc_options(config: Config) -> list[tuple[str, int]]:
-    """The server's channel arguments for `config` (see the module docstring)."""
-    keda = config.autoscaling.keda
-    handshake_ms = int(config.listen.tls_handshake_timeout_seconds * 1000)
+def grpc_options(limits: GrpcLimits) -> list[tuple[str, int]]:
+    """The server's channel arguments for the listener's declared limits (see the module
+    docstring)."""
     return [
         ("grpc.so_reuseport", 0),
-        ("grpc.server_handshake_timeout_ms", handshake_ms),
-        ("grpc.max_connection_idle_ms", int(keda.idle_timeout_seconds * 1000)),
-        ("grpc.max_connection_age_ms", int(keda.max_connection_age_seconds * 1000)),
+        ("grpc.server_handshake_timeout_ms", int(limits.handshake_timeout * 1000)),
+        ("grpc.max_connection_idle_ms", int(limits.idle_timeout * 1000)),
+        ("grpc.max_connection_age_ms", int(limits.max_age * 1000)),
         ("grpc.max_connection_age_grace_ms", AGE_GRACE_MS),
-        ("grpc.max_allowed_incoming_connections", keda.max_connections),
+        ("grpc.max_allowed_incoming_connections", limits.max_connections),
         ("grpc.keepalive_time_ms", KEEPALIVE_MS),
         ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
         ("grpc.http2.max_ping_strikes", 2),  # a client pinging too often is dropped
-        ("grpc.max_receive_message_length", keda.max_message_bytes),
+        ("grpc.max_receive_message_length", limits.max_message_bytes),
         ("grpc.max_send_message_length", 1 << 20),
-        ("grpc.max_metadata_size", keda.max_metadata_bytes),
-        ("grpc.absolute_max_metadata_size", keda.max_metadata_bytes),
+        ("grpc.max_metadata_size", limits.max_metadata_bytes),
+        ("grpc.absolute_max_metadata_size", limits.max_metadata_bytes),
         ("grpc.http2.hpack_table_size.decoder", 4096),
         ("grpc.http2.max_frame_size", 16384),
         ("grpc.http2.bdp_probe", 0),  # windows stay at their small initial size
-        ("grpc.http2.lookahead_bytes", keda.max_message_bytes),
+        ("grpc.http2.lookahead_bytes", limits.max_message_bytes),
         ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION),
         # reads in chunks of at most 64 KB (gRPC grows them to 4 MB for a fast sender)
         ("grpc.experimental.tcp_read_chunk_size", 16384),
@@ -191,9 +190,10 @@ async def start(
     listener served (`serving.reserve`), is released just before gRPC binds it."""
     if not config.listen.grpc:
         return None
+    spec = spec or spec_for(config, "grpc")
     creds = await credentials(config, self_signed, spec)
     changes = Changes(snapshot)
-    server = grpc.aio.server(options=grpc_options(config), maximum_concurrent_rpcs=MAX_RPCS)
+    server = grpc.aio.server(options=grpc_options(spec.limits), maximum_concurrent_rpcs=MAX_RPCS)
     own = None
     if provider is None:
         provider = own = build_provider(config, snapshot, runtime.ready.is_set)

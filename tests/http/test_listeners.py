@@ -43,7 +43,10 @@ def test_declare_names_every_listener_that_runs_with_its_tls_source():
 def test_fd_budget_is_shared_by_the_listeners_that_run(monkeypatch):
     monkeypatch.setattr(serving, "raise_fd_limit", lambda: 256 + 600)
     three = serving.declare(_config(grpc="127.0.0.1:3", max_connections=1000))
-    assert {s.limits.max_connections for s in three} == {200}
+    # gRPC's own cap (autoscaling.keda.max_connections, 64) first, the HTTP two share the rest
+    caps = {s.name: s.limits.max_connections for s in three}
+    assert caps == {"http": (600 - 64) // 2, "https": (600 - 64) // 2, "grpc": 64}
+    assert isinstance(three[2].limits, serving.GrpcLimits)
     one = serving.declare(
         Config.model_validate(
             {
