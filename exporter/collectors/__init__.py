@@ -3,7 +3,9 @@
 Every collector module exposes `build(config) -> list[Collector]` (what the config asks
 of it, possibly nothing); `exporter.service` runs them in `REGISTRY` order, as
 postgres_exporter's `registerCollector` does. Adding a collector is its module, its
-catalog entries, one line here and its test.
+catalog entries, one line here and its test. A collector of one configured target
+subclasses `target.TargetCollector` (`queues.common.QueueTargetCollector` when it also
+reads that target's queues) and its `build` is one `target.per_target` call.
 """
 
 from __future__ import annotations

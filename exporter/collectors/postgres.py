@@ -34,6 +34,7 @@ from exporter.collectors.postgres_views import (
     batch_sql,
     view_sql,
 )
+from exporter.collectors.target import TargetCollector, per_target
 from exporter.config import Config, PostgresTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
@@ -121,19 +122,15 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     clear, and the default `RESET ALL; ...` would double the cycle's round trips."""
 
 
-class PostgresCollector(PoolOwner, Collector):
+class PostgresCollector(PoolOwner, TargetCollector[PostgresTarget]):
     name = "postgres"
     # Injectable (tests): the retry schedule never depends on how long the machine has been up.
     clock: Callable[[], float] = staticmethod(time.monotonic)
 
-    def __init__(self, target: PostgresTarget, interval: float, timeout: float) -> None:
-        super().__init__(interval, timeout)
-        self.config = target
-        self.target = target.name
+    def _setup(self) -> None:
         self._pool: asyncpg.Pool | None = None
-        self._labels = {"target": target.name}
-        self.secret = SecretTracker(target)
-        self._views = [v for v in VIEWS if getattr(target.collect, v.name)]
+        self.secret = SecretTracker(self.config)
+        self._views = [v for v in VIEWS if getattr(self.config.collect, v.name)]
         self._degraded: dict[str, float] = {}  # view name -> monotonic time of last try
 
     def _pool_options(self) -> dict[str, Any]:
@@ -219,12 +216,5 @@ class PostgresCollector(PoolOwner, Collector):
 
 def build(config: Config) -> list[Collector]:
     """One health collector per PostgreSQL target whose `collect.health` is on."""
-    interval, timeout = (
-        config.collection.health.interval_seconds,
-        config.collection.health.timeout_seconds,
-    )
-    return [
-        PostgresCollector(target, interval, timeout)
-        for target in config.postgres
-        if target.collect.health
-    ]
+    targets = [target for target in config.postgres if target.collect.health]
+    return per_target(config.collection.health, targets, PostgresCollector)

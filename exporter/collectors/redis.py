@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from exporter import catalog
 from exporter.collectors import redis_info
 from exporter.collectors.redis_endpoint import Endpoint, connect
+from exporter.collectors.target import TargetCollector, per_target
 from exporter.config import Config, RedisTarget
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
@@ -21,15 +22,11 @@ from exporter.snapshot import Sample
 __all__ = ["RedisCollector", "connect"]
 
 
-class RedisCollector(Collector):
+class RedisCollector(TargetCollector[RedisTarget]):
     name = "redis"
 
-    def __init__(self, target: RedisTarget, interval: float, timeout: float) -> None:
-        super().__init__(interval, timeout)
-        self.config = target
-        self.target = target.name
-        self._labels = {"target": target.name}
-        self._endpoint = Endpoint(target, timeout)
+    def _setup(self) -> None:
+        self._endpoint = Endpoint(self.config, self.timeout)
 
     async def collect(self) -> Sequence[Sample]:
         started = time.perf_counter()
@@ -64,12 +61,5 @@ class RedisCollector(Collector):
 def build(config: Config) -> list[Collector]:
     """One health collector per standalone or sentinel Redis target whose `collect.health`
     is on (cluster targets: redis_cluster.build)."""
-    interval, timeout = (
-        config.collection.health.interval_seconds,
-        config.collection.health.timeout_seconds,
-    )
-    return [
-        RedisCollector(target, interval, timeout)
-        for target in config.redis
-        if target.collect.health and target.mode != "cluster"
-    ]
+    targets = [t for t in config.redis if t.collect.health and t.mode != "cluster"]
+    return per_target(config.collection.health, targets, RedisCollector)

@@ -28,11 +28,12 @@ from exporter import catalog
 from exporter.collectors import redis_info
 from exporter.collectors.credentials import SecretTracker, is_auth_error
 from exporter.collectors.queues import queues_by_target
-from exporter.collectors.queues.common import QueueError, QueueRef
+from exporter.collectors.queues.common import QueueError, QueueTargetCollector
 from exporter.collectors.queues.redis_queues import RedisQueuesCollector, script_for
 from exporter.collectors.queues.scripts import SCRIPTS
 from exporter.collectors.redis_cluster_topology import Topology, parse_cluster_nodes
 from exporter.collectors.redis_endpoint import connect, with_address
+from exporter.collectors.target import per_target
 from exporter.config import Config, RedisTarget, parse_host_port
 from exporter.runtime import Collector
 from exporter.snapshot import Sample
@@ -48,26 +49,20 @@ def _cluster_info(reply: Any) -> dict[str, str]:
     return dict(line.split(":", 1) for line in _text(reply).splitlines() if ":" in line)
 
 
-class RedisClusterCollector(Collector):
+class RedisClusterCollector(QueueTargetCollector[RedisTarget]):
     """Health of every node of one cluster target, plus that target's queues."""
 
     name = "redis_cluster"
 
-    def __init__(
-        self, target: RedisTarget, queues: Sequence[QueueRef], interval: float, timeout: float
-    ) -> None:
-        super().__init__(interval, timeout)
-        self.config = target
-        self.target = target.name
-        self._labels = {"target": target.name}
+    def _setup(self) -> None:
+        target = self.config
         parts = target.url.split("://", 1)[1].rsplit("@", 1)[-1].split("/", 1)[0]
         self._seeds = [parts, *target.seeds]
         self._clients: dict[str, aioredis.Redis] = {}
         self.secret = SecretTracker(target)  # one password for every node
         self._topo: Topology | None = None
-        self.queues = list(queues)
         # The queue reader of a standalone target, used for its commands and parsing only.
-        self._reader = RedisQueuesCollector(target, self.queues, interval, timeout)
+        self._reader = RedisQueuesCollector(target, self.queues, self.interval, self.timeout)
         self._reader.assume_scripts_loaded()
         self._scripts_on: set[str] = set()  # nodes known to hold the scripts
         self._slots = [key_slot((ref.queue.key or "").encode()) for ref in self.queues]
@@ -264,12 +259,7 @@ class RedisClusterCollector(Collector):
 def build(config: Config) -> list[Collector]:
     """One collector per cluster target, with that target's queues."""
     refs = queues_by_target(config, "redis")
-    interval, timeout = (
-        config.collection.queues.interval_seconds,
-        config.collection.queues.timeout_seconds,
-    )
-    return [
-        RedisClusterCollector(t, refs.get(t.name, []), interval, timeout)
-        for t in config.redis
-        if t.mode == "cluster" and (t.collect.health or t.name in refs)
+    targets = [
+        t for t in config.redis if t.mode == "cluster" and (t.collect.health or t.name in refs)
     ]
+    return per_target(config.collection.queues, targets, RedisClusterCollector, refs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from exporter.collectors.queues.common import QueueRef
 from exporter.collectors.queues.postgres_queues import PostgresQueuesCollector
 from exporter.collectors.queues.redis_queues import RedisQueuesCollector
+from exporter.collectors.target import per_target
 from exporter.config import Config
 from exporter.runtime import Collector
 
@@ -25,22 +26,19 @@ def queues_by_target(config: Config, target_kind: str) -> dict[str, list[QueueRe
 
 def build(config: Config) -> list[Collector]:
     """One queue collector per target that holds queues, Redis targets first."""
-    interval, timeout = (
-        config.collection.queues.interval_seconds,
-        config.collection.queues.timeout_seconds,
-    )
     collectors: list[Collector] = []
     for kind, targets, collector in (
         ("redis", config.redis, RedisQueuesCollector),
         ("postgres", config.postgres, PostgresQueuesCollector),
     ):
         refs = queues_by_target(config, kind)
-        collectors += [
-            collector(target, refs[target.name], interval, timeout)
+        holding = [
+            target
             for target in targets
             # A cluster's queues are read by the cluster collector, in each node's pipeline.
             if target.name in refs and getattr(target, "mode", "") != "cluster"
         ]
+        collectors += per_target(config.collection.queues, holding, collector, refs)
     return collectors
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from exporter import catalog
+from exporter.collectors.target import TargetCollector, TargetT
 from exporter.config import Queue
 from exporter.snapshot import Sample
 from exporter.values import checked
@@ -111,3 +113,17 @@ def up(ref: QueueRef, value: int) -> Sample:
 def failure_samples(refs: list[QueueRef]) -> list[Sample]:
     """The whole target is unreachable: every queue is down, its values stay stale."""
     return [up(ref, 0) for ref in refs]
+
+
+class QueueTargetCollector(TargetCollector[TargetT]):
+    """A per-target collector that also reads the queues living on its target (`queues`, in
+    config order). A failed run marks every one of them down (`queue_up 0`)."""
+
+    def __init__(
+        self, target: TargetT, queues: Sequence[QueueRef], interval: float, timeout: float
+    ) -> None:
+        self.queues = list(queues)  # before the base constructor: `_setup` reads it
+        super().__init__(target, interval, timeout)
+
+    def failure_samples(self) -> Sequence[Sample]:
+        return failure_samples(self.queues)

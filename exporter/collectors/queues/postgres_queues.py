@@ -30,11 +30,10 @@ from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
     QueueRef,
-    failure_samples,
+    QueueTargetCollector,
     up,
 )
 from exporter.config import PostgresTarget
-from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
 NUMERIC_TYPES = {"int2", "int4", "int8", "numeric", "float4", "float8", "oid"}
@@ -83,22 +82,16 @@ def wrap_query(sql: str, attributes: Sequence[asyncpg.Attribute]) -> tuple[str, 
     return wrapped, len(attributes) == 2
 
 
-class PostgresQueuesCollector(PoolOwner, Collector):
+class PostgresQueuesCollector(PoolOwner, QueueTargetCollector[PostgresTarget]):
     """Every postgres_query queue of one PostgreSQL target."""
 
     name = "postgres_queues"
 
-    def __init__(
-        self, target: PostgresTarget, queues: Sequence[QueueRef], interval: float, timeout: float
-    ) -> None:
-        super().__init__(interval, timeout)
-        self.config = target
-        self.target = target.name
-        self.queues = list(queues)
+    def _setup(self) -> None:
         self._pool: asyncpg.Pool | None = None
         self._wrapped: dict[int, tuple[str, bool]] = {}  # queue index -> (wrapped SQL, has age)
-        self.health = QueueHealth(self.name, target.name)
-        self.secret = SecretTracker(target)
+        self.secret = SecretTracker(self.config)
+        self.health = QueueHealth(self.name, self.target)
 
     def _pool_options(self) -> dict[str, Any]:
         return dict(
@@ -151,6 +144,3 @@ class PostgresQueuesCollector(PoolOwner, Collector):
                 raise QueueError(f"cannot read the oldest job's age: {exc}") from None
             out.append(Sample(catalog.QUEUE_OLDEST_AGE, labels, age))
         return out
-
-    def failure_samples(self) -> Sequence[Sample]:
-        return failure_samples(self.queues)

@@ -37,14 +37,13 @@ from exporter.collectors.queues.common import (
     QueueError,
     QueueHealth,
     QueueRef,
-    failure_samples,
+    QueueTargetCollector,
     up,
 )
 from exporter.collectors.queues.scripts import SCRIPTS, STREAM_LAG_COUNT_LIMIT
 from exporter.collectors.queues.timestamps import field_from_json, stream_id_seconds, unix_seconds
 from exporter.collectors.redis_endpoint import Endpoint
 from exporter.config import RedisTarget
-from exporter.runtime import Collector
 from exporter.snapshot import Sample
 
 # Queues per pipeline: a round trip each, and the loop runs between them (see `_read`).
@@ -60,24 +59,18 @@ def script_for(ref: QueueRef) -> str | None:
     return "list_oldest" if q.age_field else None
 
 
-class RedisQueuesCollector(Collector):
+class RedisQueuesCollector(QueueTargetCollector[RedisTarget]):
     """Every queue of one Redis target."""
 
     name = "redis_queues"
 
-    def __init__(
-        self, target: RedisTarget, queues: Sequence[QueueRef], interval: float, timeout: float
-    ) -> None:
-        super().__init__(interval, timeout)
-        self.config = target
-        self.target = target.name
-        self.queues = list(queues)
+    def _setup(self) -> None:
         self.scripts_needed = sorted({s for r in self.queues if (s := script_for(r))})
         self._sha: dict[str, str] = {}
         # No per-reply timer: the runtime's timeout bounds the whole cycle, and a
         # timed-out cycle drops the connection below.
-        self._endpoint = Endpoint(target, timeout, reply_timeout=False)
-        self.health = QueueHealth(self.name, target.name)
+        self._endpoint = Endpoint(self.config, self.timeout, reply_timeout=False)
+        self.health = QueueHealth(self.name, self.target)
 
     async def collect(self) -> Sequence[Sample]:
         client = await self._endpoint.client()
@@ -193,9 +186,6 @@ class RedisQueuesCollector(Collector):
             self.health.ok(ref)
             out.append(Sample(catalog.QUEUE_UP, labels, 1))
         return out
-
-    def failure_samples(self) -> Sequence[Sample]:
-        return failure_samples(self.queues)
 
     async def close(self) -> None:
         await self._endpoint.close()

@@ -1,4 +1,8 @@
-"""The shape of a catalog entry (split out so catalog modules can share it without cycles)."""
+"""The shape of a catalog entry and the one helper that declares one.
+
+Split out of the entry modules so each of them (and the package that joins them) can share
+it without an import cycle.
+"""
 
 from __future__ import annotations
 
@@ -27,4 +31,13 @@ class MetricSpec:
         return self.name
 
 
-__all__ = ["MetricSpec", "MetricType"]
+def metric(
+    name: str,
+    type_: MetricType,
+    help_: str,
+    labels: tuple[str, ...] = (),
+    unit: str = "",
+    buckets: tuple[float, ...] = (),
+) -> MetricSpec:
+    """Declare one catalog entry (every entry module uses this, and only this)."""
+    return MetricSpec(name, type_, help_, labels, unit, buckets)

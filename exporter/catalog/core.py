@@ -1,13 +1,13 @@
-"""The one place every metric this project emits is declared.
+"""The catalog's core entries: service instrumentation, the basics of each source (PostgreSQL,
+Redis, queues, HPAs), the metrics APIs and the exporter itself (see `exporter.catalog`).
 
-Collectors, the ASGI middleware, the metrics APIs, the dashboards and the alert rules
-all refer to these specs, so a rename is one edit. Names follow Prometheus conventions:
-base units, `_total` on counters, `_seconds`, `_bytes`, `_ratio`.
+Names follow Prometheus conventions: base units, `_total` on counters, `_seconds`, `_bytes`,
+`_ratio`.
 """
 
 from __future__ import annotations
 
-from exporter.catalog_spec import MetricSpec, MetricType
+from exporter.catalog.entry import metric
 
 # Resolves both a 2 ms health check and a 60 s LLM call.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -30,22 +30,11 @@ COUNT_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 
 
-def _metric(
-    name: str,
-    type_: MetricType,
-    help_: str,
-    labels: tuple[str, ...] = (),
-    unit: str = "",
-    buckets: tuple[float, ...] = (),
-) -> MetricSpec:
-    return MetricSpec(name, type_, help_, labels, unit, buckets)
-
-
 # Labels every service-instrumentation series carries.
 SERVICE_LABELS = ("component_class",)
 
 # --- service instrumentation (exporter.instrument) --------------------------------------
-HTTP_REQUESTS = _metric(
+HTTP_REQUESTS = metric(
     "http_requests_total",
     "counter",
     "HTTP requests handled, by method, route template and status.",
@@ -54,7 +43,7 @@ HTTP_REQUESTS = _metric(
 # The `status` of a response whose handler failed after its headers (200, say) went out: a
 # broken SSE or chunked stream. Error-rate and burn-rate queries count it with 5xx.
 STREAM_ERROR_STATUS = "stream_error"
-HTTP_REQUEST_DURATION = _metric(
+HTTP_REQUEST_DURATION = metric(
     "http_request_duration_seconds",
     "histogram",
     "Time from request start to the last response byte (whole stream for SSE).",
@@ -62,31 +51,31 @@ HTTP_REQUEST_DURATION = _metric(
     "seconds",
     LATENCY_BUCKETS,
 )
-HTTP_REQUESTS_IN_FLIGHT = _metric(
+HTTP_REQUESTS_IN_FLIGHT = metric(
     "http_requests_in_flight",
     "gauge",
     "HTTP requests being handled right now.",
     SERVICE_LABELS + ("method", "route"),
 )
-HTTP_REQUEST_EXCEPTIONS = _metric(
+HTTP_REQUEST_EXCEPTIONS = metric(
     "http_request_exceptions_total",
     "counter",
     "Unhandled exceptions raised by route handlers, by exception type.",
     SERVICE_LABELS + ("route", "exception"),
 )
-SSE_STREAMS_ACTIVE = _metric(
+SSE_STREAMS_ACTIVE = metric(
     "sse_streams_active",
     "gauge",
     "Server-Sent-Events streams open right now.",
     SERVICE_LABELS + ("route",),
 )
-SSE_EVENTS = _metric(
+SSE_EVENTS = metric(
     "sse_events_total",
     "counter",
     "Server-Sent Events sent (events, not body chunks).",
     SERVICE_LABELS + ("route",),
 )
-SSE_STREAM_EVENTS = _metric(
+SSE_STREAM_EVENTS = metric(
     "sse_stream_events",
     "histogram",
     "Events sent per finished SSE stream.",
@@ -94,7 +83,7 @@ SSE_STREAM_EVENTS = _metric(
     "",
     COUNT_BUCKETS,
 )
-SSE_FIRST_EVENT = _metric(
+SSE_FIRST_EVENT = metric(
     "sse_first_event_seconds",
     "histogram",
     "Time from request start to the first event's bytes (not the headers).",
@@ -102,7 +91,7 @@ SSE_FIRST_EVENT = _metric(
     "seconds",
     FIRST_EVENT_BUCKETS,
 )
-SSE_INTER_EVENT = _metric(
+SSE_INTER_EVENT = metric(
     "sse_inter_event_seconds",
     "histogram",
     "Gap between consecutive events of one SSE stream (inter-token latency), from the "
@@ -117,14 +106,14 @@ STREAM_CLIENT_DISCONNECT = "client_disconnect"  # the client left first
 STREAM_ERROR = "error"  # the handler raised after the headers: status="stream_error"
 STREAM_SHUTDOWN = "shutdown"  # the server cancelled it (graceful-shutdown timeout, drain)
 STREAM_OUTCOMES = (STREAM_COMPLETED, STREAM_CLIENT_DISCONNECT, STREAM_ERROR, STREAM_SHUTDOWN)
-SSE_STREAMS = _metric(
+SSE_STREAMS = metric(
     "sse_streams_total",
     "counter",
     "Finished SSE streams by outcome: completed, client_disconnect, error (the handler "
     'raised after the headers; its request has status="stream_error"), shutdown.',
     SERVICE_LABELS + ("route", "outcome"),
 )
-SSE_STREAM_DURATION = _metric(
+SSE_STREAM_DURATION = metric(
     "sse_stream_duration_seconds",
     "histogram",
     "Lifetime of SSE streams.",
@@ -132,13 +121,13 @@ SSE_STREAM_DURATION = _metric(
     "seconds",
     STREAM_DURATION_BUCKETS,
 )
-SSE_CLIENT_DISCONNECTS = _metric(
+SSE_CLIENT_DISCONNECTS = metric(
     "sse_client_disconnects_total",
     "counter",
     "SSE streams whose client left before the stream ended.",
     SERVICE_LABELS + ("route",),
 )
-BATCH_SIZE = _metric(
+BATCH_SIZE = metric(
     "batch_size",
     "histogram",
     "Items per batch handled by batch endpoints.",
@@ -148,138 +137,138 @@ BATCH_SIZE = _metric(
 )
 
 # --- PostgreSQL ----------------------------------------------------------------------------
-PG_UP = _metric("pg_up", "gauge", "1 if the last PostgreSQL probe succeeded, else 0.", ("target",))
-PG_PROBE_DURATION = _metric(
+PG_UP = metric("pg_up", "gauge", "1 if the last PostgreSQL probe succeeded, else 0.", ("target",))
+PG_PROBE_DURATION = metric(
     "pg_probe_duration_seconds",
     "gauge",
     "Duration of the last PostgreSQL probe.",
     ("target",),
     "seconds",
 )
-PG_CONNECTIONS = _metric(
+PG_CONNECTIONS = metric(
     "pg_connections",
     "gauge",
     "Backend connections by state (pg_stat_activity).",
     ("target", "state"),
 )
-PG_MAX_CONNECTIONS = _metric(
+PG_MAX_CONNECTIONS = metric(
     "pg_max_connections", "gauge", "The server's max_connections setting.", ("target",)
 )
-PG_DEADLOCKS = _metric(
+PG_DEADLOCKS = metric(
     "pg_deadlocks_total",
     "counter",
     "Deadlocks detected per database (pg_stat_database).",
     ("target", "datname"),
 )
-PG_LONGEST_TRANSACTION = _metric(
+PG_LONGEST_TRANSACTION = metric(
     "pg_longest_transaction_seconds",
     "gauge",
     "Age of the oldest open transaction.",
     ("target",),
     "seconds",
 )
-PG_REPLICATION_LAG = _metric(
+PG_REPLICATION_LAG = metric(
     "pg_replication_lag_seconds",
     "gauge",
     "Replay lag of this server when it is a standby (0 on a primary).",
     ("target",),
     "seconds",
 )
-PG_DATABASE_SIZE = _metric(
+PG_DATABASE_SIZE = metric(
     "pg_database_size_bytes",
     "gauge",
     "On-disk size of each database.",
     ("target", "datname"),
     "bytes",
 )
-PG_IN_RECOVERY = _metric(
+PG_IN_RECOVERY = metric(
     "pg_in_recovery", "gauge", "1 if the server is a standby in recovery.", ("target",)
 )
 
 # --- Redis ---------------------------------------------------------------------------------
-REDIS_UP = _metric("redis_up", "gauge", "1 if the last Redis probe succeeded, else 0.", ("target",))
-REDIS_PROBE_DURATION = _metric(
+REDIS_UP = metric("redis_up", "gauge", "1 if the last Redis probe succeeded, else 0.", ("target",))
+REDIS_PROBE_DURATION = metric(
     "redis_probe_duration_seconds",
     "gauge",
     "Duration of the last Redis probe.",
     ("target", "node"),
     "seconds",
 )
-REDIS_CONNECTED_CLIENTS = _metric(
+REDIS_CONNECTED_CLIENTS = metric(
     "redis_connected_clients", "gauge", "Client connections.", ("target", "node")
 )
-REDIS_BLOCKED_CLIENTS = _metric(
+REDIS_BLOCKED_CLIENTS = metric(
     "redis_blocked_clients",
     "gauge",
     "Clients blocked on BLPOP/XREAD and friends.",
     ("target", "node"),
 )
-REDIS_MEMORY_USED = _metric(
+REDIS_MEMORY_USED = metric(
     "redis_memory_used_bytes", "gauge", "Memory used by Redis.", ("target", "node"), "bytes"
 )
-REDIS_MEMORY_MAX = _metric(
+REDIS_MEMORY_MAX = metric(
     "redis_memory_max_bytes",
     "gauge",
     "The maxmemory setting (0 means no limit).",
     ("target", "node"),
     "bytes",
 )
-REDIS_EVICTED_KEYS = _metric(
+REDIS_EVICTED_KEYS = metric(
     "redis_evicted_keys_total", "counter", "Keys evicted for maxmemory.", ("target", "node")
 )
-REDIS_REJECTED_CONNECTIONS = _metric(
+REDIS_REJECTED_CONNECTIONS = metric(
     "redis_rejected_connections_total",
     "counter",
     "Connections rejected (maxclients).",
     ("target", "node"),
 )
-REDIS_RDB_LAST_SAVE_OK = _metric(
+REDIS_RDB_LAST_SAVE_OK = metric(
     "redis_rdb_last_bgsave_ok", "gauge", "1 if the last RDB save succeeded.", ("target", "node")
 )
-REDIS_RDB_CHANGES_SINCE_SAVE = _metric(
+REDIS_RDB_CHANGES_SINCE_SAVE = metric(
     "redis_rdb_changes_since_last_save",
     "gauge",
     "Writes since the last RDB save.",
     ("target", "node"),
 )
-REDIS_AOF_ENABLED = _metric(
+REDIS_AOF_ENABLED = metric(
     "redis_aof_enabled", "gauge", "1 if append-only persistence is on.", ("target", "node")
 )
-REDIS_AOF_LAST_WRITE_OK = _metric(
+REDIS_AOF_LAST_WRITE_OK = metric(
     "redis_aof_last_write_ok", "gauge", "1 if the last AOF write succeeded.", ("target", "node")
 )
 
 # --- work queues ---------------------------------------------------------------------------
 QUEUE_LABELS = ("component_class", "queue")
-QUEUE_DEPTH = _metric(
+QUEUE_DEPTH = metric(
     "queue_depth", "gauge", "Jobs waiting in the queue (ready to run).", QUEUE_LABELS
 )
-QUEUE_OLDEST_AGE = _metric(
+QUEUE_OLDEST_AGE = metric(
     "queue_oldest_age_seconds",
     "gauge",
     "Age of the oldest waiting job (0 when empty).",
     QUEUE_LABELS,
     "seconds",
 )
-QUEUE_SCHEDULED = _metric(
+QUEUE_SCHEDULED = metric(
     "queue_scheduled_jobs", "gauge", "Jobs in a scheduled set, ready or not yet due.", QUEUE_LABELS
 )
-QUEUE_STREAM_LAG = _metric(
+QUEUE_STREAM_LAG = metric(
     "queue_stream_lag",
     "gauge",
     "Stream entries not yet delivered to the consumer group.",
     QUEUE_LABELS,
 )
-QUEUE_STREAM_PENDING = _metric(
+QUEUE_STREAM_PENDING = metric(
     "queue_stream_pending",
     "gauge",
     "Entries delivered to the group but not acknowledged.",
     QUEUE_LABELS,
 )
-QUEUE_UP = _metric(
+QUEUE_UP = metric(
     "queue_up", "gauge", "1 if the queue was read in the last cycle, else 0.", QUEUE_LABELS
 )
-QUEUE_CLOCK_SKEW = _metric(
+QUEUE_CLOCK_SKEW = metric(
     "queue_clock_skew_total",
     "counter",
     "Oldest jobs whose enqueue time lay in the future (clock skew); their age was read as 0.",
@@ -288,66 +277,60 @@ QUEUE_CLOCK_SKEW = _metric(
 
 # --- Kubernetes HPAs -----------------------------------------------------------------------
 HPA_LABELS = ("component_class", "hpa")
-HPA_CURRENT_REPLICAS = _metric(
+HPA_CURRENT_REPLICAS = metric(
     "hpa_current_replicas", "gauge", "Replicas the HPA currently runs.", HPA_LABELS
 )
-HPA_DESIRED_REPLICAS = _metric(
+HPA_DESIRED_REPLICAS = metric(
     "hpa_desired_replicas", "gauge", "Replicas the HPA wants.", HPA_LABELS
 )
-HPA_MIN_REPLICAS = _metric("hpa_min_replicas", "gauge", "The HPA's minReplicas.", HPA_LABELS)
-HPA_MAX_REPLICAS = _metric("hpa_max_replicas", "gauge", "The HPA's maxReplicas.", HPA_LABELS)
-HPA_ABLE_TO_SCALE = _metric(
+HPA_MIN_REPLICAS = metric("hpa_min_replicas", "gauge", "The HPA's minReplicas.", HPA_LABELS)
+HPA_MAX_REPLICAS = metric("hpa_max_replicas", "gauge", "The HPA's maxReplicas.", HPA_LABELS)
+HPA_ABLE_TO_SCALE = metric(
     "hpa_able_to_scale", "gauge", "1 if the HPA's AbleToScale condition is True.", HPA_LABELS
 )
-HPA_SCALING_ACTIVE = _metric(
+HPA_SCALING_ACTIVE = metric(
     "hpa_scaling_active", "gauge", "1 if the HPA's ScalingActive condition is True.", HPA_LABELS
 )
 
 # --- metrics API ---------------------------------------------------------------------------
-METRICS_API_FALLBACK = _metric(
+METRICS_API_FALLBACK = metric(
     "metrics_api_fallback_active",
     "gauge",
     "1 while a metrics-API metric is served from its configured fallback value.",
     ("api", "metric"),
 )
-METRICS_API_VALUE_AGE = _metric(
+METRICS_API_VALUE_AGE = metric(
     "metrics_api_value_age_seconds",
     "gauge",
     "Age of the oldest series in the last value a metrics-API metric served from its source.",
     ("api", "metric"),
     "seconds",
 )
-METRICS_API_REQUESTS = _metric(
+METRICS_API_REQUESTS = metric(
     "metrics_api_requests_total",
     "counter",
     "Requests to the Kubernetes metrics APIs by outcome.",
     ("api", "code"),
 )
-EXPORTER_APISERVICE_AVAILABLE = _metric(
-    "exporter_apiservice_available",
-    "gauge",
-    "1 while the APIService registering our metrics API group version is Available.",
-    ("group", "version"),
-)
 
 # --- KEDA external scaler and APIService ownership -----------------------------------------
-KEDA_SCALER_STREAMS = _metric(
+KEDA_SCALER_STREAMS = metric(
     "keda_scaler_streams_active", "gauge", "Open StreamIsActive streams from KEDA.", ()
 )
-KEDA_SCALER_REQUESTS = _metric(
+KEDA_SCALER_REQUESTS = metric(
     "keda_scaler_requests_total",
     "counter",
     "KEDA external scaler calls by method and gRPC status code.",
     ("method", "code"),
 )
 APISERVICE_LABELS = ("group", "version")
-EXPORTER_APISERVICE_AVAILABLE = _metric(
+EXPORTER_APISERVICE_AVAILABLE = metric(
     "exporter_apiservice_available",
     "gauge",
     "1 if the cluster's APIService for this metrics group reports Available=True.",
     APISERVICE_LABELS,
 )
-EXPORTER_APISERVICE_OWNED = _metric(
+EXPORTER_APISERVICE_OWNED = metric(
     "exporter_apiservice_owned",
     "gauge",
     "1 if the cluster's APIService for this metrics group points at this exporter's Service.",
@@ -355,45 +338,45 @@ EXPORTER_APISERVICE_OWNED = _metric(
 )
 
 # --- the exporter itself -------------------------------------------------------------------
-EXPORTER_COLLECTOR_UP = _metric(
+EXPORTER_COLLECTOR_UP = metric(
     "exporter_collector_up",
     "gauge",
     "1 if the collector's last run for this target succeeded.",
     ("collector", "target"),
 )
-EXPORTER_COLLECTOR_DURATION = _metric(
+EXPORTER_COLLECTOR_DURATION = metric(
     "exporter_collector_duration_seconds",
     "gauge",
     "Duration of the collector's last run.",
     ("collector", "target"),
     "seconds",
 )
-EXPORTER_COLLECTOR_ERRORS = _metric(
+EXPORTER_COLLECTOR_ERRORS = metric(
     "exporter_collector_errors_total",
     "counter",
     "Failed or timed-out collector runs.",
     ("collector", "target"),
 )
-EXPORTER_COLLECTOR_LAST_SUCCESS = _metric(
+EXPORTER_COLLECTOR_LAST_SUCCESS = metric(
     "exporter_collector_last_success_timestamp_seconds",
     "gauge",
     "Unix time of the collector's last successful run.",
     ("collector", "target"),
     "seconds",
 )
-EXPORTER_BUILD_INFO = _metric(
+EXPORTER_BUILD_INFO = metric(
     "exporter_build_info",
     "gauge",
     "Always 1; labels carry the build.",
     ("version", "python", "environment"),
 )
-EXPORTER_HTTP_CONNECTIONS = _metric(
+EXPORTER_HTTP_CONNECTIONS = metric(
     "exporter_http_connections",
     "gauge",
     "Open client connections on the listener.",
     ("listener",),
 )
-EXPORTER_HTTP_CONNECTIONS_REJECTED = _metric(
+EXPORTER_HTTP_CONNECTIONS_REJECTED = metric(
     "exporter_http_connections_rejected_total",
     "counter",
     "Connections refused or closed by the server: app_error, bad_response_header (an app's "
@@ -402,7 +385,7 @@ EXPORTER_HTTP_CONNECTIONS_REJECTED = _metric(
     "head_timeout, head_too_large, malformed.",
     ("listener", "reason"),
 )
-EXPORTER_EVENT_LOOP_LAG = _metric(
+EXPORTER_EVENT_LOOP_LAG = metric(
     "exporter_event_loop_lag_seconds",
     "gauge",
     "How late the event loop ran a timer in the last second: a blocked loop stalls every "
@@ -412,38 +395,21 @@ EXPORTER_EVENT_LOOP_LAG = _metric(
 )
 
 # --- process_* (the names every Prometheus client library exports) -------------------------
-PROCESS_CPU_SECONDS = _metric(
+PROCESS_CPU_SECONDS = metric(
     "process_cpu_seconds_total", "counter", "Total user and system CPU time.", (), "seconds"
 )
-PROCESS_RESIDENT_MEMORY = _metric(
+PROCESS_RESIDENT_MEMORY = metric(
     "process_resident_memory_bytes", "gauge", "Resident memory size.", (), "bytes"
 )
-PROCESS_VIRTUAL_MEMORY = _metric(
+PROCESS_VIRTUAL_MEMORY = metric(
     "process_virtual_memory_bytes", "gauge", "Virtual memory size.", (), "bytes"
 )
-PROCESS_OPEN_FDS = _metric("process_open_fds", "gauge", "Open file descriptors.")
-PROCESS_MAX_FDS = _metric("process_max_fds", "gauge", "Maximum number of open file descriptors.")
-PROCESS_START_TIME = _metric(
+PROCESS_OPEN_FDS = metric("process_open_fds", "gauge", "Open file descriptors.")
+PROCESS_MAX_FDS = metric("process_max_fds", "gauge", "Maximum number of open file descriptors.")
+PROCESS_START_TIME = metric(
     "process_start_time_seconds",
     "gauge",
     "Start time of the process since the Unix epoch.",
     (),
     "seconds",
 )
-
-# PostgreSQL/Redis health beyond the basics, and the GPUs, live in their own modules to keep
-# this one short.
-from exporter.catalog_gpu import *  # noqa: E402, F403
-from exporter.catalog_health import *  # noqa: E402, F403
-
-CATALOG: dict[str, MetricSpec] = {
-    spec.name: spec for spec in list(globals().values()) if isinstance(spec, MetricSpec)
-}
-
-
-def spec(name: str) -> MetricSpec:
-    """The spec for a metric name; KeyError names the unknown metric."""
-    try:
-        return CATALOG[name]
-    except KeyError:
-        raise KeyError(f"metric {name!r} is not in the catalog") from None
