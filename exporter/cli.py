@@ -22,6 +22,7 @@ GENERATORS = {
     "dashboards": ("exporter.generators.dashboards", "dashboards"),
     "alerts": ("exporter.generators.alerts", "alerts"),
     "manifests": ("exporter.generators.k8s", "k8s"),
+    "chart": ("exporter.generators.chart", "chart/exporter"),
 }
 
 
@@ -39,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen = sub.add_parser("generate", help="write dashboards, alert rules or k8s manifests")
     gen.add_argument("what", choices=sorted(GENERATORS))
-    gen.add_argument("--out", help="output folder (default: dashboards/, alerts/ or k8s/)")
+    gen.add_argument(
+        "--out", help="output folder (default: dashboards/, alerts/, k8s/ or chart/exporter/)"
+    )
     sim = sub.add_parser("simulate", help="replay a metric trace through the HPA algorithm")
     sim.add_argument("--trace", required=True, help="CSV: seconds,component_class,metric,value")
     sim.add_argument("--out", default="simulation", help="output folder (default: simulation/)")

@@ -46,6 +46,7 @@ def write_files(
     written = []
     for name, text in files.items():
         path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)  # a chart's files/, templates/
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
         written.append(str(path))
