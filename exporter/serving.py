@@ -115,29 +115,21 @@ def spec_for(config: Config, name: str) -> ListenerSpec:
 
 
 def bind(address: str) -> socket.socket:
-    """Bind a listening socket up front so a busy port is a clear start-up error.
-
-    IPPROTO_TCP, not 0: accepted sockets inherit it, and asyncio only sets TCP_NODELAY on
-    sockets whose proto says TCP (the connection sets it too, for any socket it is given).
-    """
-    host, port = parse_host_port(address)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"cannot listen on {address}: {exc.strerror}") from None
+    """Bind a listening socket up front so a busy port is a clear start-up error."""
+    sock = reserve(address)
     sock.listen(2048)
     sock.setblocking(False)
     return sock
 
 
 def reserve(address: str) -> socket.socket:
-    """Bind (without listening) the port a listener we do not own the socket of (gRPC's)
-    will take, so a clash is our one-line start-up error before any listener serves; close
-    it just before that listener binds. SO_REUSEADDR as `bind`: a TIME_WAIT is no clash."""
+    """Bind (without listening) `address`: a clash is our one-line start-up error. `bind`
+    listens on it; the gRPC listener, whose socket gRPC makes, holds it so until just
+    before gRPC binds. SO_REUSEADDR: a TIME_WAIT is no clash.
+
+    IPPROTO_TCP, not 0: accepted sockets inherit it, and asyncio only sets TCP_NODELAY on
+    sockets whose proto says TCP (the connection sets it too, for any socket it is given).
+    """
     host, port = parse_host_port(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -8,11 +8,11 @@ Every test prints what it read, so a report can quote it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pynvml
@@ -78,6 +78,19 @@ def cuda_job():
             proc.wait()
 
 
+async def collect_until(col, done) -> list:
+    """Cycles of `col` until `done(samples)` holds (the driver's utilisation and process
+    samples cover the last ~1 s), at most 10; then closes it."""
+    samples: list = []
+    for _ in range(10):
+        samples = await col.collect()
+        if done(samples):
+            break
+        await asyncio.sleep(0.5)
+    await col.close()
+    return samples
+
+
 def agent_config(socket: str, proc_root: str) -> Config:
     return Config.model_validate(
         {
@@ -98,15 +111,13 @@ async def test_agent_labels_the_real_gpu_with_its_pod(tmp_path, monkeypatch):
     try:
         (col,) = gpu_mod.build(agent_config(kubelet.socket, str(tmp_path / "proc")))
         with cuda_job() as job:
-            samples = []
-            for _ in range(10):  # the driver's utilisation sample covers the last ~1 s
-                samples = await col.collect()
+
+            def busy(samples: list) -> bool:
                 util = {s.labels["uuid"]: s.value for s in samples
                         if s.spec.name == "gpu_utilization_ratio"}  # fmt: skip
-                if job is None or util.get(uuid, 0) > 0:
-                    break
-                time.sleep(0.5)
-        await col.close()
+                return job is None or util.get(uuid, 0) > 0
+
+            samples = await collect_until(col, busy)
     finally:
         kubelet.stop()
     for s in samples:
@@ -153,13 +164,9 @@ async def test_time_sliced_real_gpu_splits_by_process(tmp_path, monkeypatch):
             if not pids:
                 pytest.skip("the driver lists no processes in this container (no host PID view)")
             (col,) = gpu_mod.build(agent_config(kubelet.socket, "/proc"))
-            samples = []
-            for _ in range(10):
-                samples = await col.collect()
-                if pods_of(samples, "gpu_process_memory_used_bytes"):
-                    break
-                time.sleep(0.5)
-            await col.close()
+            samples = await collect_until(
+                col, lambda samples: pods_of(samples, "gpu_process_memory_used_bytes")
+            )
     finally:
         kubelet.stop()
     for s in samples:
