@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from exporter import catalog
 from exporter.snapshot import Sample, Snapshot, wants_openmetrics
+from tests.support.loop_ticks import LoopTicks
 
 
 def families(text: str, om: bool = False) -> dict[str, dict]:
@@ -176,7 +177,6 @@ def test_select_finds_what_a_scan_would_through_removals_and_owners():
 
 async def test_areplace_gives_the_loop_back_and_ends_as_replace(monkeypatch):
     """A sliced write lets other tasks run between slices; the result is replace's."""
-    import asyncio
 
     from exporter import snapshot as snapshot_module
 
@@ -185,20 +185,10 @@ async def test_areplace_gives_the_loop_back_and_ends_as_replace(monkeypatch):
     for snap in (sliced, plain):
         snap.replace("q", [_queue("old", "x", 1)])
     samples = [_queue(f"c{i}", "q", i) for i in range(2000)]
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    before = ticks
-    await sliced.areplace("q", samples, now=1.0)
-    ran = ticks - before
-    task.cancel()
+    async with LoopTicks() as ticks:
+        before = ticks.count
+        await sliced.areplace("q", samples, now=1.0)
+        ran = ticks.count - before
     plain.replace("q", samples, now=1.0)
     assert ran >= 2000 // 256 - 1  # one slice per 256 samples at least
     assert sliced.render() == plain.render()

@@ -16,6 +16,7 @@ from exporter.runtime import Runtime
 from exporter.snapshot import Sample, Snapshot
 from exporter.status import StatusBoard
 from exporter.status import board as board_module
+from tests.support.loop_ticks import LoopTicks
 
 
 def _config(n: int) -> Config:
@@ -66,23 +67,14 @@ async def test_rows_are_built_when_someone_looks_and_kept_while_they_do():
 async def test_sync_gives_the_loop_back_between_classes(monkeypatch):
     monkeypatch.setattr(board_module, "SLICE_SECONDS", 0.0)  # a slice per class
     board, _ = _board(50)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    before = ticks
-    await board.sync()
-    ran, ticks_before_prepare = ticks - before, ticks
-    await board.prepare()  # a first look builds the rows in slices too
-    task.cancel()
+    async with LoopTicks() as ticks:
+        before = ticks.count
+        await board.sync()
+        ran, ticks_before_prepare = ticks.count - before, ticks.count
+        await board.prepare()  # a first look builds the rows in slices too
+        prepared = ticks.count - ticks_before_prepare
     assert ran >= 49
-    assert ticks - ticks_before_prepare >= 49
+    assert prepared >= 49
     assert all(s.row for s in board.classes)
 
 
