@@ -18,7 +18,7 @@ from exporter.metrics_api.quantity import parse_quantity
 from exporter.snapshot import Sample
 from tests.generators.test_dashboard_schema import nulls, round_trip, unknown_keys
 from tests.generators.test_manifests import validate
-from tests.support.metrics_api_harness import BASE_CONFIG, client, make_pki, running_api
+from tests.support.metrics_api_harness import BASE_CONFIG, client, make_pki, running_api, use_pki
 from tests.support.servers import free_port
 
 EXTERNAL = "/apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/queue_depth"
@@ -55,14 +55,7 @@ def two_namespace_config(port: int, pki=None) -> Config:
         for name, ns, workload, _ in CLASSES
     ]
     if pki is not None:
-        data["metrics_api"]["tls"] = {
-            "cert_file": str(pki.serving.cert_path),
-            "key_file": str(pki.serving.key_path),
-        }
-        data["metrics_api"]["authentication"] = {
-            "requestheader_client_ca_file": str(pki.front_proxy_ca.path),
-            "requestheader_allowed_names": ["front-proxy-client"],
-        }
+        use_pki(data, pki, ["front-proxy-client"])
     return Config.model_validate(data)
 
 

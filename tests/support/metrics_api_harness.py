@@ -94,18 +94,24 @@ def make_pki(directory: Path) -> Pki:
     )
 
 
+def use_pki(data: dict, pki: Pki, allowed_names: list[str]) -> None:
+    """Config `data`'s metrics API serves `pki`'s pair and trusts its front-proxy CA for
+    the client names `allowed_names`."""
+    data["metrics_api"]["tls"] = {
+        "cert_file": str(pki.serving.cert_path),
+        "key_file": str(pki.serving.key_path),
+    }
+    data["metrics_api"]["authentication"] = {
+        "requestheader_client_ca_file": str(pki.front_proxy_ca.path),
+        "requestheader_allowed_names": allowed_names,
+    }
+
+
 def build_config(pki: Pki | None, port: int, **overrides: Any) -> Config:
     data = copy.deepcopy(BASE_CONFIG)
     data["listen"] = {"http": "127.0.0.1:0", "https": f"127.0.0.1:{port}"}
     if pki is not None:
-        data["metrics_api"]["tls"] = {
-            "cert_file": str(pki.serving.cert_path),
-            "key_file": str(pki.serving.key_path),
-        }
-        data["metrics_api"]["authentication"] = {
-            "requestheader_client_ca_file": str(pki.front_proxy_ca.path),
-            "requestheader_allowed_names": [FRONT_PROXY_CN, "aggregator"],
-        }
+        use_pki(data, pki, [FRONT_PROXY_CN, "aggregator"])
     for key, value in overrides.items():
         node = data
         *path, last = key.split(".")
